@@ -1,0 +1,155 @@
+"""Exceptions raised by :mod:`review`.
+
+Every exception the toolkit raises on purpose derives from :class:`ReviewError`, so a
+notebook can catch "anything the toolkit refused" in one clause. Third-party errors
+(pymed, requests, lxml, rispy) are mapped to these at the module boundary, with the
+original kept as ``__cause__``.
+
+::
+
+    ReviewError
+    ├── InputError (ValueError)            bad data: carries path, row, column
+    │   ├── PubMedXMLError                 unparseable E-utilities response, HTML error page
+    │   ├── RISError                       broken RIS export
+    │   ├── CSVImportError                 broken CSV export
+    │   ├── ExtractionError                extraction table that fails validation
+    │   └── ProtocolError                  protocol file that fails validation
+    ├── OptionError (ValueError)           an unknown code or an option out of range
+    ├── SearchError                        PubMed could not be searched to completion
+    │   ├── RateLimited                    HTTP 429 after every retry
+    │   ├── ServerError                    HTTP 5xx after every retry
+    │   ├── Timeout                        no answer in time after every retry
+    │   └── QueryError                     PubMed refused the query (in-band ERROR)
+    ├── ScreeningLogError                  torn line, lock timeout, unknown record
+    ├── ConvergenceError                   an iterative fit did not converge
+    └── PrismaInconsistency                flow-diagram counts that do not add up
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+
+__all__ = [
+    "CSVImportError",
+    "ConvergenceError",
+    "ExtractionError",
+    "InputError",
+    "OptionError",
+    "PrismaInconsistency",
+    "ProtocolError",
+    "PubMedXMLError",
+    "QueryError",
+    "RISError",
+    "RateLimited",
+    "ReviewError",
+    "ScreeningLogError",
+    "SearchError",
+    "ServerError",
+    "Timeout",
+]
+
+
+class ReviewError(Exception):
+    """Base class of every error the toolkit raises on purpose."""
+
+
+class InputError(ReviewError, ValueError):
+    """Input data that cannot be used, located by file, row and column.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, in the reader's words.
+    path : str or path-like, optional
+        The file the data came from (``None`` for an in-memory DataFrame).
+    row : int or str, optional
+        The row (1-based line number in a file, or the DataFrame index label) or the
+        record identifier.
+    column : str, optional
+        The column or field.
+
+    Attributes
+    ----------
+    path, row, column
+        As given; ``None`` when not known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | PathLike[str] | None = None,
+        row: int | str | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.message = message
+        self.path = None if path is None else str(path)
+        self.row = row
+        self.column = column
+        super().__init__(self._compose())
+
+    def _compose(self) -> str:
+        where = []
+        if self.path is not None:
+            where.append(f"file {self.path}")
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+class PubMedXMLError(InputError):
+    """An E-utilities response that is not the XML it should be."""
+
+
+class RISError(InputError):
+    """A RIS export that cannot be read."""
+
+
+class CSVImportError(InputError):
+    """A CSV export that cannot be read."""
+
+
+class ExtractionError(InputError):
+    """An extraction table that fails validation."""
+
+
+class ProtocolError(InputError):
+    """A review protocol file that fails validation."""
+
+
+class OptionError(ReviewError, ValueError):
+    """An option outside its allowed codes or range."""
+
+
+class SearchError(ReviewError):
+    """A literature search that could not be completed."""
+
+
+class RateLimited(SearchError):
+    """The server kept answering HTTP 429 after every retry."""
+
+
+class ServerError(SearchError):
+    """The server kept answering HTTP 5xx after every retry."""
+
+
+class Timeout(SearchError):
+    """The server did not answer in time after every retry."""
+
+
+class QueryError(SearchError):
+    """PubMed refused the query itself (an in-band ERROR in the esearch answer)."""
+
+
+class ScreeningLogError(ReviewError):
+    """A screening log that cannot be read or written safely."""
+
+
+class ConvergenceError(ReviewError):
+    """An iterative fit that did not converge."""
+
+
+class PrismaInconsistency(ReviewError):
+    """PRISMA flow counts that do not add up."""
