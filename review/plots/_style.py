@@ -44,7 +44,9 @@ RC: dict[str, Any] = {
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.prop_cycle": mpl.cycler(
-        color=[OKABE_ITO[c] for c in ("blue", "vermillion", "green", "orange", "purple", "sky_blue")]
+        color=[
+            OKABE_ITO[c] for c in ("blue", "vermillion", "green", "orange", "purple", "sky_blue")
+        ]
     ),
     "svg.fonttype": "none",
     "pdf.fonttype": 42,
