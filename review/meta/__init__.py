@@ -1,0 +1,45 @@
+"""Pooled incidence: proportions and rates, matching R metafor 3.8.
+
+The entry points (``pool_proportions``, ``pool_rates``) and the analyses that take a
+result (``subgroups``, ``meta_regression``, ``leave_one_out``, ``influence``,
+``regtest``, ``cumulative``, ``ft_guardrail``, ``confint_tau2``,
+``method_sensitivity``) live in this package; the vocabulary is in
+:mod:`review.meta._vocab` and the result objects in :mod:`review.meta.results`.
+"""
+
+from __future__ import annotations
+
+from review.meta._vocab import Measure, Method, PIMethod, Test
+from review.meta.results import (
+    CumulativeResult,
+    FixedEffect,
+    FTGuardrailResult,
+    InfluenceResult,
+    LeaveOneOutResult,
+    LinkScale,
+    MetaRegressionResult,
+    PoolResult,
+    RegtestResult,
+    SensitivityResult,
+    SubgroupResult,
+    Tau2CI,
+)
+
+__all__ = [
+    "CumulativeResult",
+    "FTGuardrailResult",
+    "FixedEffect",
+    "InfluenceResult",
+    "LeaveOneOutResult",
+    "LinkScale",
+    "Measure",
+    "MetaRegressionResult",
+    "Method",
+    "PIMethod",
+    "PoolResult",
+    "RegtestResult",
+    "SensitivityResult",
+    "SubgroupResult",
+    "Tau2CI",
+    "Test",
+]

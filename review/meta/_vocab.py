@@ -1,0 +1,410 @@
+"""metafor's vocabulary, declared once: measures, tau^2 methods, tests, prediction intervals.
+
+Every code the meta-analysis engine accepts is listed here, as data, with its long name,
+citation and (for measures) the transform and back-transform. The ``Literal`` types are
+used in the public signatures; :func:`check_code` validates a user-supplied code and
+raises :class:`review.errors.OptionError` listing the valid ones. Codes are accepted
+exactly as metafor spells them: no lower-casing and no aliases (one spelling each).
+
+The same registry feeds ``summary()``, the forest-plot footnote and the methods sentence.
+
+References
+----------
+Viechtbauer W. Conducting meta-analyses in R with the metafor package. *J Stat Softw*
+2010;36(3):1-48. doi:10.18637/jss.v036.i03
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal, get_args
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from review.errors import OptionError
+
+__all__ = [
+    "MEASURES",
+    "METHODS",
+    "PI_METHODS",
+    "PROPORTION_MEASURES",
+    "RATE_MEASURES",
+    "TESTS",
+    "Measure",
+    "MeasureInfo",
+    "Method",
+    "MethodInfo",
+    "PIMethod",
+    "PIMethodInfo",
+    "ProportionMeasure",
+    "RateMeasure",
+    "Test",
+    "TestInfo",
+    "ZeroCellTo",
+    "check_code",
+]
+
+ProportionMeasure = Literal["PR", "PLO", "PAS", "PFT"]
+RateMeasure = Literal["IR", "IRLN"]
+Measure = Literal["PR", "PLO", "PAS", "PFT", "IR", "IRLN"]
+Method = Literal["FE", "DL", "REML", "ML", "PM", "HS", "SJ", "HE", "EB", "GLMM"]
+Test = Literal["z", "knha"]
+PIMethod = Literal["metafor", "riley"]
+ZeroCellTo = Literal["only0", "all", "if0all", "none"]
+
+FloatArray = NDArray[np.float64]
+
+
+# --------------------------------------------------------------------------- transforms
+def _pr(p: ArrayLike) -> FloatArray:
+    return np.asarray(p, dtype=float)
+
+
+def _logit(p: ArrayLike) -> FloatArray:
+    p = np.asarray(p, dtype=float)
+    with np.errstate(divide="ignore"):
+        return np.log(p / (1.0 - p))
+
+
+def _expit(x: ArrayLike) -> FloatArray:
+    x = np.asarray(x, dtype=float)
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def _asin_sqrt(p: ArrayLike) -> FloatArray:
+    return np.arcsin(np.sqrt(np.asarray(p, dtype=float)))
+
+
+def _iarcsin(x: ArrayLike) -> FloatArray:
+    # metafor transf.iarcsin: sin(x)^2, with x clipped to [0, pi/2] so the result stays in [0, 1]
+    x = np.clip(np.asarray(x, dtype=float), 0.0, np.pi / 2)
+    return np.sin(x) ** 2
+
+
+def pft(p: ArrayLike, n: ArrayLike) -> FloatArray:
+    """Freeman-Tukey double arcsine of a proportion ``p`` with sample size ``n``.
+
+    As metafor ``transf.pft``: ``x = p*n``, ``(asin(sqrt(x/(n+1))) + asin(sqrt((x+1)/(n+1))))/2``.
+
+    References
+    ----------
+    Freeman MF, Tukey JW. Transformations related to the angular and the square root.
+    *Ann Math Stat* 1950;21:607-11.
+    """
+    p = np.asarray(p, dtype=float)
+    n = np.asarray(n, dtype=float)
+    x = p * n
+    return 0.5 * (np.arcsin(np.sqrt(x / (n + 1))) + np.arcsin(np.sqrt((x + 1) / (n + 1))))
+
+
+def ipft(x: ArrayLike, n: ArrayLike) -> FloatArray:
+    """Inverse Freeman-Tukey double arcsine at sample size ``n`` (Miller 1978).
+
+    Mirrors metafor ``transf.ipft.hm`` with ``nhm`` replaced by ``n``: values above
+    ``pft(1, n)`` map to 1, below ``pft(0, n)`` to 0.
+
+    References
+    ----------
+    Miller JJ. The inverse of the Freeman-Tukey double arcsine transformation.
+    *Am Stat* 1978;32:138.
+    """
+    x = np.asarray(x, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.sin(2 * x)
+        z = 0.5 * (1 - np.sign(np.cos(2 * x)) * np.sqrt(1 - (s + (s - 1 / s) / n) ** 2))
+    z = np.where(np.isnan(z), np.nan, z)
+    z = np.where(x > pft(1.0, n), 1.0, z)
+    z = np.where(x < pft(0.0, n), 0.0, z)
+    return z
+
+
+def harmonic_mean(n: ArrayLike) -> float:
+    """Harmonic mean of sample sizes, as metafor's ``1/mean(1/ni)``."""
+    n = np.asarray(n, dtype=float)
+    return float(1.0 / np.mean(1.0 / n[~np.isnan(n)]))
+
+
+def _ipft_hm(x: ArrayLike, n: ArrayLike | None) -> FloatArray:
+    if n is None:
+        raise OptionError("The PFT back-transform needs the study sample sizes (harmonic mean).")
+    return ipft(x, harmonic_mean(n))
+
+
+def _identity(x: ArrayLike, n: ArrayLike | None = None) -> FloatArray:
+    return np.asarray(x, dtype=float)
+
+
+# ----------------------------------------------------------------------------- registry
+@dataclass(frozen=True, slots=True)
+class MeasureInfo:
+    """One effect-size measure.
+
+    Attributes
+    ----------
+    code : str
+        metafor's code (``escalc(measure=...)``).
+    long_name : str
+        What it is, in words.
+    kind : {"proportion", "rate"}
+        Which entry point accepts it.
+    citation : str
+        Where the transform comes from.
+    transform : callable
+        ``transform(value, n)`` from the proportion (or rate) scale to the model scale;
+        ``n`` is used by PFT only.
+    back_transform : callable
+        ``back_transform(y, n)`` from the model scale to the proportion (or rate) scale;
+        ``n`` is the vector of sample sizes for PFT (harmonic mean, ``transf.ipft.hm``)
+        and ignored otherwise.
+    back_name : str
+        metafor's name of the back-transform (``transf.ilogit``, ...).
+    default_add : float
+        The escalc default continuity correction for this measure (0 for PAS and PFT).
+    """
+
+    code: str
+    long_name: str
+    kind: Literal["proportion", "rate"]
+    citation: str
+    transform: Callable[..., FloatArray]
+    back_transform: Callable[..., FloatArray]
+    back_name: str
+    default_add: float
+
+
+@dataclass(frozen=True, slots=True)
+class MethodInfo:
+    """One tau^2 estimator (or model family, for GLMM).
+
+    Attributes
+    ----------
+    code, long_name, citation
+        metafor's code, the printed name (as ``print.rma.uni``), the reference.
+    iterative : bool
+        Whether the estimate comes from an iterative fit (tolerance 1e-4 in golden tests).
+    """
+
+    code: str
+    long_name: str
+    citation: str
+    iterative: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TestInfo:
+    """One inference method for the pooled estimate."""
+
+    code: str
+    long_name: str
+    citation: str
+
+
+@dataclass(frozen=True, slots=True)
+class PIMethodInfo:
+    """One prediction-interval method."""
+
+    code: str
+    long_name: str
+    citation: str
+
+
+def _m(code: str, long_name: str, kind: str, citation: str, tr, btr, bname: str, add: float):
+    return MeasureInfo(code, long_name, kind, citation, tr, btr, bname, add)  # type: ignore[arg-type]
+
+
+MEASURES: Mapping[str, MeasureInfo] = MappingProxyType(
+    {
+        "PR": _m(
+            "PR",
+            "raw proportion",
+            "proportion",
+            "Viechtbauer W. J Stat Softw 2010;36(3):1-48 (escalc measure 'PR').",
+            lambda p, n=None: _pr(p),
+            _identity,
+            "identity",
+            0.5,
+        ),
+        "PLO": _m(
+            "PLO",
+            "logit transformed proportion",
+            "proportion",
+            "Viechtbauer W. J Stat Softw 2010;36(3):1-48 (escalc measure 'PLO').",
+            lambda p, n=None: _logit(p),
+            lambda y, n=None: _expit(y),
+            "transf.ilogit",
+            0.5,
+        ),
+        "PAS": _m(
+            "PAS",
+            "arcsine square root transformed proportion",
+            "proportion",
+            "Rucker G, Schwarzer G, Carpenter J, Olkin I. Stat Med 2009;28:721-38.",
+            lambda p, n=None: _asin_sqrt(p),
+            lambda y, n=None: _iarcsin(y),
+            "transf.iarcsin",
+            0.0,
+        ),
+        "PFT": _m(
+            "PFT",
+            "Freeman-Tukey double arcsine transformed proportion",
+            "proportion",
+            "Freeman MF, Tukey JW. Ann Math Stat 1950;21:607-11; inverse: Miller JJ. "
+            "Am Stat 1978;32:138.",
+            pft,
+            _ipft_hm,
+            "transf.ipft.hm",
+            0.0,
+        ),
+        "IR": _m(
+            "IR",
+            "raw incidence rate",
+            "rate",
+            "Viechtbauer W. J Stat Softw 2010;36(3):1-48 (escalc measure 'IR').",
+            lambda r, n=None: _pr(r),
+            _identity,
+            "identity",
+            0.5,
+        ),
+        "IRLN": _m(
+            "IRLN",
+            "log transformed incidence rate",
+            "rate",
+            "Viechtbauer W. J Stat Softw 2010;36(3):1-48 (escalc measure 'IRLN').",
+            lambda r, n=None: np.log(np.asarray(r, dtype=float)),
+            lambda y, n=None: np.exp(np.asarray(y, dtype=float)),
+            "exp",
+            0.5,
+        ),
+    }
+)
+
+PROPORTION_MEASURES: tuple[str, ...] = get_args(ProportionMeasure)
+RATE_MEASURES: tuple[str, ...] = get_args(RateMeasure)
+
+METHODS: Mapping[str, MethodInfo] = MappingProxyType(
+    {
+        "FE": MethodInfo(
+            "FE",
+            "Fixed-Effects Model",
+            "Hedges LV, Olkin I. Statistical Methods for Meta-Analysis. Academic Press; 1985.",
+            False,
+        ),
+        "DL": MethodInfo(
+            "DL",
+            "DerSimonian-Laird estimator",
+            "DerSimonian R, Laird N. Control Clin Trials 1986;7:177-88.",
+            False,
+        ),
+        "REML": MethodInfo(
+            "REML",
+            "restricted maximum likelihood estimator",
+            "Raudenbush SW. "
+            "Analyzing effect sizes: random-effects models. In: Cooper H et al., "
+            "eds. The Handbook of Research Synthesis and Meta-Analysis. 2nd ed. "
+            "2009:295-315.",
+            True,
+        ),
+        "ML": MethodInfo(
+            "ML",
+            "maximum likelihood estimator",
+            "Hardy RJ, Thompson SG. Stat Med 1996;15:619-29.",
+            True,
+        ),
+        "PM": MethodInfo(
+            "PM",
+            "Paule-Mandel estimator",
+            "Paule RC, Mandel J. J Res Natl Bur Stand 1982;87:377-85.",
+            True,
+        ),
+        "HS": MethodInfo(
+            "HS",
+            "Hunter-Schmidt estimator",
+            "Hunter JE, Schmidt FL. Methods of Meta-Analysis. 2nd ed. Sage; 2004.",
+            False,
+        ),
+        "SJ": MethodInfo(
+            "SJ", "Sidik-Jonkman estimator", "Sidik K, Jonkman JN. Stat Med 2005;24:3681-97.", False
+        ),
+        "HE": MethodInfo(
+            "HE", "Hedges estimator", "Hedges LV. Psychol Bull 1983;93:388-95.", False
+        ),
+        "EB": MethodInfo(
+            "EB", "empirical Bayes estimator", "Morris CN. J Am Stat Assoc 1983;78:47-55.", True
+        ),
+        "GLMM": MethodInfo(
+            "GLMM",
+            "generalized linear mixed model (ML, adaptive Gauss-Hermite quadrature)",
+            "Stijnen T, Hamza TH, Ozdemir P. Stat Med 2010;29:3046-67.",
+            True,
+        ),
+    }
+)
+
+TESTS: Mapping[str, TestInfo] = MappingProxyType(
+    {
+        "z": TestInfo(
+            "z",
+            "Wald-type z-test and confidence interval (standard normal)",
+            "Viechtbauer W. J Stat Softw 2010;36(3):1-48.",
+        ),
+        "knha": TestInfo(
+            "knha",
+            "Hartung-Knapp(-Sidik-Jonkman) adjustment, t-distribution with k-p degrees of freedom",
+            "Hartung J, Knapp G. Stat Med 2001;20:3875-89.",
+        ),
+    }
+)
+
+PI_METHODS: Mapping[str, PIMethodInfo] = MappingProxyType(
+    {
+        "metafor": PIMethodInfo(
+            "metafor",
+            "as metafor 3.8 predict(): normal quantile (t with k-p df under test='knha'), "
+            "sqrt(tau2 + SE^2)",
+            "Viechtbauer W. metafor 3.8-1, predict.rma.",
+        ),
+        "riley": PIMethodInfo(
+            "riley",
+            "Higgins-Thompson-Spiegelhalter / Riley: t with k-2 df, sqrt(tau2 + SE^2)",
+            "Higgins JPT, Thompson SG, Spiegelhalter DJ. J R Stat Soc A 2009;172:137-59; "
+            "Riley RD, Higgins JPT, Deeks JJ. BMJ 2011;342:d549.",
+        ),
+    }
+)
+
+_REGISTRIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "measure": get_args(Measure),
+        "method": get_args(Method),
+        "test": get_args(Test),
+        "pi_method": get_args(PIMethod),
+        "to": get_args(ZeroCellTo),
+    }
+)
+
+
+def check_code(kind: str, value: object, allowed: tuple[str, ...] | None = None) -> str:
+    """Return ``value`` if it is a valid code of ``kind``; raise otherwise.
+
+    Parameters
+    ----------
+    kind : {"measure", "method", "test", "pi_method", "to"}
+        Which vocabulary.
+    value : object
+        The code given by the user (exact spelling).
+    allowed : tuple of str, optional
+        A narrower set (for example proportion measures only).
+
+    Raises
+    ------
+    OptionError
+        "Invalid method 'XX'; must be one of [...]".
+    """
+    valid = allowed if allowed is not None else _REGISTRIES[kind]
+    if not isinstance(value, str) or value not in valid:
+        raise OptionError(f"Invalid {kind} {value!r}; must be one of {list(valid)}")
+    return value
