@@ -1,0 +1,459 @@
+"""pymed's article classes, repaired by subclassing (defects P1-P12 of the pymed audit).
+
+Every ``_extract*`` method pymed calls from ``_initializeFromXML`` is overridden with a
+path scoped to the record (never ``.//`` into the ReferenceList), text taken with
+``itertext()`` (inline markup and MathML kept as text), and nothing printed. New fields are
+added as ``__slots__``. :meth:`ReviewArticle.to_record` maps an article onto the shared record
+schema (:data:`review._schema.RECORD_COLUMNS`).
+
+The classes work on ``lxml`` and ``xml.etree`` elements alike.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pymed.article import PubMedArticle
+from pymed.book import PubMedBookArticle
+
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+_YEAR = re.compile(r"\b(1[5-9]\d\d|2\d\d\d)\b")
+
+
+def text_of(el: Any) -> str | None:
+    """Whole text of an element (markup kept as text), whitespace collapsed; None if empty."""
+    if el is None:
+        return None
+    s = " ".join("".join(el.itertext()).split())
+    return s or None
+
+
+def _texts(els: Any) -> list[str]:
+    out = []
+    for el in els:
+        t = text_of(el)
+        if t:
+            out.append(t)
+    return out
+
+
+def _month_number(value: str | None) -> int | None:
+    if not value:
+        return None
+    v = value.strip()
+    if v.isdigit():
+        n = int(v)
+        return n if 1 <= n <= 12 else None
+    return _MONTHS.get(v[:3].lower())
+
+
+def partial_date(el: Any) -> tuple[str | None, int | None]:
+    """A PubDate/ArticleDate element as ``(date string, year)``, never inventing a part.
+
+    ``Year`` + ``Month`` + ``Day`` gives ``YYYY-MM-DD``, fewer parts give ``YYYY-MM`` or
+    ``YYYY``; a ``Season`` gives ``YYYY Season``; a ``MedlineDate`` is kept as written
+    (``1998 Dec-1999 Jan``) and its first year is the year.
+    """
+    if el is None:
+        return None, None
+    medline = el.findtext("MedlineDate")
+    if medline:
+        medline = " ".join(medline.split())
+        m = _YEAR.search(medline)
+        return medline, (int(m.group(1)) if m else None)
+    year = (el.findtext("Year") or "").strip()
+    if not year.isdigit():
+        return None, None
+    season = el.findtext("Season")
+    if season:
+        return f"{year} {season.strip()}", int(year)
+    month = _month_number(el.findtext("Month"))
+    if month is None:
+        return year, int(year)
+    day = (el.findtext("Day") or "").strip()
+    if day.isdigit() and 1 <= int(day) <= 31:
+        return f"{year}-{month:02d}-{int(day):02d}", int(year)
+    return f"{year}-{month:02d}", int(year)
+
+
+def abstract_sections(abstract_el: Any) -> list[dict[str, str | None]]:
+    """The ``AbstractText`` children of one ``Abstract`` (never ``OtherAbstract``)."""
+    if abstract_el is None:
+        return []
+    out = []
+    for a in abstract_el.findall("AbstractText"):
+        t = text_of(a)
+        if t is None:
+            continue
+        out.append({"label": a.get("Label"), "category": a.get("NlmCategory"), "text": t})
+    return out
+
+
+def join_sections(sections: list[dict[str, str | None]]) -> str | None:
+    """Sections as ``LABEL: text`` joined by blank lines (unlabelled sections as text)."""
+    if not sections:
+        return None
+    parts = [f"{s['label']}: {s['text']}" if s["label"] else str(s["text"]) for s in sections]
+    return "\n\n".join(parts)
+
+
+def _section(sections: list[dict[str, str | None]], category: str) -> str | None:
+    # NlmCategory first (it normalises "PATIENTS AND METHODS" to METHODS), then the label.
+    hits = [s["text"] for s in sections if (s["category"] or "").upper() == category]
+    if not hits:
+        stem = category.rstrip("S")
+        hits = [s["text"] for s in sections if stem in (s["label"] or "").upper()]
+    return "\n\n".join(str(h) for h in hits) if hits else None
+
+
+def _author(a: Any) -> dict[str, Any]:
+    collective = text_of(a.find("CollectiveName"))
+    return {
+        "lastname": text_of(a.find("LastName")),
+        "firstname": text_of(a.find("ForeName")),
+        "initials": text_of(a.find("Initials")),
+        "collective": collective,
+        "affiliation": _texts(a.findall("AffiliationInfo/Affiliation")) or None,
+        "orcid": a.findtext("Identifier[@Source='ORCID']"),
+    }
+
+
+def author_label(a: dict[str, Any]) -> str | None:
+    """``Last Initials`` (or the collective name) as the record schema wants it."""
+    if a.get("collective"):
+        return str(a["collective"])
+    last = a.get("lastname")
+    if not last:
+        return None
+    initials = a.get("initials")
+    if not initials and a.get("firstname"):
+        initials = "".join(p[0] for p in str(a["firstname"]).replace("-", " ").split())
+    return f"{last} {initials}" if initials else str(last)
+
+
+def _mesh(mc: Any) -> list[dict[str, Any]]:
+    out = []
+    if mc is None:
+        return out
+    for h in mc.findall("MeshHeadingList/MeshHeading"):
+        d = h.find("DescriptorName")
+        if d is None:
+            continue
+        quals = [
+            {"name": text_of(q), "ui": q.get("UI"), "major": q.get("MajorTopicYN") == "Y"}
+            for q in h.findall("QualifierName")
+        ]
+        out.append(
+            {
+                "descriptor": text_of(d),
+                "ui": d.get("UI"),
+                "major": d.get("MajorTopicYN") == "Y" or any(q["major"] for q in quals),
+                "qualifiers": quals,
+            }
+        )
+    return out
+
+
+def _doi_from(id_list: Any, elocations: Any) -> str | None:
+    if id_list is not None:
+        for a in id_list.findall("ArticleId"):
+            if a.get("IdType") == "doi" and a.text and a.text.strip():
+                return a.text.strip().lower()
+    for e in elocations:
+        if e.get("EIdType") == "doi" and e.get("ValidYN", "Y") == "Y" and e.text:
+            return e.text.strip().lower()
+    return None
+
+
+class ReviewArticle(PubMedArticle):
+    """A ``PubmedArticle`` read whole: pymed's fields repaired, missing fields added.
+
+    Attributes added to pymed's: ``abstract_sections`` (list of ``{label, category, text}``),
+    ``publication_types``, ``mesh`` (``{descriptor, ui, major, qualifiers}``), ``language``,
+    ``volume``, ``issue``, ``pages``, ``pmcid``, ``article_date``, ``year``,
+    ``comments_corrections`` (``{type, pmid}``: retractions and errata among them).
+    ``publication_date`` is the journal issue date as a partial-date string (never the
+    PubMed entry date).
+    """
+
+    __slots__ = (
+        "_art",
+        "_mc",
+        "_pdata",
+        "abstract_sections",
+        "article_date",
+        "comments_corrections",
+        "issue",
+        "language",
+        "mesh",
+        "pages",
+        "pmcid",
+        "publication_types",
+        "volume",
+        "year",
+    )
+
+    # Scoped sub-elements, looked up once per record.
+    def _parts(self, el: Any) -> tuple[Any, Any, Any]:
+        mc = el.find("MedlineCitation")
+        art = mc.find("Article") if mc is not None else None
+        return mc, art, el.find("PubmedData")
+
+    def _initializeFromXML(self, xml_element: Any) -> None:
+        mc, art, pdata = self._parts(xml_element)
+        self._mc, self._art, self._pdata = mc, art, pdata  # used by the extractors only
+        self.abstract_sections = abstract_sections(
+            art.find("Abstract") if art is not None else None
+        )
+        super()._initializeFromXML(xml_element)
+        journal_issue = art.find("Journal/JournalIssue") if art is not None else None
+        self.publication_types = (
+            _texts(art.findall("PublicationTypeList/PublicationType")) if art is not None else []
+        )
+        self.mesh = _mesh(mc)
+        self.language = art.findtext("Language") if art is not None else None
+        self.volume = journal_issue.findtext("Volume") if journal_issue is not None else None
+        self.issue = journal_issue.findtext("Issue") if journal_issue is not None else None
+        self.pages = art.findtext("Pagination/MedlinePgn") if art is not None else None
+        self.pmcid = (
+            pdata.findtext("ArticleIdList/ArticleId[@IdType='pmc']") if pdata is not None else None
+        )
+        self.article_date = partial_date(art.find("ArticleDate"))[0] if art is not None else None
+        self.comments_corrections = (
+            [
+                {"type": c.get("RefType"), "pmid": c.findtext("PMID")}
+                for c in mc.findall("CommentsCorrectionsList/CommentsCorrections")
+            ]
+            if mc is not None
+            else []
+        )
+        del self._mc, self._art, self._pdata
+
+    # pymed calls these from _initializeFromXML; each is scoped to this record.
+    def _extractPubMedId(self, xml_element: Any) -> str | None:
+        pmid = self._mc.findtext("PMID") if self._mc is not None else None
+        if not pmid and self._pdata is not None:
+            pmid = self._pdata.findtext("ArticleIdList/ArticleId[@IdType='pubmed']")
+        return pmid.strip() if pmid else None
+
+    def _extractTitle(self, xml_element: Any) -> str | None:
+        if self._art is None:
+            return None
+        return text_of(self._art.find("ArticleTitle")) or text_of(self._art.find("VernacularTitle"))
+
+    def _extractKeywords(self, xml_element: Any) -> list[str]:
+        if self._mc is None:
+            return []
+        return _texts(self._mc.findall("KeywordList/Keyword"))
+
+    def _extractJournal(self, xml_element: Any) -> str | None:
+        return text_of(self._art.find("Journal/Title")) if self._art is not None else None
+
+    def _extractAbstract(self, xml_element: Any) -> str | None:
+        return join_sections(self.abstract_sections)
+
+    def _extractConclusions(self, xml_element: Any) -> str | None:
+        return _section(self.abstract_sections, "CONCLUSIONS")
+
+    def _extractMethods(self, xml_element: Any) -> str | None:
+        return _section(self.abstract_sections, "METHODS")
+
+    def _extractResults(self, xml_element: Any) -> str | None:
+        return _section(self.abstract_sections, "RESULTS")
+
+    def _extractCopyrights(self, xml_element: Any) -> str | None:
+        if self._art is None:
+            return None
+        return text_of(self._art.find("Abstract/CopyrightInformation"))
+
+    def _extractDoi(self, xml_element: Any) -> str | None:
+        id_list = self._pdata.find("ArticleIdList") if self._pdata is not None else None
+        elocs = self._art.findall("ELocationID") if self._art is not None else []
+        return _doi_from(id_list, elocs)
+
+    def _extractPublicationDate(self, xml_element: Any) -> str | None:
+        if self._art is None:
+            self.year = None
+            return None
+        date, year = partial_date(self._art.find("Journal/JournalIssue/PubDate"))
+        if year is None:  # no issue date at all: fall back to the electronic date
+            date, year = partial_date(self._art.find("ArticleDate"))
+        self.year = year
+        return date
+
+    def _extractAuthors(self, xml_element: Any) -> list[dict[str, Any]]:
+        if self._art is None:
+            return []
+        return [_author(a) for a in self._art.findall("AuthorList/Author")]
+
+    def to_record(self) -> dict[str, Any]:
+        """The article as one row of the shared record schema (plus extra columns)."""
+        return {
+            "record_id": f"pubmed:{self.pubmed_id}",
+            "source": "PubMed",
+            "pmid": self.pubmed_id,
+            "doi": self.doi,
+            "title": self.title,
+            "abstract": self.abstract,
+            "authors": [x for x in (author_label(a) for a in self.authors) if x],
+            "journal": self.journal,
+            "year": self.year,
+            "pub_date": self.publication_date,
+            "publication_types": self.publication_types,
+            "mesh_terms": [m["descriptor"] + ("*" if m["major"] else "") for m in self.mesh],
+            "keywords": self.keywords,
+            "language": self.language,
+            "article_type": "journal-article",
+            "book_title": None,
+            "volume": self.volume,
+            "issue": self.issue,
+            "pages": self.pages,
+            "pmcid": self.pmcid,
+            "article_date": self.article_date,
+        }
+
+
+class ReviewBookArticle(PubMedBookArticle):
+    """A ``PubmedBookArticle`` (e.g. a GeneReviews chapter) read whole.
+
+    ``title`` is the chapter title (``BookDocument/ArticleTitle``) when there is one, and
+    ``book_title`` the book's; ``authors`` are the chapter's authors and ``editors`` the
+    book's editors; ``keywords`` and the abstract's labelled sections are kept.
+    """
+
+    __slots__ = (
+        "_bd",
+        "_bookdata",
+        "abstract_sections",
+        "book_title",
+        "editors",
+        "keywords",
+        "publication_types",
+        "xml",
+        "year",
+    )
+
+    def _initializeFromXML(self, xml_element: Any) -> None:
+        bd = xml_element.find("BookDocument")
+        self._bd = bd
+        self._bookdata = xml_element.find("PubmedBookData")
+        self.abstract_sections = abstract_sections(bd.find("Abstract") if bd is not None else None)
+        self.book_title = text_of(bd.find("Book/BookTitle")) if bd is not None else None
+        super()._initializeFromXML(xml_element)
+        self.keywords = _texts(bd.findall("KeywordList/Keyword")) if bd is not None else []
+        self.publication_types = _texts(bd.findall("PublicationType")) if bd is not None else []
+        self.editors = (
+            [_author(a) for a in bd.findall("Book/AuthorList[@Type='editors']/Author")]
+            if bd is not None
+            else []
+        )
+        self.xml = xml_element
+        del self._bd, self._bookdata
+
+    def _extractPubMedId(self, xml_element: Any) -> str | None:
+        pmid = self._bd.findtext("PMID") if self._bd is not None else None
+        if not pmid and self._bookdata is not None:
+            pmid = self._bookdata.findtext("ArticleIdList/ArticleId[@IdType='pubmed']")
+        return pmid.strip() if pmid else None
+
+    def _extractTitle(self, xml_element: Any) -> str | None:
+        if self._bd is None:
+            return None
+        return text_of(self._bd.find("ArticleTitle")) or self.book_title
+
+    def _extractAbstract(self, xml_element: Any) -> str | None:
+        return join_sections(self.abstract_sections)
+
+    def _extractCopyrights(self, xml_element: Any) -> str | None:
+        return (
+            text_of(self._bd.find("Abstract/CopyrightInformation"))
+            if self._bd is not None
+            else None
+        )
+
+    def _extractDoi(self, xml_element: Any) -> str | None:
+        if self._bd is None:
+            return None
+        doi = _doi_from(self._bd.find("ArticleIdList"), self._bd.findall("ELocationID"))
+        if doi is None and self._bookdata is not None:
+            doi = _doi_from(self._bookdata.find("ArticleIdList"), [])
+        return doi
+
+    def _extractIsbn(self, xml_element: Any) -> str | None:
+        return self._bd.findtext("Book/Isbn") if self._bd is not None else None
+
+    def _extractLanguage(self, xml_element: Any) -> str | None:
+        return self._bd.findtext("Language") if self._bd is not None else None
+
+    def _extractPublicationType(self, xml_element: Any) -> str | None:
+        return text_of(self._bd.find("PublicationType")) if self._bd is not None else None
+
+    def _extractPublicationDate(self, xml_element: Any) -> str | None:
+        date, year = partial_date(self._bd.find("Book/PubDate") if self._bd is not None else None)
+        self.year = year
+        return date
+
+    def _extractPublisher(self, xml_element: Any) -> str | None:
+        return (
+            text_of(self._bd.find("Book/Publisher/PublisherName")) if self._bd is not None else None
+        )
+
+    def _extractPublisherLocation(self, xml_element: Any) -> str | None:
+        if self._bd is None:
+            return None
+        return text_of(self._bd.find("Book/Publisher/PublisherLocation"))
+
+    def _extractAuthors(self, xml_element: Any) -> list[dict[str, Any]]:
+        if self._bd is None:
+            return []
+        chapter = self._bd.findall("AuthorList[@Type='authors']/Author")
+        if not chapter:
+            chapter = [
+                a
+                for lst in self._bd.findall("AuthorList")
+                if lst.get("Type") in (None, "authors")
+                for a in lst.findall("Author")
+            ]
+        if not chapter:
+            chapter = self._bd.findall("Book/AuthorList[@Type='authors']/Author")
+        return [_author(a) for a in chapter]
+
+    def _extractSections(self, xml_element: Any) -> list[dict[str, Any]]:
+        if self._bd is None:
+            return []
+        return [
+            {"title": text_of(s.find("SectionTitle")), "chapter": text_of(s.find("LocationLabel"))}
+            for s in self._bd.findall("Sections/Section")
+        ]
+
+    def to_record(self) -> dict[str, Any]:
+        """The book article as one row of the shared record schema (plus extra columns)."""
+        return {
+            "record_id": f"pubmed:{self.pubmed_id}",
+            "source": "PubMed",
+            "pmid": self.pubmed_id,
+            "doi": self.doi,
+            "title": self.title,
+            "abstract": self.abstract,
+            "authors": [x for x in (author_label(a) for a in self.authors) if x],
+            "journal": self.book_title,
+            "year": self.year,
+            "pub_date": self.publication_date,
+            "publication_types": self.publication_types,
+            "mesh_terms": [],
+            "keywords": self.keywords,
+            "language": self.language,
+            "article_type": "book-article",
+            "book_title": self.book_title,
+            "volume": None,
+            "issue": None,
+            "pages": None,
+            "pmcid": None,
+            "article_date": None,
+        }
