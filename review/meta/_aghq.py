@@ -1,0 +1,455 @@
+"""Numerical core of the random-intercept GLMMs: adaptive Gauss-Hermite quadrature.
+
+Private module behind :mod:`review.meta.glmm`. Everything here is vectorised over the
+studies (numpy arrays of length k) and knows nothing about data frames or results.
+
+Model (Stijnen et al. 2010): for study i with design row ``X[i]`` and random intercept
+``tau * u_i``, ``u_i ~ N(0, 1)``,
+
+* binomial-normal: ``x_i ~ Binomial(n_i, expit(eta_i))``;
+* Poisson-normal:  ``x_i ~ Poisson(exp(eta_i))`` with ``eta_i`` including ``log(t_i)``,
+
+``eta_i = X[i] @ beta + offset_i + tau * u_i``. The marginal likelihood of each study is a
+one-dimensional integral over ``u_i``, approximated as lme4 does for ``nAGQ = 7``: find the
+mode of the integrand by Newton's method, centre and scale a 7-point Gauss-Hermite rule at
+the mode with the curvature there (adaptive Gauss-Hermite quadrature; Liu & Pierce 1994;
+Pinheiro & Bates 1995). The gradient of that approximation with respect to
+``(beta, tau)`` is analytic (including the dependence of the mode and of the curvature on
+the parameters, by implicit differentiation), so the outer Newton iterations converge to
+the maximum of exactly the function lme4 maximises, and more tightly than lme4's
+derivative-free optimisers.
+
+The saturated and common-effect ``glm`` fits that metafor uses for the Wald-type and
+likelihood-ratio heterogeneity tests are reproduced with R's own IRLS algorithm
+(``glm.fit``: same starting values, same convergence rule, same 25-iteration cap, same
+clamping of the inverse link), so that studies with zero events, whose saturated-model
+coefficient diverges, contribute what they contribute in R.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import gammaln
+
+FloatArray = NDArray[np.float64]
+
+_EPS = float(np.finfo(float).eps)
+_NQ = 7
+_Z, _W = np.polynomial.hermite_e.hermegauss(_NQ)
+_LOGW = np.log(_W / np.sqrt(2.0 * np.pi))  # standard-normal weights, summing to 1
+
+
+# ------------------------------------------------------------------------- families
+@dataclass(frozen=True)
+class Data:
+    """One data set: events ``x``, size ``n`` (binomial) or person-time ``t`` (Poisson)."""
+
+    family: str  # "binomial" | "poisson"
+    x: FloatArray
+    size: FloatArray  # n for binomial, t (person-time) for Poisson
+    X: FloatArray  # design matrix k x p
+    offset: FloatArray  # log(t) for Poisson, 0 for binomial
+    const: FloatArray  # log C(n, x) or -log(x!)
+
+    @property
+    def k(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def p(self) -> int:
+        return int(self.X.shape[1])
+
+
+def make_data(family: str, x, size, X=None) -> Data:
+    x = np.asarray(x, dtype=float)
+    size = np.asarray(size, dtype=float)
+    k = x.shape[0]
+    X = np.ones((k, 1)) if X is None else np.asarray(X, dtype=float).reshape(k, -1)
+    if family == "binomial":
+        const = gammaln(size + 1) - gammaln(x + 1) - gammaln(size - x + 1)
+        offset = np.zeros(k)
+    elif family == "poisson":
+        const = -gammaln(x + 1)
+        offset = np.log(size)
+    else:  # pragma: no cover - guarded by the caller
+        raise ValueError(family)
+    return Data(family, x, size, X, offset, const)
+
+
+def _cond(d: Data, eta: FloatArray, x: FloatArray, size: FloatArray, order: int = 3):
+    """Conditional log-likelihood (without constant) and its derivatives in eta."""
+    if d.family == "binomial":
+        sp = np.logaddexp(0.0, eta)  # log(1 + e^eta)
+        p = np.exp(eta - sp)
+        q = np.exp(-sp)  # 1 - p, without cancellation
+        l0 = x * eta - size * sp
+        l1 = x - size * p
+        l2 = -size * p * q
+        l3 = l2 * (q - p) if order >= 3 else None
+    else:
+        mu = np.exp(eta)
+        l0 = x * eta - mu
+        l1 = x - mu
+        l2 = -mu
+        l3 = -mu if order >= 3 else None
+    return l0, l1, l2, l3
+
+
+# ------------------------------------------------------------------------ AGHQ core
+@dataclass
+class Eval:
+    """Log-likelihood, gradient and the per-study modes at one parameter point."""
+
+    ll: float
+    grad: FloatArray
+    modes: FloatArray
+    ll_i: FloatArray
+
+
+def _modes(d: Data, eta0: FloatArray, tau: float, u0: FloatArray | None) -> FloatArray:
+    """Per-study mode of ``g(u) = l(eta0 + tau u) - u^2/2`` by safeguarded Newton.
+
+    ``g`` is strictly concave (``g'' <= -1``), so the mode is unique; step halving keeps
+    every Newton step an ascent step.
+    """
+    x, s = d.x, d.size
+    u = np.zeros_like(eta0) if u0 is None else u0.copy()
+    if tau == 0.0:
+        return np.zeros_like(eta0)
+
+    def gval(u):
+        return _cond(d, eta0 + tau * u, x, s, order=1)[0] - 0.5 * u * u
+
+    g = gval(u)
+    for _ in range(100):
+        _, l1, l2, _ = _cond(d, eta0 + tau * u, x, s, order=2)
+        g1 = tau * l1 - u
+        g2 = tau * tau * l2 - 1.0
+        step = -g1 / g2
+        if np.max(np.abs(step)) < 1e-11:
+            u = u + step
+            break
+        t = np.ones_like(u)
+        for _ in range(60):
+            unew = u + t * step
+            gnew = gval(unew)
+            bad = ~(gnew >= g - 1e-12 * np.abs(g))
+            if not bad.any():
+                break
+            t = np.where(bad, 0.5 * t, t)
+        u, g = unew, gnew
+    return u
+
+
+def evaluate(d: Data, theta: FloatArray, u0: FloatArray | None = None, grad: bool = True) -> Eval:
+    """AGHQ (7 nodes) log-likelihood of ``theta = (beta_1..beta_p, tau)`` and its gradient.
+
+    The log-likelihood includes the constants (``log choose(n, x)``, ``-log x!``), as
+    R's ``logLik``. ``tau`` may be negative (the likelihood is even in ``tau``).
+    """
+    p = d.p
+    beta, tau = theta[:p], float(theta[p])
+    X, x, s = d.X, d.x, d.size
+    eta0 = X @ beta + d.offset
+    uh = _modes(d, eta0, tau, u0)
+    _, l1h, l2h, l3h = _cond(d, eta0 + tau * uh, x, s)
+    g2h = tau * tau * l2h - 1.0
+    sig = 1.0 / np.sqrt(-g2h)
+    uq = uh[:, None] + sig[:, None] * _Z[None, :]  # k x Q
+    etaq = eta0[:, None] + tau * uq
+    l0q, l1q, _, _ = _cond(d, etaq, x[:, None], s[:, None], order=1)
+    Gq = l0q - 0.5 * uq * uq + 0.5 * _Z[None, :] ** 2 + _LOGW[None, :]
+    m = Gq.max(axis=1)
+    e = np.exp(Gq - m[:, None])
+    se = e.sum(axis=1)
+    ll_i = np.log(sig) + m + np.log(se) + d.const
+    ll = float(ll_i.sum())
+    if not grad:
+        return Eval(ll, np.empty(0), uh, ll_i)
+    pi_q = e / se[:, None]
+    # derivatives of the mode and of log(sigma) (implicit differentiation)
+    # d uh / d beta_j = -tau l2 X_ij / g2 ;  d uh / d tau = -(l1 + tau uh l2) / g2
+    duh_b = (-(tau * l2h) / g2h)[:, None] * X  # k x p
+    duh_t = -(l1h + tau * uh * l2h) / g2h  # k
+    g3h = tau**3 * l3h
+    dg2_b = (tau * tau * l3h)[:, None] * X + g3h[:, None] * duh_b
+    dg2_t = 2 * tau * l2h + tau * tau * uh * l3h + g3h * duh_t
+    dls_b = -0.5 * dg2_b / g2h[:, None]  # d log sigma / d beta
+    dls_t = -0.5 * dg2_t / g2h
+    g1q = tau * l1q - uq  # g'(u_q)
+    zs = _Z[None, :] * sig[:, None]
+    # dG_q/dbeta_j = l1(eta_q) X_ij + g'(u_q) (duh_b + z_q sigma dls_b)
+    a = (pi_q * l1q).sum(axis=1)
+    b1 = (pi_q * g1q).sum(axis=1)
+    b2 = (pi_q * g1q * zs).sum(axis=1)
+    dGb = a[:, None] * X + b1[:, None] * duh_b + b2[:, None] * dls_b
+    dGt = (pi_q * l1q * uq).sum(axis=1) + b1 * duh_t + b2 * dls_t
+    gb = (dls_b + dGb).sum(axis=0)
+    gt = float((dls_t + dGt).sum())
+    return Eval(ll, np.append(gb, gt), uh, ll_i)
+
+
+def hessian(d: Data, theta: FloatArray, u0: FloatArray | None, which=None) -> FloatArray:
+    """Hessian of the AGHQ log-likelihood by central differences of the analytic gradient.
+
+    ``which`` restricts to a subset of parameter indices (rows and columns).
+    """
+    idx = range(theta.shape[0]) if which is None else which
+    idx = list(idx)
+    H = np.empty((len(idx), len(idx)))
+    for a, j in enumerate(idx):
+        h = 1e-5 * max(1.0, abs(theta[j]))
+        tp = theta.copy()
+        tp[j] += h
+        tm = theta.copy()
+        tm[j] -= h
+        gp = evaluate(d, tp, u0).grad[idx]
+        gm = evaluate(d, tm, u0).grad[idx]
+        H[:, a] = (gp - gm) / (2 * h)
+    return 0.5 * (H + H.T)
+
+
+@dataclass
+class Fit:
+    """Maximum-likelihood fit of the random-intercept model."""
+
+    beta: FloatArray
+    tau: float
+    ll: float
+    vcov: FloatArray  # (p+1) x (p+1) inverse observed information in (beta, tau)
+    converged: bool
+    iterations: int
+    modes: FloatArray
+    message: str
+    boundary: bool
+
+
+def _newton(d: Data, theta: FloatArray, u0, fixed_tau: bool = False, maxit: int = 100):
+    """Damped Newton ascent on the AGHQ log-likelihood; returns (theta, eval, ok, it, msg)."""
+    p = d.p
+    free = list(range(p)) if fixed_tau else list(range(p + 1))
+    ev = evaluate(d, theta, u0)
+    u0 = ev.modes
+    msg = ""
+    for it in range(1, maxit + 1):
+        g = ev.grad[free]
+        H = hessian(d, theta, u0, which=free)
+        # make the Newton matrix negative definite if it is not (far from the optimum)
+        w, V = np.linalg.eigh(H)
+        if not np.all(np.isfinite(w)):
+            return theta, ev, False, it, "non-finite Hessian"
+        wmod = np.minimum(w, -1e-8 * max(1.0, np.max(np.abs(w))))
+        step = -(V @ ((V.T @ g) / wmod))
+        dec = float(-g @ step)  # Newton decrement (>= 0)
+        if dec < 1e-14 and np.max(np.abs(g)) < 1e-6:
+            return theta, ev, True, it, msg
+        t = 1.0
+        accepted = False
+        for _ in range(50):
+            tn = theta.copy()
+            tn[free] = theta[free] + t * step
+            evn = evaluate(d, tn, u0)
+            if np.isfinite(evn.ll) and evn.ll >= ev.ll - 1e-12 * abs(ev.ll):
+                accepted = True
+                break
+            t *= 0.5
+        if not accepted:
+            ok = np.max(np.abs(g)) < 1e-4
+            return theta, ev, ok, it, "line search failed"
+        small = np.max(np.abs(t * step)) < 1e-10
+        theta, ev, u0 = tn, evn, evn.modes
+        if small:
+            return theta, ev, True, it, msg
+    return theta, ev, False, maxit, f"no convergence in {maxit} Newton iterations"
+
+
+def fit_glm(d: Data) -> tuple[FloatArray, float, FloatArray]:
+    """Common-effect GLM (tau = 0) by Newton-Raphson: (beta, loglik, vcov)."""
+    beta = _glm_start(d)
+    for _ in range(100):
+        eta = d.X @ beta + d.offset
+        _, l1, l2, _ = _cond(d, eta, d.x, d.size, order=2)
+        g = d.X.T @ l1
+        H = (d.X * l2[:, None]).T @ d.X
+        step = np.linalg.solve(H, -g)
+        beta = beta + step
+        if np.max(np.abs(step)) < 1e-12:
+            break
+    eta = d.X @ beta + d.offset
+    l0, _, l2, _ = _cond(d, eta, d.x, d.size, order=2)
+    H = (d.X * l2[:, None]).T @ d.X
+    return beta, float((l0 + d.const).sum()), np.linalg.inv(-H)
+
+
+def _glm_start(d: Data) -> FloatArray:
+    # intercept-only closed form; otherwise least squares on the empirical logit/log rate
+    if d.family == "binomial":
+        y = np.log((d.x + 0.5) / (d.size - d.x + 0.5))
+    else:
+        y = np.log((d.x + 0.5) / d.size)
+    return np.linalg.lstsq(d.X, y, rcond=None)[0]
+
+
+def fit_ml(
+    d: Data,
+    start: FloatArray | None = None,
+    u0: FloatArray | None = None,
+    maxit: int = 100,
+) -> Fit:
+    """ML fit of ``(beta, tau)`` with 7-point AGHQ; tau^2 = 0 boundary handled exactly."""
+    p = d.p
+    bglm, llglm, vglm = fit_glm(d)
+    if start is None:
+        theta0 = np.append(bglm, 0.5)
+    else:
+        theta0 = np.asarray(start, dtype=float).copy()
+        if abs(theta0[p]) < 1e-3:
+            theta0[p] = 0.1
+    theta, ev, ok, it, msg = _newton(d, theta0, u0, maxit=maxit)
+    tau = abs(float(theta[p]))
+    beta = theta[:p].copy()
+    boundary = False
+    if tau < 1e-4 or llglm >= ev.ll - 1e-10:
+        # tau = 0 is a stationary point (the likelihood is even in tau); take it when it is
+        # at least as good: this is lme4's theta = 0 (metafor reports tau2 = 0)
+        if llglm >= ev.ll - 1e-9:
+            boundary = True
+            beta, tau = bglm, 0.0
+            ok = True
+    th = np.append(beta, tau)
+    if boundary:
+        H = hessian(d, th, None)
+    else:
+        H = hessian(d, th, ev.modes)
+    try:
+        V = np.linalg.inv(-H)
+        if not np.all(np.isfinite(V)) or np.any(np.diag(V)[:p] <= 0):
+            raise np.linalg.LinAlgError
+    except np.linalg.LinAlgError:
+        V = np.full((p + 1, p + 1), np.nan)
+        if boundary:
+            V[:p, :p] = vglm
+        else:
+            ok = False
+            msg = (msg + "; " if msg else "") + "Hessian not negative definite at the optimum"
+    ll = llglm if boundary else ev.ll
+    modes = np.zeros(d.k) if boundary else ev.modes
+    return Fit(beta, tau, ll, V, bool(ok), it, modes, msg, boundary)
+
+
+def profile_ll(d: Data, tau: float, beta0: FloatArray, u0=None) -> tuple[float, FloatArray, FloatArray]:
+    """Profile log-likelihood at fixed ``tau`` (beta maximised): (ll, beta, modes)."""
+    theta = np.append(beta0, tau)
+    theta, ev, _, _, _ = _newton(d, theta, u0, fixed_tau=True)
+    return ev.ll, theta[: d.p], ev.modes
+
+
+# --------------------------------------------------------------- R's glm.fit (IRLS)
+_THRESH = 30.0
+
+
+def _linkinv(family: str, eta: FloatArray) -> FloatArray:
+    if family == "binomial":
+        t = np.where(eta < -_THRESH, _EPS, np.where(eta > _THRESH, 1 / _EPS, np.exp(eta)))
+        return t / (1 + t)
+    return np.maximum(np.exp(eta), _EPS)
+
+
+def _mu_eta(family: str, eta: FloatArray) -> FloatArray:
+    if family == "binomial":
+        o = 1 + np.exp(eta)
+        return np.where((eta > _THRESH) | (eta < -_THRESH), _EPS, np.exp(eta) / (o * o))
+    return np.maximum(np.exp(eta), _EPS)
+
+
+def _dev_resids(family: str, y, mu, wt):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if family == "binomial":
+            a = np.where(y > 0, y * np.log(y / mu), 0.0)
+            b = np.where(y < 1, (1 - y) * np.log((1 - y) / (1 - mu)), 0.0)
+            return 2 * wt * (a + b)
+        r = mu * wt
+        r = np.where(y > 0, wt * (y * np.log(y / mu) - (y - mu)), r)
+        return 2 * r
+
+
+@dataclass
+class Saturated:
+    """R's ``glm`` saturated fit, reduced to what the heterogeneity tests need."""
+
+    eta: FloatArray  # fitted linear predictors (including offset)
+    w: FloatArray  # IRLS weights of the last WLS step (what vcov() uses)
+    ll: float
+    converged: bool
+
+
+def saturated_glm(d: Data, epsilon: float = 1e-8, maxit: int = 25) -> Saturated:
+    """R ``glm(y ~ -1 + X + study)``: one free linear predictor a study.
+
+    For a saturated design the IRLS update is the working response itself, so the fit
+    runs per study with R's joint convergence rule on the total deviance.
+    """
+    fam = d.family
+    if fam == "binomial":
+        n = d.size
+        y = np.where(n == 0, 0.0, d.x / n)
+        wts = n
+        mu = (n * y + 0.5) / (n + 1)
+        eta = np.log(mu / (1 - mu))
+    else:
+        y = d.x
+        wts = np.ones_like(y)
+        mu = y + 0.1
+        eta = np.log(mu)
+    devold = float(_dev_resids(fam, y, mu, wts).sum())
+    conv = False
+    w = None
+    for _ in range(maxit):
+        var = mu * (1 - mu) if fam == "binomial" else mu
+        me = _mu_eta(fam, eta)
+        z = eta - d.offset + (y - mu) / me
+        w = np.sqrt(wts * me * me / var)
+        eta = z + d.offset
+        mu = _linkinv(fam, eta)
+        dev = float(_dev_resids(fam, y, mu, wts).sum())
+        if abs(dev - devold) / (abs(dev) + 0.1) < epsilon:
+            conv = True
+            break
+        devold = dev
+    ll = _loglik_at(d, mu)
+    return Saturated(eta, w * w, ll, conv)
+
+
+def _loglik_at(d: Data, mu: FloatArray) -> float:
+    """R's logLik for a glm with fitted means ``mu`` (probabilities or counts)."""
+    if d.family == "binomial":
+        with np.errstate(divide="ignore"):
+            lp = np.where(d.x > 0, d.x * np.log(mu), 0.0) + np.where(
+                d.size - d.x > 0, (d.size - d.x) * np.log1p(-mu), 0.0
+            )
+        return float((lp + d.const).sum())
+    with np.errstate(divide="ignore"):
+        lp = np.where(d.x > 0, d.x * np.log(mu), 0.0) - mu
+    return float((lp + d.const).sum())
+
+
+def heterogeneity(d: Data, ll_fe: float) -> tuple[float, float, bool]:
+    """metafor's ``QE.Wld`` and ``QE.LRT`` from the saturated and common-effect fits.
+
+    ``QE.Wld`` is the Wald test of the study effects beyond ``X`` in the saturated
+    model, which equals the weighted residual sum of squares of the saturated linear
+    predictors with the saturated IRLS weights: ``eta' (W - W X (X'WX)^-1 X'W) eta``.
+    """
+    sat = saturated_glm(d)
+    eta = sat.eta - d.offset
+    W = sat.w
+    XtW = d.X.T * W
+    A = XtW @ d.X
+    bhat = np.linalg.solve(A, XtW @ eta)
+    r = eta - d.X @ bhat
+    qw = float(np.sum(W * r * r))
+    qlrt = -2.0 * (ll_fe - sat.ll)
+    return max(qw, 0.0), max(qlrt, 0.0), sat.converged
