@@ -200,6 +200,16 @@ def parse_pubmed_xml(
     return df
 
 
+def _articles_in(data: bytes) -> Iterator[ReviewArticle | ReviewBookArticle]:
+    """pymed-style article objects of raw efetch bytes, in document order."""
+    root = etree.fromstring(data, etree.XMLParser(no_network=True, huge_tree=True))
+    for el in root:
+        if el.tag == "PubmedArticle":
+            yield ReviewArticle(xml_element=el)
+        elif el.tag == "PubmedBookArticle":
+            yield ReviewBookArticle(xml_element=el)
+
+
 def pmids_in(data: bytes) -> list[str]:
     """PMIDs of the records in raw efetch bytes (cheap check without a full parse)."""
     return [m.decode() for m in _PMID_NEAR.findall(data)]
