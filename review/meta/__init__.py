@@ -10,6 +10,7 @@ result (``subgroups``, ``meta_regression``, ``leave_one_out``, ``influence``,
 from __future__ import annotations
 
 from review.meta._vocab import Measure, Method, PIMethod, Test
+from review.meta.escalc import escalc, validate_counts
 from review.meta.results import (
     CumulativeResult,
     FixedEffect,
@@ -23,6 +24,14 @@ from review.meta.results import (
     SensitivityResult,
     SubgroupResult,
     Tau2CI,
+)
+from review.meta.uni import (
+    confint_tau2,
+    meta_regression,
+    pool_proportions,
+    pool_rates,
+    refit,
+    subgroups,
 )
 
 __all__ = [
@@ -42,4 +51,12 @@ __all__ = [
     "SubgroupResult",
     "Tau2CI",
     "Test",
+    "confint_tau2",
+    "escalc",
+    "meta_regression",
+    "pool_proportions",
+    "pool_rates",
+    "refit",
+    "subgroups",
+    "validate_counts",
 ]

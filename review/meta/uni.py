@@ -1,0 +1,1057 @@
+"""The inverse-variance random-effects fit (metafor ``rma.uni``) and the public entry points.
+
+:func:`pool_proportions` and :func:`pool_rates` validate the frame, compute the
+outcomes (:mod:`review.meta.escalc`), fit the model (:func:`fit_rma`, or the GLMM in
+:mod:`review.meta.glmm` for ``method="GLMM"``) and return a
+:class:`~review.meta.results.PoolResult` on the proportion or rate scale.
+:func:`meta_regression` and :func:`subgroups` take a result and reuse its options;
+:func:`confint_tau2` gives the Q-profile or profile-likelihood interval; :func:`refit`
+refits a result on another frame (used by leave-one-out and cumulative analyses).
+
+References
+----------
+Viechtbauer W. Conducting meta-analyses in R with the metafor package. *J Stat Softw*
+2010;36(3):1-48.
+DerSimonian R, Laird N. Meta-analysis in clinical trials. *Control Clin Trials*
+1986;7:177-88.
+Hartung J, Knapp G. A refined method for the meta-analysis of controlled clinical trials
+with binary outcome. *Stat Med* 2001;20:3875-89.
+Higgins JPT, Thompson SG. Quantifying heterogeneity in a meta-analysis. *Stat Med*
+2002;21:1539-58 (I^2, H^2).
+Higgins JPT, Thompson SG, Spiegelhalter DJ. A re-evaluation of random-effects
+meta-analysis. *J R Stat Soc A* 2009;172:137-59 (prediction interval).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy import stats
+
+from review.errors import ConvergenceError, InputError, OptionError
+from review.meta._vocab import (
+    MEASURES,
+    PROPORTION_MEASURES,
+    RATE_MEASURES,
+    Method,
+    PIMethod,
+    ProportionMeasure,
+    RateMeasure,
+    Test,
+    ZeroCellTo,
+    check_code,
+)
+from review.meta.escalc import escalc, exact_ci, validate_counts
+from review.meta.results import (
+    FixedEffect,
+    LinkScale,
+    MetaRegressionResult,
+    PoolResult,
+    SubgroupResult,
+    Tau2CI,
+)
+from review.meta.tau2 import estimate_tau2, profile_ci, qprofile_ci
+
+__all__ = [
+    "RmaFit",
+    "confint_tau2",
+    "fit_rma",
+    "meta_regression",
+    "pool_proportions",
+    "pool_rates",
+    "refit",
+    "subgroups",
+]
+
+FloatArray = NDArray[np.float64]
+
+
+# ------------------------------------------------------------------------------ core
+@dataclass(frozen=True, slots=True, eq=False)
+class RmaFit:
+    """A fitted ``rma.uni`` model on the model scale (internal building block).
+
+    Attributes
+    ----------
+    beta, se, zval, pval, ci_low, ci_high : ndarray
+        Coefficients and their tests (t under knha).
+    vb : ndarray
+        Covariance of ``beta`` (scaled by ``s2w`` under knha).
+    ddf : int or None
+        ``k - p`` under knha, else ``None``.
+    tau2, tau2_se : float
+    qe, qe_pvalue : float
+        Test for (residual) heterogeneity.
+    i2, h2, vt : float
+        I^2 (percent), H^2 and metafor's typical within-study variance ``vt``.
+    qm, qm_pvalue : float
+        Omnibus test of the coefficients other than the intercept (NaN if none).
+    wi : ndarray
+        ``1/(vi + tau2)``.
+    ll_ml, ll_reml : float
+        Log-likelihoods (``REMLf=TRUE``).
+    fit_stats : dict
+        ``logLik, deviance, AIC, BIC, AICc`` of the likelihood metafor reports (REML for
+        REML fits, else ML).
+    """
+
+    k: int
+    p: int
+    method: str
+    test: str
+    level: float
+    beta: FloatArray
+    vb: FloatArray
+    se: FloatArray
+    zval: FloatArray
+    pval: FloatArray
+    ci_low: FloatArray
+    ci_high: FloatArray
+    ddf: int | None
+    tau2: float
+    tau2_se: float
+    qe: float
+    qe_pvalue: float
+    i2: float
+    h2: float
+    vt: float
+    qm: float
+    qm_pvalue: float
+    s2w: float
+    wi: FloatArray
+    ll_ml: float
+    ll_reml: float
+    fit_stats: dict[str, float]
+    notes: tuple[str, ...]
+
+
+def fit_rma(
+    yi: FloatArray,
+    vi: FloatArray,
+    X: FloatArray | None = None,
+    *,
+    method: str = "REML",
+    test: str = "z",
+    level: float = 0.95,
+    tau2: float | None = None,
+) -> RmaFit:
+    """Fit metafor's ``rma.uni(yi, vi, mods = X, method, test, level)``.
+
+    Parameters
+    ----------
+    yi, vi : ndarray
+        Outcomes and sampling variances (``vi > 0``).
+    X : ndarray, optional
+        Design matrix with the intercept column first; intercept only when ``None``.
+    method : {"FE", "DL", "REML", "ML", "PM", "HS", "SJ", "HE", "EB"}
+    test : {"z", "knha"}
+    level : float
+        Confidence level in (0, 1).
+    tau2 : float, optional
+        Fix tau^2 at this value instead of estimating it.
+
+    Returns
+    -------
+    RmaFit
+
+    Raises
+    ------
+    ConvergenceError
+        The tau^2 estimator did not converge.
+
+    Notes
+    -----
+    Weights ``w = 1/(vi + tau2)``; ``beta = (X'WX)^-1 X'Wy``, ``Var(beta) = (X'WX)^-1``,
+    multiplied under knha by ``s2w = sum w (y - X beta)^2 / (k - p)`` (0 if that sum is
+    below machine epsilon, as metafor) with t(k - p) quantiles (Hartung & Knapp 2001).
+    Q uses the fixed-effect weights ``1/vi``; ``vt = (k - p)/tr(P)``;
+    ``I2 = 100 tau2/(vt + tau2)``, ``H2 = tau2/vt + 1``; for FE, ``I2 = 100 (Q - df)/Q``
+    (floored at 0) and ``H2 = Q/df`` (Higgins & Thompson 2002).
+
+    References
+    ----------
+    Viechtbauer W. *J Stat Softw* 2010;36(3):1-48; Hartung & Knapp 2001.
+    """
+    yi = np.asarray(yi, dtype=float)
+    vi = np.asarray(vi, dtype=float)
+    k = yi.shape[0]
+    if X is None:
+        X = np.ones((k, 1))
+    p = X.shape[1]
+    notes: list[str] = []
+    if method == "FE":
+        t2, t2se = 0.0, float("nan")
+    elif tau2 is not None:
+        t2, t2se = float(tau2), float("nan")
+    else:
+        est = estimate_tau2(yi, vi, X, method)
+        t2, t2se = est.tau2, est.se
+        notes += est.notes
+    w = 1.0 / (vi + t2)
+    WX = X * w[:, None]
+    A = X.T @ WX
+    vb = np.linalg.inv(A)
+    beta = vb @ (WX.T @ yi)
+    r = yi - X @ beta
+    rss = float(np.sum(w * r * r))
+    s2w = 1.0
+    ddf: int | None = None
+    if test == "knha":
+        if method == "FE":
+            notes.append("Knapp & Hartung method is not meant to be used with FE models")
+        s2w = 0.0 if rss <= np.finfo(float).eps else rss / (k - p)
+        ddf = k - p
+    vb = s2w * vb
+    se = np.sqrt(np.diag(vb))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zval = beta / se
+    alpha = 1 - level
+    if ddf is not None:
+        pval = 2 * stats.t.sf(np.abs(zval), ddf) if ddf > 0 else np.full(p, np.nan)
+        crit = float(stats.t.isf(alpha / 2, ddf)) if ddf > 0 else float("nan")
+    else:
+        pval = 2 * stats.norm.sf(np.abs(zval))
+        crit = float(stats.norm.isf(alpha / 2))
+    ci_low = beta - crit * se
+    ci_high = beta + crit * se
+    # moderators' omnibus test (coefficients 2..p)
+    qm = qm_p = float("nan")
+    if p > 1:
+        b = beta[1:]
+        try:
+            qm = float(b @ np.linalg.solve(vb[1:, 1:], b))
+        except np.linalg.LinAlgError:
+            qm = float("nan")
+        m = p - 1
+        if ddf is not None:
+            qm = qm / m
+            qm_p = float(stats.f.sf(qm, m, k - p)) if k - p > 0 else float("nan")
+        else:
+            qm_p = float(stats.chi2.sf(qm, m))
+    # heterogeneity with fixed-effect weights
+    if k > p:
+        w0 = 1.0 / vi
+        WX0 = X * w0[:, None]
+        A0 = X.T @ WX0
+        A0inv = np.linalg.inv(A0)
+        b0 = A0inv @ (WX0.T @ yi)
+        r0 = yi - X @ b0
+        qe = max(0.0, float(np.sum(w0 * r0 * r0)))
+        qe_p = float(stats.chi2.sf(qe, k - p))
+        trP = float(np.sum(w0) - np.trace(A0inv @ (WX0.T @ WX0)))
+        vt = (k - p) / trP
+        if method == "FE":
+            i2 = max(0.0, 100 * (qe - (k - p)) / qe) if qe > 0 else 0.0
+            h2 = qe / (k - p)
+        else:
+            i2 = 100 * t2 / (vt + t2)
+            h2 = t2 / vt + 1
+    else:
+        qe, qe_p, i2, h2, vt = 0.0, 1.0, 0.0, 1.0, 0.0
+    # log-likelihoods and fit statistics (metafor: REMLf = TRUE)
+    sum_log = float(np.sum(np.log(vi + t2)))
+    ll_ml = -0.5 * k * math.log(2 * math.pi) - 0.5 * sum_log - 0.5 * rss
+    ll_reml = (
+        -0.5 * (k - p) * math.log(2 * math.pi)
+        + 0.5 * float(np.linalg.slogdet(X.T @ X)[1])
+        - 0.5 * sum_log
+        - 0.5 * float(np.linalg.slogdet(A)[1])
+        - 0.5 * rss
+    )
+    parms = p + (0 if (method == "FE" or tau2 is not None) else 1)
+    if method == "REML":
+        ll, n_eff = ll_reml, k - p
+        dev = -2 * ll_reml
+    else:
+        ll, n_eff = ll_ml, k
+        dev = -2 * (ll_ml - float(np.sum(stats.norm.logpdf(yi, yi, np.sqrt(vi))))) if k > p else 0.0
+    aicc_n = max(n_eff, parms + 2)
+    fit_stats = {
+        "logLik": ll,
+        "deviance": dev,
+        "AIC": -2 * ll + 2 * parms,
+        "BIC": -2 * ll + parms * math.log(n_eff) if n_eff > 0 else float("nan"),
+        "AICc": -2 * ll + 2 * parms * aicc_n / (aicc_n - parms - 1),
+    }
+    return RmaFit(
+        k=k,
+        p=p,
+        method=method,
+        test=test,
+        level=level,
+        beta=beta,
+        vb=vb,
+        se=se,
+        zval=zval,
+        pval=pval,
+        ci_low=ci_low,
+        ci_high=ci_high,
+        ddf=ddf,
+        tau2=t2,
+        tau2_se=t2se,
+        qe=qe,
+        qe_pvalue=qe_p,
+        i2=i2,
+        h2=h2,
+        vt=vt,
+        qm=qm,
+        qm_pvalue=qm_p,
+        s2w=s2w,
+        wi=w,
+        ll_ml=ll_ml,
+        ll_reml=ll_reml,
+        fit_stats=fit_stats,
+        notes=tuple(notes),
+    )
+
+
+def prediction_interval(
+    estimate: float, se: float, tau2: float, k: int, level: float, test: str, pi_method: str
+) -> tuple[float, float, float | None]:
+    """Prediction interval on the model scale.
+
+    ``"metafor"``: as metafor 3.8-1 ``predict.rma``, ``estimate +- crit sqrt(se^2 + tau2)``
+    with ``crit`` the normal quantile, or t(k - 1) under knha. ``"riley"``: t(k - 2)
+    (Higgins, Thompson & Spiegelhalter 2009; Riley et al. 2011); NaN when k < 3.
+
+    Returns
+    -------
+    low, high, df
+    """
+    sd = math.sqrt(se * se + tau2)
+    alpha = 1 - level
+    df: float | None
+    if pi_method == "riley":
+        df = k - 2
+        if df < 1:
+            return float("nan"), float("nan"), float(df)
+        crit = float(stats.t.isf(alpha / 2, df))
+    elif test == "knha":
+        df = k - 1
+        crit = float(stats.t.isf(alpha / 2, df)) if df > 0 else float("nan")
+    else:
+        df = None
+        crit = float(stats.norm.isf(alpha / 2))
+    return estimate - crit * sd, estimate + crit * sd, df
+
+
+# ------------------------------------------------------------------------- pooling
+def _check_level(level: float) -> float:
+    if not isinstance(level, (int, float)) or not 0 < float(level) < 1:
+        raise OptionError(f"Invalid level {level!r}; must be a number in (0, 1), e.g. 0.95")
+    return float(level)
+
+
+def _back(measure: str, y: Any, n_used: FloatArray | None) -> FloatArray:
+    return MEASURES[measure].back_transform(np.asarray(y, dtype=float), n_used)
+
+
+def _pool(
+    data: pd.DataFrame,
+    *,
+    kind: str,
+    measure: str,
+    method: str,
+    test: str,
+    level: float,
+    pi_method: str,
+    add: float | None,
+    to: str,
+    warn: bool = True,
+) -> PoolResult:
+    """Fit a validated canonical frame; shared by the entry points and :func:`refit`."""
+    options: dict[str, Any] = {
+        "kind": kind,
+        "measure": measure,
+        "method": method,
+        "test": test,
+        "level": level,
+        "pi_method": pi_method,
+        "add": add,
+        "to": to,
+    }
+    if method == "GLMM":
+        return _pool_glmm(data, options)
+    es = escalc(data, measure, add=add, to=to, warn=warn)
+    k = int(es.used.sum())
+    if method != "FE" and k < 2:
+        raise InputError(
+            f"a random-effects model needs at least 2 usable studies; got k = {k} after "
+            "dropping studies without a usable outcome",
+            column="events",
+        )
+    if k < 1:
+        raise InputError("no usable study", column="events")
+    fit = fit_rma(es.yi, es.vi, method=method, test=test, level=level)
+    used = data[es.used]
+    size = used["n" if kind == "proportion" else "time"].to_numpy(dtype=float)
+    n_bt = size if measure == "PFT" else None
+    est, se = float(fit.beta[0]), float(fit.se[0])
+    pi_lo, pi_hi, pi_df = prediction_interval(est, se, fit.tau2, k, level, test, pi_method)
+    pi_se = math.sqrt(se * se + fit.tau2)
+    link = LinkScale(
+        estimate=est,
+        se=se,
+        zval=float(fit.zval[0]),
+        pval=float(fit.pval[0]),
+        ci_low=float(fit.ci_low[0]),
+        ci_high=float(fit.ci_high[0]),
+        pi_low=pi_lo,
+        pi_high=pi_hi,
+        df=None if fit.ddf is None else float(fit.ddf),
+        pi_df=None if pi_df is None else float(pi_df),
+        pi_se=pi_se,
+    )
+    bt = _back(measure, [est, link.ci_low, link.ci_high, pi_lo, pi_hi], n_bt)
+    # common-effect companion (inverse-variance, z)
+    fixed = None
+    if method != "FE":
+        w0 = 1.0 / es.vi
+        fe = float(np.sum(w0 * es.yi) / np.sum(w0))
+        fse = math.sqrt(1.0 / float(np.sum(w0)))
+        z = float(stats.norm.isf((1 - level) / 2))
+        fb = _back(measure, [fe, fe - z * fse, fe + z * fse], n_bt)
+        fixed = FixedEffect(float(fb[0]), float(fb[1]), float(fb[2]), fe, fse)
+    # tau^2 interval (Q-profile)
+    notes = list(es.notes) + list(fit.notes)
+    tau2_ci = (float("nan"), float("nan"))
+    if method != "FE" and k > 1:
+        try:
+            ci = qprofile_ci(es.yi, es.vi, None, fit.tau2, level)
+            tau2_ci = (ci.low, ci.high)
+            notes += list(ci.notes)
+        except ConvergenceError as e:
+            notes.append(f"Q-profile CI for tau^2 not found: {e}")
+    # per-study table
+    pe, plo, phi = exact_ci(used, kind, level)
+    wts = 100 * fit.wi / float(np.sum(fit.wi))
+    studies = pd.DataFrame(
+        {
+            "label": used["label"].to_numpy(),
+            "events": used["events"].to_numpy(dtype=float),
+            ("n" if kind == "proportion" else "time"): size,
+            "yi": es.yi,
+            "vi": es.vi,
+            "estimate": pe,
+            "ci_low": plo,
+            "ci_high": phi,
+            "weight": wts,
+            "corrected": es.corrected[es.used],
+        }
+    )
+    if measure in ("PR", "IR") and (bt[1] < 0 or (measure == "PR" and bt[2] > 1)):
+        notes.append(
+            f"{measure} is not bounded: the interval extends outside the possible range "
+            "(metafor reports it so; consider PLO or GLMM)"
+        )
+    if measure == "PFT":
+        notes.append(
+            "PFT back-transformed at the harmonic mean of the sample sizes "
+            f"(n = {1 / np.mean(1 / size):.1f}, transf.ipft.hm, Miller 1978); see ft_guardrail()"
+        )
+    return PoolResult(
+        measure=measure,
+        method=method,
+        test=test,
+        level=level,
+        k=k,
+        estimate=float(bt[0]),
+        ci_low=float(bt[1]),
+        ci_high=float(bt[2]),
+        pi_low=float(bt[3]),
+        pi_high=float(bt[4]),
+        pi_method=pi_method,
+        tau2=fit.tau2,
+        tau2_ci=tau2_ci,
+        i2=fit.i2,
+        h2=fit.h2,
+        q=fit.qe,
+        q_df=k - 1,
+        q_pvalue=fit.qe_pvalue,
+        link=link,
+        studies=studies,
+        fixed=fixed,
+        notes=tuple(notes),
+        converged=True,
+        kind=kind,
+        tau2_se=fit.tau2_se,
+        data=data,
+        options=options,
+        data_report=es.report,
+        fit_stats=fit.fit_stats,
+        tau2_ci_method="Q-profile",
+    )
+
+
+def _pool_glmm(data: pd.DataFrame, options: dict[str, Any]) -> PoolResult:
+    kind = options["kind"]
+    want = "PLO" if kind == "proportion" else "IRLN"
+    if options["measure"] != want:
+        raise OptionError(
+            f"Invalid measure {options['measure']!r} for method='GLMM'; must be one of [{want!r}]"
+            " (the GLMM models the logit of a proportion or the log of a rate)"
+        )
+    try:
+        from review.meta.glmm import pool_glmm
+    except ImportError as e:  # the GLMM module is another part of the project
+        raise OptionError(
+            "method='GLMM' needs review.meta.glmm, which could not be imported: " + str(e)
+        ) from e
+    res = pool_glmm(
+        data,
+        family="binomial" if kind == "proportion" else "poisson",
+        test=options["test"],
+        level=options["level"],
+        pi_method=options["pi_method"],
+    )
+    report = pd.DataFrame(
+        {
+            "label": data["label"].astype(str).to_numpy(),
+            "status": "used",
+            "reason": "exact binomial/Poisson likelihood, no correction",
+        }
+    )
+    return dataclasses.replace(
+        res,
+        data=data,
+        options=options,
+        data_report=res.data_report if len(res.data_report) else report,
+    )
+
+
+def pool_proportions(
+    df: pd.DataFrame,
+    *,
+    events: str = "events",
+    n: str = "n",
+    measure: ProportionMeasure = "PLO",
+    method: Method = "REML",
+    test: Test = "z",
+    level: float = 0.95,
+    label: str | None = None,
+    pi_method: PIMethod = "metafor",
+    add: float | None = None,
+    to: ZeroCellTo = "only0",
+) -> PoolResult:
+    """Pool single proportions (events out of n), as metafor ``rma(measure=..., xi, ni)``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row a study.
+    events, n : str
+        Columns with the event counts and the sample sizes (whole numbers, 0 <= events
+        <= n, n > 0).
+    measure : {"PR", "PLO", "PAS", "PFT"}
+        Raw, logit, arcsine or Freeman-Tukey double arcsine proportion (see
+        ``_vocab.MEASURES``). With ``method="GLMM"`` only ``"PLO"``.
+    method : {"FE", "DL", "REML", "ML", "PM", "HS", "SJ", "HE", "EB", "GLMM"}
+        tau^2 estimator, or the binomial-normal GLMM (Stijnen et al. 2010).
+    test : {"z", "knha"}
+        Wald z, or Hartung-Knapp with t(k - 1).
+    level : float
+        Confidence level in (0, 1).
+    label : str, optional
+        Column with study labels (``Study 1, ...`` when ``None``).
+    pi_method : {"metafor", "riley"}
+        Prediction interval as metafor 3.8 ``predict()`` (z, or t(k - 1) under knha), or
+        Higgins et al. / Riley t(k - 2).
+    add : float, optional
+        Continuity correction; default 0.5 for PR and PLO, 0 for PAS and PFT (escalc).
+    to : {"only0", "all", "if0all", "none"}
+        Which studies get the correction (escalc; default: those with 0 events or
+        0 non-events).
+
+    Returns
+    -------
+    PoolResult
+        ``estimate, ci_low, ci_high, pi_low, pi_high`` on the proportion scale (0-1);
+        ``tau2`` on the model scale; ``i2`` in percent; ``link`` on the model scale.
+
+    Raises
+    ------
+    InputError
+        Bad data (names row and column), or fewer than 2 studies for a random-effects
+        model.
+    OptionError
+        Unknown code or level outside (0, 1).
+    ConvergenceError
+        An iterative tau^2 estimator or the GLMM did not converge.
+
+    Notes
+    -----
+    Zero cells are corrected as escalc does by default; each correction is warned about
+    and listed in ``notes`` and ``data_report``. PFT is back-transformed with
+    ``transf.ipft.hm`` at the harmonic mean of the sample sizes (Miller 1978), which can
+    mislead when sample sizes differ widely (Schwarzer et al. 2019): see
+    :func:`review.meta.ft_guardrail`.
+
+    References
+    ----------
+    Viechtbauer W. *J Stat Softw* 2010;36(3):1-48. DerSimonian R, Laird N. *Control Clin
+    Trials* 1986;7:177-88. Hartung J, Knapp G. *Stat Med* 2001;20:3875-89. Miller JJ.
+    *Am Stat* 1978;32:138. Stijnen T, Hamza TH, Ozdemir P. *Stat Med* 2010;29:3046-67.
+    Schwarzer G et al. *Res Synth Methods* 2019;10:476-83.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"events": [2, 5, 1, 8], "n": [40, 60, 35, 90]})
+    >>> res = pool_proportions(df, measure="PLO", method="DL")
+    >>> round(res.estimate, 4), res.k
+    (0.0713, 4)
+    """
+    check_code("measure", measure, PROPORTION_MEASURES)
+    check_code("method", method)
+    check_code("test", test)
+    check_code("pi_method", pi_method)
+    check_code("to", to)
+    level = _check_level(level)
+    data = validate_counts(
+        df, kind="proportion", events=events, n=n, label=label, min_k=1 if method == "FE" else 2
+    )
+    return _pool(
+        data,
+        kind="proportion",
+        measure=measure,
+        method=method,
+        test=test,
+        level=level,
+        pi_method=pi_method,
+        add=add,
+        to=to,
+    )
+
+
+def pool_rates(
+    df: pd.DataFrame,
+    *,
+    events: str = "events",
+    time: str = "person_years",
+    measure: RateMeasure = "IRLN",
+    method: Method = "REML",
+    test: Test = "z",
+    level: float = 0.95,
+    label: str | None = None,
+    pi_method: PIMethod = "metafor",
+    add: float | None = None,
+    to: ZeroCellTo = "only0",
+) -> PoolResult:
+    """Pool incidence rates (events over person-time), as metafor ``rma(measure=..., xi, ti)``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row a study.
+    events, time : str
+        Columns with event counts (whole numbers >= 0) and person-time (> 0).
+    measure : {"IR", "IRLN"}
+        Raw or log incidence rate. With ``method="GLMM"`` only ``"IRLN"`` (Poisson-normal).
+    method, test, level, label, pi_method, add, to
+        As :func:`pool_proportions` (``add`` default 0.5 added to zero counts).
+
+    Returns
+    -------
+    PoolResult
+        Rates in events per unit of ``time``.
+
+    Raises
+    ------
+    InputError, OptionError, ConvergenceError
+        As :func:`pool_proportions`.
+
+    References
+    ----------
+    Viechtbauer W. *J Stat Softw* 2010;36(3):1-48. Stijnen T et al. *Stat Med*
+    2010;29:3046-67.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"events": [3, 7, 2], "person_years": [120.0, 300.5, 80.0]})
+    >>> res = pool_rates(df, method="DL")
+    >>> round(res.estimate, 4)
+    0.0238
+    """
+    check_code("measure", measure, RATE_MEASURES)
+    check_code("method", method)
+    check_code("test", test)
+    check_code("pi_method", pi_method)
+    check_code("to", to)
+    level = _check_level(level)
+    data = validate_counts(
+        df,
+        kind="rate",
+        events=events,
+        n=None,
+        time=time,
+        label=label,
+        min_k=1 if method == "FE" else 2,
+    )
+    return _pool(
+        data,
+        kind="rate",
+        measure=measure,
+        method=method,
+        test=test,
+        level=level,
+        pi_method=pi_method,
+        add=add,
+        to=to,
+    )
+
+
+def refit(res: PoolResult, data: pd.DataFrame | None = None, **changes: Any) -> PoolResult:
+    """Refit a result on another canonical frame (a subset of ``res.data``) or options.
+
+    Parameters
+    ----------
+    res : PoolResult
+        The fit whose options are reused.
+    data : pandas.DataFrame, optional
+        Canonical frame (columns ``label, events, n|time``); ``res.data`` when ``None``.
+    **changes
+        Options to change (``method=``, ``measure=``, ``test=``, ...).
+
+    Returns
+    -------
+    PoolResult
+    """
+    opts = dict(res.options)
+    if not opts:
+        raise OptionError("this result keeps no options to refit with")
+    opts.update(changes)
+    d = res.data if data is None else data
+    kind = opts.pop("kind")
+    opts.setdefault("warn", False)
+    for key in ("measure", "method", "test", "pi_method", "to"):
+        check_code(key, opts[key])
+    if opts["method"] != "FE" and len(d) < 2:
+        raise InputError(f"a random-effects model needs at least 2 studies; got k = {len(d)}")
+    return _pool(d, kind=kind, **opts)
+
+
+# ----------------------------------------------------------------------- tau^2 interval
+def confint_tau2(res: PoolResult, *, type: str = "QP", level: float | None = None) -> Tau2CI:
+    """Confidence interval for tau^2, I^2 and H^2, as metafor ``confint.rma.uni``.
+
+    Parameters
+    ----------
+    res : PoolResult
+        An inverse-variance random-effects fit.
+    type : {"QP", "PL"}
+        Q-profile (any estimator; Viechtbauer 2007) or profile likelihood (ML and REML
+        fits only; Hardy & Thompson 1996; metafor's ``type="PL"``).
+    level : float, optional
+        Defaults to the fit's level.
+
+    Returns
+    -------
+    Tau2CI
+
+    Raises
+    ------
+    OptionError
+        FE or GLMM fits, PL for a non-likelihood estimator, unknown type.
+
+    References
+    ----------
+    Viechtbauer W. *Stat Med* 2007;26:37-52. Hardy RJ, Thompson SG. *Stat Med*
+    1996;15:619-29.
+    """
+    if type not in ("QP", "PL"):
+        raise OptionError(f"Invalid type {type!r}; must be one of ['QP', 'PL']")
+    if res.method == "FE":
+        raise OptionError("a fixed-effect model has no tau^2 to give an interval for")
+    if res.method == "GLMM":
+        raise OptionError(
+            "confint_tau2 works on inverse-variance fits; for GLMM fits use the interval the "
+            "GLMM result reports"
+        )
+    if type == "PL" and res.method not in ("ML", "REML"):
+        raise OptionError(
+            f"Invalid type 'PL' for method {res.method!r}; the profile likelihood needs a "
+            "likelihood fit: method one of ['ML', 'REML']"
+        )
+    lev = res.level if level is None else _check_level(level)
+    yi = res.studies["yi"].to_numpy(dtype=float)
+    vi = res.studies["vi"].to_numpy(dtype=float)
+    k = yi.shape[0]
+    if type == "QP":
+        ci = qprofile_ci(yi, vi, None, res.tau2, lev)
+        method = "Q-profile"
+    else:
+        ci = profile_ci(yi, vi, None, res.tau2, lev, res.method)
+        method = "profile likelihood"
+    w0 = 1.0 / vi
+    vt = (k - 1) / (float(np.sum(w0)) - float(np.sum(w0 * w0)) / float(np.sum(w0)))
+
+    def i2(t: float) -> float:
+        return 100 * t / (vt + t)
+
+    return Tau2CI(
+        method=method,
+        level=lev,
+        tau2=res.tau2,
+        tau2_low=ci.low,
+        tau2_high=ci.high,
+        i2=i2(res.tau2),
+        i2_low=i2(ci.low),
+        i2_high=i2(ci.high),
+        h2=res.tau2 / vt + 1,
+        h2_low=ci.low / vt + 1,
+        h2_high=ci.high / vt + 1,
+        notes=ci.notes,
+    )
+
+
+# ---------------------------------------------------------------------- moderators
+def _design(data: pd.DataFrame, mods: Sequence[str]) -> tuple[FloatArray, list[str]]:
+    cols: list[FloatArray] = [np.ones(len(data))]
+    names = ["intrcpt"]
+    for m in mods:
+        if m not in data.columns:
+            raise InputError(
+                f"moderator column {m!r} not found; columns are {list(map(str, data.columns))}",
+                column=m,
+            )
+        s = data[m]
+        for idx, v in s.items():
+            if pd.isna(v):
+                raise InputError("missing moderator value", row=idx, column=m)
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            cols.append(s.to_numpy(dtype=float))
+            names.append(m)
+        else:
+            levels = sorted(s.astype(str).unique())
+            for lev in levels[1:]:  # first level is the reference, as R's factor()
+                cols.append((s.astype(str) == lev).to_numpy(dtype=float))
+                names.append(f"{m}{lev}")
+    X = np.column_stack(cols)
+    if np.linalg.matrix_rank(X) < X.shape[1]:
+        raise InputError(
+            f"design matrix of moderators {list(mods)} not of full rank (a moderator is "
+            "constant or collinear); cannot fit",
+            column=", ".join(mods),
+        )
+    return X, names
+
+
+def _iv_only(res: PoolResult, what: str) -> None:
+    if res.method == "GLMM":
+        raise OptionError(
+            f"{what} needs an inverse-variance fit; this result is a GLMM. Refit with e.g. "
+            "method='REML' (measure 'PLO' or 'IRLN') for this analysis"
+        )
+
+
+def meta_regression(
+    res: PoolResult, mods: Sequence[str] | str, *, method: str | None = None
+) -> MetaRegressionResult:
+    """Mixed-effects meta-regression, as metafor ``rma(yi, vi, mods = ~ m1 + m2, ...)``.
+
+    Parameters
+    ----------
+    res : PoolResult
+        An inverse-variance fit; its measure, method, test and level are reused.
+    mods : str or sequence of str
+        Moderator columns of ``res.data`` (numeric as is; text or categories coded as
+        treatment dummies with the first sorted level as reference, as R's ``factor``).
+    method : str, optional
+        Override the tau^2 estimator.
+
+    Returns
+    -------
+    MetaRegressionResult
+        Coefficients, QM (chi-square, or F(m, k - p) under knha), QE, residual tau^2,
+        I^2, H^2 and R^2 (percent; ``max(0, 100 (tau2_0 - tau2)/tau2_0)``, 0 when the
+        intercept-only tau^2 is 0, as metafor).
+
+    Raises
+    ------
+    InputError
+        Missing moderator column or value, rank-deficient design, k <= p.
+    OptionError
+        GLMM result.
+
+    References
+    ----------
+    Thompson SG, Higgins JPT. How should meta-regression analyses be undertaken and
+    interpreted? *Stat Med* 2002;21:1559-73. Raudenbush SW 2009 (R^2).
+    """
+    _iv_only(res, "meta_regression")
+    if isinstance(mods, str):
+        mods = [mods]
+    mods = list(mods)
+    meth = res.method if method is None else check_code("method", method)
+    es = escalc(res.data, res.measure, add=res.options.get("add"), to=res.options["to"], warn=False)
+    data = res.data[es.used]
+    X, names = _design(data, mods)
+    k, p = X.shape
+    if k <= p:
+        raise InputError(f"meta-regression with {p} coefficients needs k > {p}; got k = {k}")
+    fit = fit_rma(es.yi, es.vi, X, method=meth, test=res.test, level=res.level)
+    notes = list(fit.notes)
+    if meth == "FE":
+        r2 = float("nan")
+        notes.append("R^2 not computed for a fixed-effect model")
+    else:
+        fit0 = fit_rma(es.yi, es.vi, None, method=meth, test=res.test, level=res.level)
+        r2 = 0.0 if fit0.tau2 == 0 else max(0.0, 100 * (fit0.tau2 - fit.tau2) / fit0.tau2)
+    coefs = pd.DataFrame(
+        {
+            "term": names,
+            "estimate": fit.beta,
+            "se": fit.se,
+            "zval": fit.zval,
+            "pval": fit.pval,
+            "ci_low": fit.ci_low,
+            "ci_high": fit.ci_high,
+        }
+    )
+    return MetaRegressionResult(
+        mods=tuple(mods),
+        coefficients=coefs,
+        qm=fit.qm,
+        qm_df=p - 1,
+        qm_pvalue=fit.qm_pvalue,
+        qm_dist="F" if res.test == "knha" else "chisq",
+        qm_df2=float(k - p) if res.test == "knha" else None,
+        qe=fit.qe,
+        qe_df=k - p,
+        qe_pvalue=fit.qe_pvalue,
+        tau2=fit.tau2,
+        i2=fit.i2,
+        h2=fit.h2,
+        r2=r2,
+        k=k,
+        measure=res.measure,
+        method=meth,
+        test=res.test,
+        level=res.level,
+        vcov=pd.DataFrame(fit.vb, index=names, columns=names),
+        converged=True,
+        notes=tuple(notes),
+    )
+
+
+def subgroups(res: PoolResult, by: str) -> SubgroupResult:
+    """Subgroup analysis with two tests for subgroup differences.
+
+    Parameters
+    ----------
+    res : PoolResult
+        The overall fit; its options are reused for every subgroup.
+    by : str
+        Grouping column of ``res.data``.
+
+    Returns
+    -------
+    SubgroupResult
+        Separate fits per subgroup (own tau^2), and
+
+        * ``q_between``: Cochran's Q between the subgroup estimates with their own SEs,
+          df = G - 1, as R meta's test for subgroup differences under a random-effects
+          model with separate tau^2 (Borenstein et al. 2009, ch. 19);
+        * ``qm``: metafor's omnibus test of ``mods = ~ factor(by)`` in a mixed-effects
+          model with one common tau^2 (inverse-variance fits only; NaN for GLMM).
+
+    Raises
+    ------
+    InputError
+        Missing column or group value, fewer than 2 subgroups.
+
+    Notes
+    -----
+    A subgroup with a single study is fitted as a fixed-effect model (tau^2 = 0) and
+    noted.
+
+    References
+    ----------
+    Borenstein M, Hedges LV, Higgins JPT, Rothstein HR. *Introduction to Meta-Analysis*.
+    Wiley; 2009, ch. 19. Viechtbauer W. *J Stat Softw* 2010;36(3):1-48.
+    """
+    data = res.data
+    if by not in data.columns:
+        raise InputError(
+            f"grouping column {by!r} not found; columns are {list(map(str, data.columns))}",
+            column=by,
+        )
+    for idx, v in data[by].items():
+        if pd.isna(v):
+            raise InputError("missing subgroup value", row=idx, column=by)
+    keys = data[by].astype(str)
+    levels = sorted(keys.unique())
+    if len(levels) < 2:
+        raise InputError(f"subgroups need at least 2 groups in {by!r}; found {levels}", column=by)
+    groups: dict[str, PoolResult] = {}
+    notes: list[str] = []
+    rows = []
+    for g in levels:
+        sub = data[keys == g]
+        if len(sub) == 1 and res.method != "FE":
+            fit = refit(res, sub, method="FE")
+            notes.append(f"subgroup {g!r} has one study: fitted with tau^2 = 0 (FE)")
+        else:
+            fit = refit(res, sub)
+        groups[g] = fit
+        rows.append(
+            {
+                "group": g,
+                "k": fit.k,
+                "estimate": fit.estimate,
+                "ci_low": fit.ci_low,
+                "ci_high": fit.ci_high,
+                "pi_low": fit.pi_low,
+                "pi_high": fit.pi_high,
+                "tau2": fit.tau2,
+                "i2": fit.i2,
+                "q": fit.q,
+                "q_pvalue": fit.q_pvalue,
+                "link_estimate": fit.link.estimate,
+                "link_se": fit.link.se,
+            }
+        )
+    table = pd.DataFrame(rows)
+    th = table["link_estimate"].to_numpy(dtype=float)
+    wg = 1.0 / table["link_se"].to_numpy(dtype=float) ** 2
+    qb = float(np.sum(wg * (th - np.sum(wg * th) / np.sum(wg)) ** 2))
+    qb_df = len(levels) - 1
+    qb_p = float(stats.chi2.sf(qb, qb_df))
+    qm = qm_p = tau2c = float("nan")
+    qm_df2: float | None = None
+    if res.method != "GLMM":
+        es = escalc(data, res.measure, add=res.options.get("add"), to=res.options["to"], warn=False)
+        d = data[es.used].copy()
+        d["__group__"] = keys[es.used]
+        X, _ = _design(d, ["__group__"])
+        if X.shape[0] > X.shape[1]:
+            fitm = fit_rma(es.yi, es.vi, X, method=res.method, test=res.test, level=res.level)
+            qm, qm_p, tau2c = fitm.qm, fitm.qm_pvalue, fitm.tau2
+            if res.test == "knha":
+                qm_df2 = float(X.shape[0] - X.shape[1])
+    else:
+        notes.append("common-tau^2 moderator test (QM) not available for GLMM fits")
+    return SubgroupResult(
+        by=by,
+        groups=groups,
+        table=table,
+        q_between=qb,
+        q_between_df=qb_df,
+        q_between_pvalue=qb_p,
+        qm=qm,
+        qm_df=qb_df,
+        qm_pvalue=qm_p,
+        qm_dist="F" if res.test == "knha" else "chisq",
+        qm_df2=qm_df2,
+        tau2_common=tau2c,
+        overall=res,
+        notes=tuple(notes),
+    )
