@@ -56,6 +56,7 @@ NOT_RETRIEVED = "not_retrieved"
 STAGES = ("title_abstract", "full_text")
 DECISIONS = ("include", "exclude", "maybe")
 CONSENSUS = "consensus"
+UNDO = "undo"
 
 _PUBMED_ID = re.compile(r"^pubmed:(\d+)$")
 _MAX_IDS_SHOWN = 8
@@ -790,20 +791,40 @@ def final_decisions(decisions: Any) -> pd.DataFrame:
     pandas.DataFrame
         One row per record and stage: ``record_id, stage, decision, reason, resolved_by,
         conflict``. ``decision`` is ``None`` for an unresolved conflict. ``resolved_by`` is
-        ``"consensus"``, ``"agreement"`` (every reviewer's last word agrees) or
-        ``"final"`` (already-final input).
+        ``"consensus"``, ``"single"`` (one reviewer), ``"agreement"`` (every reviewer's
+        standing decision agrees), ``"conflict"`` or ``"final"`` (already-final input).
 
     Notes
     -----
-    The state is the last word of each reviewer on a record at a stage (DESIGN.md); a
+    The state is the standing word of each reviewer on a record at a stage (DESIGN.md;
+    an ``"undo"`` row withdraws that reviewer's latest standing decision, as
+    :meth:`~review.screening.ScreeningLog.undo` writes it); a
     ``reviewer="consensus"`` row settles the record at that stage whatever the reviewers
     said. Without consensus, reviewers agree at title/abstract when all exclude or all
     pass the record on (``include`` or ``maybe``: an uncertain record goes to full text);
     at full text when all include, or all exclude for the same reason. Anything else is an
     unresolved conflict. A full-text ``maybe`` stays ``maybe`` (not yet decided).
     """
-    if hasattr(decisions, "decisions") and callable(decisions.decisions):
-        decisions = decisions.decisions()
+    final_method = getattr(decisions, "final", None)
+    if callable(final_method) and callable(getattr(decisions, "decisions", None)):
+        # A ScreeningLog: take its own derivation of the state (undo rows applied), so the
+        # PRISMA counts and the screener can never disagree.
+        out = []
+        for stage in STAGES:
+            for row in final_method(stage).itertuples(index=False):
+                conflict = row.decision == "conflict"
+                reason = None if _is_missing(row.reason) else str(row.reason)
+                out.append(
+                    (
+                        str(row.record_id),
+                        stage,
+                        None if conflict else row.decision,
+                        reason,
+                        row.basis,
+                        conflict,
+                    )
+                )
+        return _final_frame(out)
     if not isinstance(decisions, pd.DataFrame):
         raise OptionError(
             "decisions: expected a DataFrame of screening-log rows or a ScreeningLog, "
@@ -817,6 +838,8 @@ def final_decisions(decisions: Any) -> pd.DataFrame:
         log["reason"] = None
     if "seq" in log.columns:
         log = log.sort_values("seq", kind="stable")
+    final_input = "reviewer" not in log.columns
+    allowed = DECISIONS if final_input else (*DECISIONS, UNDO)
     for idx, row in log.iterrows():
         where = row["seq"] if "seq" in log.columns else idx
         if row["stage"] not in STAGES:
@@ -825,16 +848,15 @@ def final_decisions(decisions: Any) -> pd.DataFrame:
                 row=where,
                 column="stage",
             )
-        if row["decision"] not in DECISIONS:
+        if row["decision"] not in allowed:
             raise InputError(
-                f"Invalid decision {row['decision']!r}; must be one of {list(DECISIONS)}",
+                f"Invalid decision {row['decision']!r}; must be one of {list(allowed)}",
                 row=where,
                 column="decision",
             )
         if _is_missing(row["record_id"]):
             raise InputError("empty record_id", row=where, column="record_id")
     out = []
-    final_input = "reviewer" not in log.columns
     for (rid, stage), grp in log.groupby(["record_id", "stage"], sort=False):
         reason_of = [None if _is_missing(r) else str(r) for r in grp["reason"]]
         if final_input:
@@ -847,28 +869,42 @@ def final_decisions(decisions: Any) -> pd.DataFrame:
                 )
             out.append((str(rid), stage, grp["decision"].iloc[0], reason_of[0], "final", False))
             continue
-        last: dict[str, tuple[str, str | None]] = {}
+        # Replay each reviewer's rows as a stack: a decision pushes, an undo pops.
+        stacks: dict[str, list[tuple[str, str | None]]] = {}
         for reviewer, dec, reason in zip(grp["reviewer"], grp["decision"], reason_of):
-            last[str(reviewer)] = (dec, reason)
+            stack = stacks.setdefault(str(reviewer), [])
+            if dec == UNDO:
+                if stack:
+                    stack.pop()
+            else:
+                stack.append((dec, reason))
+        last = {who: st[-1] for who, st in stacks.items() if st}
+        if not last:
+            continue  # every decision undone: not screened at this stage
         if CONSENSUS in last:
             dec, reason = last[CONSENSUS]
             out.append((str(rid), stage, dec, reason, "consensus", False))
             continue
+        basis = "single" if len(last) == 1 else "agreement"
         words = set(last.values())
         decs = {d for d, _ in words}
         if stage == "title_abstract":
             if decs == {"exclude"}:
-                out.append((str(rid), stage, "exclude", None, "agreement", False))
+                out.append((str(rid), stage, "exclude", None, basis, False))
             elif decs <= {"include", "maybe"}:
-                dec = "include" if decs == {"include"} else "maybe"
-                out.append((str(rid), stage, dec, None, "agreement", False))
+                dec = "include" if "include" in decs else "maybe"
+                out.append((str(rid), stage, dec, None, basis, False))
             else:
                 out.append((str(rid), stage, None, None, "conflict", True))
         elif len(words) == 1:
             dec, reason = next(iter(words))
-            out.append((str(rid), stage, dec, reason, "agreement", False))
+            out.append((str(rid), stage, dec, reason, basis, False))
         else:
             out.append((str(rid), stage, None, None, "conflict", True))
+    return _final_frame(out)
+
+
+def _final_frame(out: list[tuple[Any, ...]]) -> pd.DataFrame:
     # object dtype keeps None as None (a str column would turn it into NaN)
     frame = pd.DataFrame(
         out,

@@ -255,9 +255,38 @@ def test_final_decisions_from_the_log():
     f = final_decisions(make_log()).set_index(["record_id", "stage"])
     assert f.loc[("pubmed:2", TA), "resolved_by"] == "consensus"
     assert f.loc[("pubmed:6", TA), "decision"] == "exclude"
-    assert f.loc[("pubmed:5", TA), "decision"] == "maybe"
+    # maybe + include at title/abstract: on to full text (include, since someone included)
+    assert f.loc[("pubmed:5", TA), "decision"] == "include"
+    assert f.loc[("web:1", FT), "resolved_by"] == "single"
     assert f.loc[("ctgov:1", FT), "reason"] == "case_report"
     assert not f["conflict"].any()
+
+
+def test_undo_rows_withdraw_a_decision():
+    # B excludes pubmed:1 at full text, then undoes it: B's include before stands again
+    rows = [
+        *ROWS,
+        ("pubmed:1", FT, "B", "exclude", "case_report"),
+        ("pubmed:1", FT, "B", "undo", None),
+    ]
+    assert counts(decisions=make_log(rows)).reports_included == 2
+    # undoing A's exclusion of pubmed:6 leaves A's include standing: a conflict with B
+    rows = [*ROWS, ("pubmed:6", TA, "A", "undo", None)]
+    with pytest.raises(PrismaInconsistency, match="unresolved conflicts at title_abstract"):
+        counts(decisions=make_log(rows))
+
+
+def test_a_screening_log_object_gives_the_same_counts(tmp_path):
+    screening = pytest.importorskip("review.screening")
+    log = screening.ScreeningLog(tmp_path / "log.jsonl")
+    for rid, stage, who, dec, why in ROWS:
+        log.record(rid, stage, who, dec, why)
+    log.record("pubmed:1", FT, "B", "exclude", "case_report")
+    log.undo("pubmed:1", stage=FT, reviewer="B")
+    from_object = counts(decisions=log)
+    from_rows = counts(decisions=log.decisions())
+    assert from_object.to_frame().equals(from_rows.to_frame())
+    assert from_object.to_frame().equals(counts().to_frame())
 
 
 def test_log_order_is_seq_not_row_order():
