@@ -128,7 +128,7 @@ def _modes(d: Data, eta0: FloatArray, tau: float, u0: FloatArray | None) -> Floa
         _, l1, l2, _ = _cond(d, eta0 + tau * u, x, s, order=2)
         g1 = tau * l1 - u
         g2 = tau * tau * l2 - 1.0
-        step = -g1 / g2
+        step = np.clip(-g1 / g2, -10.0, 10.0)
         if np.max(np.abs(step)) < 1e-11:
             u = u + step
             break
@@ -243,6 +243,11 @@ def _newton(d: Data, theta: FloatArray, u0, fixed_tau: bool = False, maxit: int 
             return theta, ev, False, it, "non-finite Hessian"
         wmod = np.minimum(w, -1e-8 * max(1.0, np.max(np.abs(w))))
         step = -(V @ ((V.T @ g) / wmod))
+        # trust region: far from the optimum a Newton step can be huge (and overflow the
+        # Poisson mean); the likelihood's scale is about one unit in beta and tau
+        big = np.max(np.abs(step))
+        if big > 2.0:
+            step = step * (2.0 / big)
         dec = float(-g @ step)  # Newton decrement (>= 0)
         if dec < 1e-14 and np.max(np.abs(g)) < 1e-6:
             return theta, ev, True, it, msg
@@ -293,6 +298,25 @@ def _glm_start(d: Data) -> FloatArray:
     return np.linalg.lstsq(d.X, y, rcond=None)[0]
 
 
+def _tau_start(d: Data) -> float:
+    """DerSimonian-Laird tau on the empirical logits / log rates (+0.5), floored at 0.1."""
+    if d.family == "binomial":
+        y = np.log((d.x + 0.5) / (d.size - d.x + 0.5))
+        v = 1 / (d.x + 0.5) + 1 / (d.size - d.x + 0.5)
+    else:
+        y = np.log((d.x + 0.5) / d.size)
+        v = 1 / (d.x + 0.5)
+    w = 1 / v
+    if d.k <= d.p:
+        return 0.1
+    Xw = d.X * w[:, None]
+    b = np.linalg.lstsq(Xw.T @ d.X, Xw.T @ y, rcond=None)[0]
+    q = float(np.sum(w * (y - d.X @ b) ** 2))
+    P_tr = float(w.sum() - np.trace(np.linalg.pinv(Xw.T @ d.X) @ (Xw.T @ Xw)))
+    t2 = (q - (d.k - d.p)) / P_tr if P_tr > 0 else 0.0
+    return float(max(np.sqrt(max(t2, 0.0)), 0.1))
+
+
 def fit_ml(
     d: Data,
     start: FloatArray | None = None,
@@ -303,7 +327,7 @@ def fit_ml(
     p = d.p
     bglm, llglm, vglm = fit_glm(d)
     if start is None:
-        theta0 = np.append(bglm, 0.5)
+        theta0 = np.append(bglm, _tau_start(d))
     else:
         theta0 = np.asarray(start, dtype=float).copy()
         if abs(theta0[p]) < 1e-3:
@@ -340,7 +364,9 @@ def fit_ml(
     return Fit(beta, tau, ll, V, bool(ok), it, modes, msg, boundary)
 
 
-def profile_ll(d: Data, tau: float, beta0: FloatArray, u0=None) -> tuple[float, FloatArray, FloatArray]:
+def profile_ll(
+    d: Data, tau: float, beta0: FloatArray, u0=None
+) -> tuple[float, FloatArray, FloatArray]:
     """Profile log-likelihood at fixed ``tau`` (beta maximised): (ll, beta, modes)."""
     theta = np.append(beta0, tau)
     theta, ev, _, _, _ = _newton(d, theta, u0, fixed_tau=True)
