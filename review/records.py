@@ -512,7 +512,7 @@ def _finish(
     notes = []
     if no_title:
         notes.append(
-            f"{len(no_title)} {kind} without a title (kept, with an empty title): "
+            f"{len(no_title)} {kind} without a title (kept, title left empty): "
             + ", ".join(f"{rid} (line {ln})" for rid, ln in no_title[:5])
             + (" ..." if len(no_title) > 5 else "")
         )
