@@ -366,11 +366,45 @@ def fit_ml(
 
 def profile_ll(
     d: Data, tau: float, beta0: FloatArray, u0=None
-) -> tuple[float, FloatArray, FloatArray]:
-    """Profile log-likelihood at fixed ``tau`` (beta maximised): (ll, beta, modes)."""
+) -> tuple[float, float, FloatArray, FloatArray]:
+    """Profile log-likelihood at fixed ``tau`` (beta maximised).
+
+    Returns ``(ll, dll/dtau, beta, modes)``; by the envelope theorem the derivative of the
+    profile is the partial derivative in ``tau`` at the maximising ``beta``.
+    """
     theta = np.append(beta0, tau)
     theta, ev, _, _, _ = _newton(d, theta, u0, fixed_tau=True)
-    return ev.ll, theta[: d.p], ev.modes
+    return ev.ll, float(ev.grad[d.p]), theta[: d.p], ev.modes
+
+
+def solve_bracketed(fun, x0: float, a: float, b: float, fa_sign: float, tol: float = 1e-10):
+    """Root of ``fun`` (returning value and derivative) by Newton's method kept in a bracket.
+
+    ``[a, b]`` brackets the root with ``sign(fun(a)) == fa_sign``; ``b`` may be ``inf``
+    (the bracket is then widened until the sign changes). Returns ``(root, ok)``.
+    """
+    x = x0
+    for _ in range(100):
+        fx, dfx = fun(x)
+        if not np.isfinite(fx):
+            return x, False
+        if np.sign(fx) == fa_sign:
+            a = x
+        else:
+            b = x
+        if abs(fx) < 1e-11:
+            return x, True
+        xn = x - fx / dfx if dfx != 0 and np.isfinite(dfx) else np.nan
+        if not (np.isfinite(xn) and min(a, b) < xn < max(a, b)):
+            if np.isfinite(b):
+                xn = 0.5 * (a + b)
+            else:
+                xn = a + 2.0 * (a - (x0 if x0 != a else a - 1.0)) if x == a else 2 * x - a
+                xn = max(xn, a + 1e-3)
+        if abs(xn - x) < tol * (1.0 + abs(x)):
+            return xn, True
+        x = xn
+    return x, False
 
 
 # --------------------------------------------------------------- R's glm.fit (IRLS)

@@ -62,7 +62,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import stats
 
 from review._format import fmt_p, fmt_x
 from review.errors import ConvergenceError, OptionError
@@ -568,35 +568,29 @@ def _profile_ci(d, fit, level: float, vt: float) -> Tau2CI:
     notes: list[str] = []
     state = {"beta": fit.beta.copy(), "u": fit.modes.copy()}
 
-    def f(tau: float) -> float:
-        if tau == 0.0:
-            _, ll0, _ = _aghq.fit_glm(d)
-            return 2.0 * (llmax - ll0) - crit
-        ll, b, u = _aghq.profile_ll(d, tau, state["beta"], state["u"])
+    def f(tau: float) -> tuple[float, float]:
+        ll, g, b, u = _aghq.profile_ll(d, tau, state["beta"], state["u"])
         state["beta"], state["u"] = b, u
-        return 2.0 * (llmax - ll) - crit
+        return 2.0 * (llmax - ll) - crit, -2.0 * g
 
-    # lower limit
-    if tau_hat == 0.0 or f(0.0) <= 0.0:
-        lo = 0.0
-    else:
-        state["beta"], state["u"] = fit.beta.copy(), fit.modes.copy()
-        lo = optimize.brentq(f, 0.0, tau_hat, xtol=1e-10, rtol=1e-12)
-    # upper limit: bracket by stepping out from the estimate
+    vtt = float(fit.vcov[-1, -1])
+    width = math.sqrt(crit * vtt) if np.isfinite(vtt) and vtt > 0 else 0.5
+    # lower limit: 0 when the common-effect GLM is within the bound
+    _, ll0, _ = _aghq.fit_glm(d)
+    lo, hi = 0.0, float("nan")
+    if tau_hat > 0.0 and 2.0 * (llmax - ll0) - crit > 0.0:
+        x0 = max(tau_hat - width, 0.5 * tau_hat)
+        lo, ok = _aghq.solve_bracketed(f, x0, tau_hat, 0.0, -1.0)
+        if not ok:
+            notes.append("lower profile-likelihood limit for tau^2 not found")
+            lo = float("nan")
+    # upper limit: Newton from the quadratic approximation, bracket widened as needed
     state["beta"], state["u"] = fit.beta.copy(), fit.modes.copy()
-    a = tau_hat
-    step = max(0.5 * tau_hat, 0.25)
-    b = a + step
-    hi = float("nan")
-    for _ in range(40):
-        fb = f(b)
-        if fb > 0:
-            hi = optimize.brentq(f, a, b, xtol=1e-10, rtol=1e-12)
-            break
-        a, b = b, b + step
-        step *= 1.6
-    else:
-        notes.append(f"upper profile-likelihood limit for tau^2 not reached (tau up to {b:.3g})")
+    x0 = tau_hat + (width if tau_hat > 0 else 0.5)
+    hi, ok = _aghq.solve_bracketed(f, x0, tau_hat, float("inf"), -1.0)
+    if not ok:
+        notes.append("upper profile-likelihood limit for tau^2 not found")
+        hi = float("nan")
     lo2, hi2 = lo * lo, hi * hi
     tau2 = tau_hat**2
 
