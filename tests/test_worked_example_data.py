@@ -1,0 +1,184 @@
+"""The worked example's data (``data/``) hold together: protocol, snapshot, log, extraction.
+
+These tests read only the committed files; they never touch the network.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from review.extraction import FIELDS, load_extraction
+from review.paths import example_review_dir
+
+DATA = example_review_dir()
+SNAPSHOT = DATA / "search" / "pubmed-2026"
+LOG = DATA / "screening" / "log.jsonl"
+EXTRACTION = DATA / "extraction"
+
+
+def log_rows() -> list[dict]:
+    with open(LOG, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def final_decisions(stage: str) -> dict[str, tuple[str, str | None]]:
+    """Last word per record at ``stage``: the consensus row if any, else the reviewers'.
+
+    Reviewers agree when all exclude (any reason) or, at title/abstract, all include or
+    answer maybe; at full text they agree when decision and reason are identical.
+    """
+    by_record: dict[str, dict[str, dict]] = {}
+    for row in log_rows():
+        if row["stage"] == stage:
+            by_record.setdefault(row["record_id"], {})[row["reviewer"]] = row
+    out: dict[str, tuple[str, str | None]] = {}
+    for rid, rows in by_record.items():
+        if "consensus" in rows:
+            out[rid] = (rows["consensus"]["decision"], rows["consensus"]["reason"])
+            continue
+        decisions = {r["decision"] for r in rows.values()}
+        if stage == "title_abstract":
+            decisions = {"include" if d == "maybe" else d for d in decisions}
+            reasons = {None}
+        else:
+            reasons = {r["reason"] for r in rows.values()}
+        assert len(decisions) == 1 and len(reasons) == 1, f"{rid}: conflict at {stage}"
+        out[rid] = (decisions.pop(), reasons.pop())
+    return out
+
+
+@pytest.fixture(scope="module")
+def records() -> pd.DataFrame:
+    from review.search import load_snapshot
+
+    return load_snapshot(SNAPSHOT).records
+
+
+def test_protocol_loads_with_the_reason_codes_the_log_uses() -> None:
+    from review.protocol import load_protocol
+
+    p = load_protocol(DATA / "protocol.yaml")
+    used = {r["reason"] for r in log_rows() if r["reason"]}
+    assert used <= set(p.exclusion_reasons)
+    assert "not_retrieved" in p.exclusion_reasons
+    assert set(p.reviewers) == {"A", "B"}
+    query = p.databases[0].query
+    assert "ciltacabtagene" in query and "second primary malignanc*" in query
+
+
+def test_snapshot_is_assembled_and_says_so(records: pd.DataFrame) -> None:
+    meta = json.loads((SNAPSHOT / "metadata.json").read_text(encoding="utf-8"))
+    assert meta["retrieval"] == "assembled"
+    assert meta["count_reported"] is None
+    assert meta["count_retrieved"] == len(records)
+    text = meta["provenance"]
+    assert "stored public copies" in text and "not a live E-utilities retrieval" in text
+    assert "2026-11-26" in text and "replaces" in text
+
+
+def test_snapshot_stores_no_abstract_and_ids_match_pmids(records: pd.DataFrame) -> None:
+    assert records["abstract"].isna().all()
+    raw = (SNAPSHOT / "records.jsonl").read_text(encoding="utf-8").splitlines()
+    assert all(json.loads(line)["abstract"] is None for line in raw)
+    assert (records["record_id"] == "pubmed:" + records["pmid"]).all()
+    assert records["pmid"].str.fullmatch(r"\d+").all()
+    assert records["record_id"].is_unique
+    assert (records["source"] == "PubMed").all()
+
+
+def test_every_snapshot_record_has_a_source_url(records: pd.DataFrame) -> None:
+    with open(SNAPSHOT / "sources.tsv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    with_url = {r["record_id"] for r in rows if r["url"].startswith("http")}
+    assert set(records["record_id"]) == with_url
+
+
+def test_every_record_is_screened_by_both_reviewers(records: pd.DataFrame) -> None:
+    ta = final_decisions("title_abstract")
+    assert set(ta) == set(records["record_id"])
+    reviewers: dict[str, set[str]] = {}
+    for row in log_rows():
+        reviewers.setdefault((row["record_id"], row["stage"]), set()).add(row["reviewer"])
+    assert all({"A", "B"} <= who for who in reviewers.values())
+
+
+def test_full_text_stage_covers_exactly_the_title_abstract_includes() -> None:
+    ta = final_decisions("title_abstract")
+    ft = final_decisions("full_text")
+    assert set(ft) == {rid for rid, (d, _) in ta.items() if d == "include"}
+    assert all(reason for d, reason in ft.values() if d == "exclude")
+
+
+def test_full_text_includes_are_exactly_the_extraction_reports() -> None:
+    ft = final_decisions("full_text")
+    included = {rid.removeprefix("pubmed:") for rid, (d, _) in ft.items() if d == "include"}
+    studies = pd.read_csv(EXTRACTION / "studies.csv", dtype=str, keep_default_na=False)
+    reports = {p for cell in studies["report_pmids"] for p in cell.split(";") if p}
+    assert included == reports
+    assert set(studies["pmid"]) <= reports
+
+
+def test_log_agrees_with_the_screening_module(tmp_path: Path) -> None:
+    from review.screening import ScreeningLog
+
+    copy = tmp_path / "log.jsonl"  # a copy: the module's lock file stays out of data/
+    copy.write_bytes(LOG.read_bytes())
+    log = ScreeningLog(copy)
+    ft = final_decisions("full_text")
+    assert sorted(log.included("full_text")) == sorted(
+        rid for rid, (d, _) in ft.items() if d == "include"
+    )
+    assert log.conflicts("title_abstract").empty and log.conflicts("full_text").empty
+
+
+def test_shipped_extraction_loads_and_every_number_is_traceable() -> None:
+    df = load_extraction(EXTRACTION)
+    assert len(df) >= 4 and df["n_treated"].notna().all()
+    prov = df.attrs["provenance"]
+    assert len(prov) == int(df[list(FIELDS)].notna().sum().sum())
+    assert prov["pmid"].str.fullmatch(r"\d+").all()
+    assert (prov["location"].str.len() > 0).all()
+    assert prov["source_url"].str.startswith("http").all()
+    # every number's PMID is a record of the snapshot
+    snapshot_pmids = {
+        json.loads(line)["pmid"]
+        for line in (SNAPSHOT / "records.jsonl").read_text(encoding="utf-8").splitlines()
+    }
+    assert set(prov["pmid"]) <= snapshot_pmids
+
+
+def test_every_data_file_has_a_codebook_entry() -> None:
+    index = (DATA / "README.md").read_text(encoding="utf-8")
+    shipped = [
+        p.relative_to(DATA).as_posix()
+        for p in DATA.rglob("*")
+        if p.is_file() and p.suffix in {".csv", ".jsonl", ".json", ".yaml", ".tsv"}
+    ]
+    missing = [p for p in shipped if p not in index]
+    assert not missing, f"data/README.md does not describe {missing}"
+    codebook = pd.read_csv(EXTRACTION / "codebook.csv", dtype=str, keep_default_na=False)
+    for name in ("studies.csv", "outcomes.csv", "sources.csv"):
+        header = pd.read_csv(EXTRACTION / name, nrows=0).columns
+        described = set(codebook.loc[codebook["file"] == name, "column"])
+        assert set(header) <= described, (name, set(header) - described)
+
+
+def test_a_number_without_its_source_fails(tmp_path: Path) -> None:
+    """The shipped tables with one PMID removed are refused (the traceability check bites)."""
+    from review.errors import ExtractionError
+
+    (tmp_path / "studies.csv").write_bytes((EXTRACTION / "studies.csv").read_bytes())
+    lines = (EXTRACTION / "outcomes.csv").read_text(encoding="utf-8").splitlines()
+    head, first, *rest = lines
+    cells = next(csv.reader([first]))
+    cells[3] = ""  # the pmid column
+    out = [head, ",".join(f'"{c}"' for c in cells), *rest]
+    (tmp_path / "outcomes.csv").write_text("\n".join(out) + "\n", encoding="utf-8")
+    with pytest.raises(ExtractionError, match="no PMID") as info:
+        load_extraction(tmp_path)
+    assert (info.value.row, info.value.column) == (2, "pmid")
