@@ -313,13 +313,21 @@ def fit_rma(
 
 
 def prediction_interval(
-    estimate: float, se: float, tau2: float, k: int, level: float, test: str, pi_method: str
+    estimate: float,
+    se: float,
+    tau2: float,
+    k: int,
+    level: float,
+    test: str,
+    pi_method: str,
+    fixed: bool = False,
 ) -> tuple[float, float, float | None]:
     """Prediction interval on the model scale.
 
     ``"metafor"``: as metafor 3.8-1 ``predict.rma``, ``estimate +- crit sqrt(se^2 + tau2)``
     with ``crit`` the normal quantile, or t(k - 1) under knha. ``"riley"``: t(k - 2)
-    (Higgins, Thompson & Spiegelhalter 2009; Riley et al. 2011); NaN when k < 3.
+    (Higgins, Thompson & Spiegelhalter 2009; Riley et al. 2011), df floored at 1 for
+    k = 2 as metafor's ``predict(pi.type="riley")``.
 
     Returns
     -------
@@ -329,9 +337,9 @@ def prediction_interval(
     alpha = 1 - level
     df: float | None
     if pi_method == "riley":
-        df = k - 2
-        if df < 1:
-            return float("nan"), float("nan"), float(df)
+        # metafor's predict(pi.type="riley"): df = k - parms (k - 2 for a random-effects
+        # model, k - 1 for FE), floored at 1
+        df = max(k - (1 if fixed else 2), 1)
         crit = float(stats.t.isf(alpha / 2, df))
     elif test == "knha":
         df = k - 1
@@ -394,7 +402,9 @@ def _pool(
     size = used["n" if kind == "proportion" else "time"].to_numpy(dtype=float)
     n_bt = size if measure == "PFT" else None
     est, se = float(fit.beta[0]), float(fit.se[0])
-    pi_lo, pi_hi, pi_df = prediction_interval(est, se, fit.tau2, k, level, test, pi_method)
+    pi_lo, pi_hi, pi_df = prediction_interval(
+        est, se, fit.tau2, k, level, test, pi_method, fixed=method == "FE"
+    )
     pi_se = math.sqrt(se * se + fit.tau2)
     link = LinkScale(
         estimate=est,
