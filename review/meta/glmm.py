@@ -216,8 +216,10 @@ def pool_glmm(
         ``"binomial"``: events out of ``n`` (metafor ``measure="PLO"``). ``"poisson"``:
         events in person-time ``time`` (metafor ``measure="IRLN"``).
     events, n, time, label : str
-        Column names (``n`` for binomial, ``time`` for Poisson; ``label=None`` numbers
-        the studies ``Study 1, ...``).
+        Column names (``n`` for binomial, ``time`` for Poisson). ``label=None`` uses a
+        column named ``label`` if there is one (the canonical frame of
+        :func:`~review.meta.escalc.validate_counts`), else numbers the studies
+        ``Study 1, ...`` as metafor does.
     test : {"z", "knha"}
         ``"z"``: Wald z. ``"knha"``: metafor's ``rma.glmm(test="t")``, a t-distribution
         with ``k - 1`` df for the test, the CI and the prediction interval (no
@@ -290,6 +292,8 @@ def pool_glmm(
     """
     _check_options(family, test, level, pi_method)
     kind = _KIND[family]
+    if label is None and isinstance(data, pd.DataFrame) and "label" in data.columns:
+        label = "label"  # a canonical frame (validate_counts) keeps its labels
     frame = validate_counts(
         data,
         kind=kind,
