@@ -26,17 +26,49 @@ _MONTHS = {
 _YEAR = re.compile(r"\b(1[5-9]\d\d|2\d\d\d)\b")
 
 
+def _index(el: Any) -> dict[str, list[Any]]:
+    """Children of ``el`` by tag: one pass instead of a path search per field."""
+    d: dict[str, list[Any]] = {}
+    if el is None:
+        return d
+    for c in el:
+        tag = c.tag
+        if isinstance(tag, str):  # lxml yields comments and PIs too
+            d.setdefault(tag, []).append(c)
+    return d
+
+
+def _one(d: dict[str, list[Any]], tag: str) -> Any:
+    v = d.get(tag)
+    return v[0] if v else None
+
+
 def text_of(el: Any) -> str | None:
     """Whole text of an element (markup kept as text), whitespace collapsed; None if empty."""
     if el is None:
         return None
-    s = " ".join("".join(el.itertext()).split())
+    if len(el) == 0:
+        t = el.text
+        if not t:
+            return None
+        s = " ".join(t.split()) if ("\n" in t or "  " in t or "\t" in t) else t.strip()
+    else:
+        s = " ".join("".join(el.itertext()).split())
     return s or None
+
+
+def _leaf(el: Any) -> str | None:
+    if el is None:
+        return None
+    t = el.text
+    if len(el) or not t:
+        return text_of(el)
+    return t.strip() or None
 
 
 def _texts(els: Any) -> list[str]:
     out = []
-    for el in els:
+    for el in els or ():
         t = text_of(el)
         if t:
             out.append(t)
@@ -62,21 +94,21 @@ def partial_date(el: Any) -> tuple[str | None, int | None]:
     """
     if el is None:
         return None, None
-    medline = el.findtext("MedlineDate")
+    d = _index(el)
+    medline = _leaf(_one(d, "MedlineDate"))
     if medline:
-        medline = " ".join(medline.split())
         m = _YEAR.search(medline)
         return medline, (int(m.group(1)) if m else None)
-    year = (el.findtext("Year") or "").strip()
+    year = _leaf(_one(d, "Year")) or ""
     if not year.isdigit():
         return None, None
-    season = el.findtext("Season")
+    season = _leaf(_one(d, "Season"))
     if season:
-        return f"{year} {season.strip()}", int(year)
-    month = _month_number(el.findtext("Month"))
+        return f"{year} {season}", int(year)
+    month = _month_number(_leaf(_one(d, "Month")))
     if month is None:
         return year, int(year)
-    day = (el.findtext("Day") or "").strip()
+    day = _leaf(_one(d, "Day")) or ""
     if day.isdigit() and 1 <= int(day) <= 31:
         return f"{year}-{month:02d}-{int(day):02d}", int(year)
     return f"{year}-{month:02d}", int(year)
@@ -87,7 +119,9 @@ def abstract_sections(abstract_el: Any) -> list[dict[str, str | None]]:
     if abstract_el is None:
         return []
     out = []
-    for a in abstract_el.findall("AbstractText"):
+    for a in abstract_el:
+        if a.tag != "AbstractText":
+            continue
         t = text_of(a)
         if t is None:
             continue
@@ -113,14 +147,34 @@ def _section(sections: list[dict[str, str | None]], category: str) -> str | None
 
 
 def _author(a: Any) -> dict[str, Any]:
-    collective = text_of(a.find("CollectiveName"))
+    # One pass over the children (the hot loop of the parser: records list many authors).
+    last = fore = initials = collective = orcid = None
+    affs: list[str] = []
+    for c in a:
+        tag = c.tag
+        if tag == "LastName":
+            last = _leaf(c)
+        elif tag == "ForeName":
+            fore = _leaf(c)
+        elif tag == "Initials":
+            initials = _leaf(c)
+        elif tag == "CollectiveName":
+            collective = text_of(c)
+        elif tag == "AffiliationInfo":
+            for x in c:
+                if x.tag == "Affiliation":
+                    t = _leaf(x)
+                    if t:
+                        affs.append(t)
+        elif tag == "Identifier" and c.get("Source") == "ORCID":
+            orcid = _leaf(c)
     return {
-        "lastname": text_of(a.find("LastName")),
-        "firstname": text_of(a.find("ForeName")),
-        "initials": text_of(a.find("Initials")),
+        "lastname": last,
+        "firstname": fore,
+        "initials": initials,
         "collective": collective,
-        "affiliation": _texts(a.findall("AffiliationInfo/Affiliation")) or None,
-        "orcid": a.findtext("Identifier[@Source='ORCID']"),
+        "affiliation": affs or None,
+        "orcid": orcid,
     }
 
 
@@ -137,23 +191,27 @@ def author_label(a: dict[str, Any]) -> str | None:
     return f"{last} {initials}" if initials else str(last)
 
 
-def _mesh(mc: Any) -> list[dict[str, Any]]:
-    out = []
-    if mc is None:
+def _mesh(mesh_list: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if mesh_list is None:
         return out
-    for h in mc.findall("MeshHeadingList/MeshHeading"):
-        d = h.find("DescriptorName")
-        if d is None:
+    for h in mesh_list:
+        desc = None
+        quals = []
+        for c in h:
+            if c.tag == "DescriptorName":
+                desc = c
+            elif c.tag == "QualifierName":
+                quals.append(
+                    {"name": _leaf(c), "ui": c.get("UI"), "major": c.get("MajorTopicYN") == "Y"}
+                )
+        if desc is None:
             continue
-        quals = [
-            {"name": text_of(q), "ui": q.get("UI"), "major": q.get("MajorTopicYN") == "Y"}
-            for q in h.findall("QualifierName")
-        ]
         out.append(
             {
-                "descriptor": text_of(d),
-                "ui": d.get("UI"),
-                "major": d.get("MajorTopicYN") == "Y" or any(q["major"] for q in quals),
+                "descriptor": _leaf(desc),
+                "ui": desc.get("UI"),
+                "major": desc.get("MajorTopicYN") == "Y" or any(q["major"] for q in quals),
                 "qualifiers": quals,
             }
         )
@@ -162,10 +220,10 @@ def _mesh(mc: Any) -> list[dict[str, Any]]:
 
 def _doi_from(id_list: Any, elocations: Any) -> str | None:
     if id_list is not None:
-        for a in id_list.findall("ArticleId"):
+        for a in id_list:
             if a.get("IdType") == "doi" and a.text and a.text.strip():
                 return a.text.strip().lower()
-    for e in elocations:
+    for e in elocations or ():
         if e.get("EIdType") == "doi" and e.get("ValidYN", "Y") == "Y" and e.text:
             return e.text.strip().lower()
     return None
@@ -184,6 +242,7 @@ class ReviewArticle(PubMedArticle):
 
     __slots__ = (
         "_art",
+        "_issue",
         "_mc",
         "_pdata",
         "abstract_sections",
@@ -199,61 +258,59 @@ class ReviewArticle(PubMedArticle):
         "year",
     )
 
-    # Scoped sub-elements, looked up once per record.
-    def _parts(self, el: Any) -> tuple[Any, Any, Any]:
-        mc = el.find("MedlineCitation")
-        art = mc.find("Article") if mc is not None else None
-        return mc, art, el.find("PubmedData")
-
     def _initializeFromXML(self, xml_element: Any) -> None:
-        mc, art, pdata = self._parts(xml_element)
-        self._mc, self._art, self._pdata = mc, art, pdata  # used by the extractors only
-        self.abstract_sections = abstract_sections(
-            art.find("Abstract") if art is not None else None
-        )
+        # Children indexed once per level; every extractor reads the record's own parts
+        # (MedlineCitation, its Article, PubmedData), never the ReferenceList.
+        top = _index(xml_element)
+        mc = _index(_one(top, "MedlineCitation"))
+        art = _index(_one(mc, "Article"))
+        pdata = _index(_one(top, "PubmedData"))
+        journal = _index(_one(art, "Journal"))
+        issue = _index(_one(journal, "JournalIssue"))
+        self._mc, self._art, self._pdata, self._issue = mc, art, pdata, issue
+        self._art["_Journal"] = [journal]  # type: ignore[list-item]
+        self.abstract_sections = abstract_sections(_one(art, "Abstract"))
         super()._initializeFromXML(xml_element)
-        journal_issue = art.find("Journal/JournalIssue") if art is not None else None
-        self.publication_types = (
-            _texts(art.findall("PublicationTypeList/PublicationType")) if art is not None else []
+        self.publication_types = _texts(
+            [c for lst in art.get("PublicationTypeList", ()) for c in lst]
         )
-        self.mesh = _mesh(mc)
-        self.language = art.findtext("Language") if art is not None else None
-        self.volume = journal_issue.findtext("Volume") if journal_issue is not None else None
-        self.issue = journal_issue.findtext("Issue") if journal_issue is not None else None
-        self.pages = art.findtext("Pagination/MedlinePgn") if art is not None else None
-        self.pmcid = (
-            pdata.findtext("ArticleIdList/ArticleId[@IdType='pmc']") if pdata is not None else None
-        )
-        self.article_date = partial_date(art.find("ArticleDate"))[0] if art is not None else None
-        self.comments_corrections = (
-            [
-                {"type": c.get("RefType"), "pmid": c.findtext("PMID")}
-                for c in mc.findall("CommentsCorrectionsList/CommentsCorrections")
-            ]
-            if mc is not None
-            else []
-        )
-        del self._mc, self._art, self._pdata
+        self.mesh = _mesh(_one(mc, "MeshHeadingList"))
+        self.language = _leaf(_one(art, "Language"))
+        self.volume = _leaf(_one(issue, "Volume"))
+        self.issue = _leaf(_one(issue, "Issue"))
+        self.pages = _leaf(_one(_index(_one(art, "Pagination")), "MedlinePgn"))
+        self.pmcid = None
+        for a in _one(pdata, "ArticleIdList") if pdata.get("ArticleIdList") else ():
+            if a.get("IdType") == "pmc":
+                self.pmcid = _leaf(a)
+        self.article_date = partial_date(_one(art, "ArticleDate"))[0]
+        self.comments_corrections = [
+            {"type": c.get("RefType"), "pmid": _leaf(_one(_index(c), "PMID"))}
+            for lst in mc.get("CommentsCorrectionsList", ())
+            for c in lst
+        ]
+        del self._mc, self._art, self._pdata, self._issue
 
     # pymed calls these from _initializeFromXML; each is scoped to this record.
     def _extractPubMedId(self, xml_element: Any) -> str | None:
-        pmid = self._mc.findtext("PMID") if self._mc is not None else None
-        if not pmid and self._pdata is not None:
-            pmid = self._pdata.findtext("ArticleIdList/ArticleId[@IdType='pubmed']")
-        return pmid.strip() if pmid else None
+        pmid = _leaf(_one(self._mc, "PMID"))
+        if not pmid:
+            for a in _one(self._pdata, "ArticleIdList") if self._pdata.get("ArticleIdList") else ():
+                if a.get("IdType") == "pubmed":
+                    pmid = _leaf(a)
+                    break
+        return pmid
 
     def _extractTitle(self, xml_element: Any) -> str | None:
-        if self._art is None:
-            return None
-        return text_of(self._art.find("ArticleTitle")) or text_of(self._art.find("VernacularTitle"))
+        return text_of(_one(self._art, "ArticleTitle")) or text_of(
+            _one(self._art, "VernacularTitle")
+        )
 
     def _extractKeywords(self, xml_element: Any) -> list[str]:
-        if self._mc is None:
-            return []
-        return _texts(self._mc.findall("KeywordList/Keyword"))
+        return _texts([k for lst in self._mc.get("KeywordList", ()) for k in lst])
 
     def _extractJournal(self, xml_element: Any) -> str | None:
-        return text_of(self._art.find("Journal/Title")) if self._art is not None else None
+        return text_of(_one(_one(self._art, "_Journal"), "Title"))
 
     def _extractAbstract(self, xml_element: Any) -> str | None:
         return join_sections(self.abstract_sections)
@@ -268,29 +325,22 @@ class ReviewArticle(PubMedArticle):
         return _section(self.abstract_sections, "RESULTS")
 
     def _extractCopyrights(self, xml_element: Any) -> str | None:
-        if self._art is None:
-            return None
-        return text_of(self._art.find("Abstract/CopyrightInformation"))
+        return text_of(_one(_index(_one(self._art, "Abstract")), "CopyrightInformation"))
 
     def _extractDoi(self, xml_element: Any) -> str | None:
-        id_list = self._pdata.find("ArticleIdList") if self._pdata is not None else None
-        elocs = self._art.findall("ELocationID") if self._art is not None else []
-        return _doi_from(id_list, elocs)
+        return _doi_from(_one(self._pdata, "ArticleIdList"), self._art.get("ELocationID"))
 
     def _extractPublicationDate(self, xml_element: Any) -> str | None:
-        if self._art is None:
-            self.year = None
-            return None
-        date, year = partial_date(self._art.find("Journal/JournalIssue/PubDate"))
+        date, year = partial_date(_one(self._issue, "PubDate"))
         if year is None:  # no issue date at all: fall back to the electronic date
-            date, year = partial_date(self._art.find("ArticleDate"))
+            date, year = partial_date(_one(self._art, "ArticleDate"))
         self.year = year
         return date
 
     def _extractAuthors(self, xml_element: Any) -> list[dict[str, Any]]:
-        if self._art is None:
-            return []
-        return [_author(a) for a in self._art.findall("AuthorList/Author")]
+        return [
+            _author(a) for lst in self._art.get("AuthorList", ()) for a in lst if a.tag == "Author"
+        ]
 
     def to_record(self) -> dict[str, Any]:
         """The article as one row of the shared record schema (plus extra columns)."""

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import pandas as pd
 from lxml import etree
 
-from review._schema import records_from_dicts
+from review._schema import RECORD_COLUMNS, records_from_dicts
 from review.errors import PubMedXMLError
 
 from ._articles import ReviewArticle, ReviewBookArticle
@@ -192,11 +192,26 @@ def parse_pubmed_xml(
         for rec in iter_pubmed_records(source, errors=errors, _sink=sink):
             rows.append(rec)
     except PubMedXMLError as e:
-        e.records = records_from_dicts(rows)  # type: ignore[attr-defined]
+        e.records = _frame(rows)  # type: ignore[attr-defined]
         raise
-    df = records_from_dicts(rows)
+    df = _frame(rows)
     if errors == "collect":
         df.attrs["errors"] = sink
+    return df
+
+
+EXTRA_COLUMNS = ("article_type", "book_title", "volume", "issue", "pages", "pmcid", "article_date")
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Records built by the parser (already clean) as a schema DataFrame, without re-checking."""
+    if not rows:
+        return records_from_dicts([])
+    cols = {
+        c: pd.Series([r[c] for r in rows], dtype=object) for c in RECORD_COLUMNS + EXTRA_COLUMNS
+    }
+    df = pd.DataFrame(cols)
+    df["year"] = pd.array([r["year"] for r in rows], dtype="Int64")
     return df
 
 

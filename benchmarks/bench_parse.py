@@ -1,0 +1,149 @@
+"""Benchmark: parse 10,000 large PubMed records, ours vs pymed's vs a bare lxml tree build.
+
+Builds a temporary efetch file by replicating the real records of
+``../shared/fixtures/pubmed/`` (falling back to the synthetic ones in
+``tests/data/pubmed/``) with new PMIDs, then times, on the same bytes and in one run:
+
+* ``review.search.parse_pubmed_xml`` (streamed, records in the shared schema);
+* pymed's own parsing: ``xml.etree.ElementTree.fromstring`` and ``PubMedArticle`` /
+  ``PubMedBookArticle`` for every record (``pymed.PubMed._getArticles`` without the HTTP);
+* a bare ``lxml.etree.parse`` tree build (the practical floor);
+
+and prints the ratios (goals: >= 2.5x faster than pymed, <= 1.5x the bare build). Memory:
+tracemalloc peak of our parser at two file sizes (goal: flat, i.e. not growing with the
+file). Usage::
+
+    python benchmarks/bench_parse.py [--n 10000] [--repeat 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import re
+import sys
+import tempfile
+import time
+import tracemalloc
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from lxml import etree
+from pymed.article import PubMedArticle
+from pymed.book import PubMedBookArticle
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from review.search import parse_pubmed_xml  # noqa: E402
+
+SHARED = REPO.parent / "shared" / "fixtures" / "pubmed"
+SYNTHETIC = REPO / "tests" / "data" / "pubmed"
+_REC = re.compile(rb"<(PubmedArticle|PubmedBookArticle)>.*?</\1>", re.DOTALL)
+_OWN_PMID = re.compile(rb"<PMID[^>]*>(\d+)</PMID>")
+
+
+def source_records() -> tuple[list[bytes], str]:
+    files = sorted(SHARED.glob("*.xml")) if SHARED.is_dir() else []
+    where = str(SHARED)
+    if not files:
+        files = sorted(SYNTHETIC.glob("*.xml"))
+        where = str(SYNTHETIC) + " (synthetic)"
+    recs = []
+    for f in files:
+        recs.extend(m.group(0) for m in _REC.finditer(f.read_bytes()))
+    return recs, where
+
+
+def build_file(path: Path, n: int, recs: list[bytes]) -> int:
+    """Write ``n`` records (copies of ``recs`` with new PMIDs) to ``path``; return bytes."""
+    with open(path, "wb") as fh:
+        fh.write(b'<?xml version="1.0" ?>\n<PubmedArticleSet>\n')
+        for i in range(n):
+            r = recs[i % len(recs)]
+            own = _OWN_PMID.search(r).group(1)  # type: ignore[union-attr]
+            new = str(40_000_000 + i).encode()
+            r = r.replace(b">" + own + b"</PMID>", b">" + new + b"</PMID>", 1)
+            r = r.replace(b'"pubmed">' + own + b"<", b'"pubmed">' + new + b"<")
+            fh.write(r)
+            fh.write(b"\n")
+        fh.write(b"</PubmedArticleSet>\n")
+    return path.stat().st_size
+
+
+def pymed_parse(path: Path) -> int:
+    # What pymed.PubMed._getArticles does with an efetch body.
+    root = ET.fromstring(path.read_bytes())
+    n = 0
+    for article in root.iter("PubmedArticle"):
+        PubMedArticle(xml_element=article)
+        n += 1
+    for book in root.iter("PubmedBookArticle"):
+        PubMedBookArticle(xml_element=book)
+        n += 1
+    return n
+
+
+def bare_lxml(path: Path) -> int:
+    tree = etree.parse(str(path))
+    return len(tree.getroot())
+
+
+def ours(path: Path) -> int:
+    return len(parse_pubmed_xml(path))
+
+
+def timed(fn, path: Path, repeat: int) -> tuple[float, int]:
+    best, n = float("inf"), 0
+    for _ in range(repeat):
+        gc.collect()
+        t = time.perf_counter()
+        n = fn(path)
+        best = min(best, time.perf_counter() - t)
+    return best, n
+
+
+def peak_memory(path: Path) -> float:
+    gc.collect()
+    tracemalloc.start()
+    from review.search import iter_pubmed_records
+
+    for _ in iter_pubmed_records(path):
+        pass  # stream only: rows are not kept, so this is the parser's own footprint
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--repeat", type=int, default=1)
+    args = ap.parse_args()
+    recs, where = source_records()
+    print(f"source records: {len(recs)} from {where}")
+    with tempfile.TemporaryDirectory() as tmp:
+        big = Path(tmp) / "big.xml"
+        size = build_file(big, args.n, recs)
+        print(f"file: {args.n} records, {size / 2**20:.1f} MiB")
+        t_ours, n1 = timed(ours, big, args.repeat)
+        t_pymed, n2 = timed(pymed_parse, big, args.repeat)
+        t_bare, n3 = timed(bare_lxml, big, args.repeat)
+        assert n1 == n2 == n3 == args.n, (n1, n2, n3)
+        print(f"ours (parse_pubmed_xml): {t_ours:7.2f} s")
+        print(f"pymed's own parsing:     {t_pymed:7.2f} s")
+        print(f"bare lxml tree build:    {t_bare:7.2f} s")
+        print(f"speed-up over pymed:     {t_pymed / t_ours:5.2f}x  (goal >= 2.5x)")
+        print(f"ours / bare lxml build:  {t_ours / t_bare:5.2f}x  (goal <= 1.5x)")
+        small = Path(tmp) / "small.xml"
+        build_file(small, max(1, args.n // 5), recs)
+        m_small, m_big = peak_memory(small), peak_memory(big)
+        print(
+            f"tracemalloc peak, streamed: {m_small:.1f} MiB at {args.n // 5} records, "
+            f"{m_big:.1f} MiB at {args.n} records (ratio {m_big / m_small:.2f}; flat ~ 1)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,361 @@
+"""Parsing: one regression test per pymed defect (audit P1-P12) on the real E-utilities
+responses in ../shared/fixtures/pubmed (skipped when absent) and on our synthetic fixtures
+in tests/data/pubmed (MedlineDate, reference-list DOIs, HTML page, torn file)."""
+
+from __future__ import annotations
+
+import io
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pymed.article import PubMedArticle
+from pymed.book import PubMedBookArticle
+
+from review._schema import RECORD_COLUMNS
+from review.errors import InputError, PubMedXMLError
+from review.search import ReviewArticle, ReviewBookArticle, iter_pubmed_records, parse_pubmed_xml
+
+DATA = Path(__file__).parent / "data" / "pubmed"
+
+
+def one(df: pd.DataFrame, pmid: str) -> pd.Series:
+    rows = df[df["pmid"] == pmid]
+    assert len(rows) == 1, f"expected exactly one row for PMID {pmid}, got {len(rows)}"
+    return rows.iloc[0]
+
+
+def pymed_articles(path: Path) -> list:
+    """pymed's own parsing of a file, as PubMed._getArticles does it."""
+    root = ET.fromstring(path.read_bytes())
+    return [PubMedArticle(xml_element=a) for a in root.iter("PubmedArticle")] + [
+        PubMedBookArticle(xml_element=b) for b in root.iter("PubmedBookArticle")
+    ]
+
+
+# -- schema -----------------------------------------------------------------------------
+
+
+def test_schema_columns_and_types(pubmed_fixtures: Path) -> None:
+    df = parse_pubmed_xml(pubmed_fixtures / "biopython-pubmed1.xml")
+    assert tuple(df.columns[: len(RECORD_COLUMNS)]) == RECORD_COLUMNS
+    assert str(df["year"].dtype) == "Int64"
+    assert list(df["pmid"]) == ["12091962", "9997"]
+    assert list(df["record_id"]) == ["pubmed:12091962", "pubmed:9997"]
+    assert set(df["source"]) == {"PubMed"}
+    for col in ("authors", "publication_types", "mesh_terms", "keywords"):
+        assert all(isinstance(v, list) for v in df[col]), col
+    assert df.loc[0, "abstract"] is None  # no abstract: None, not "" or NaN
+
+
+# -- P1: PMID scoped to the record, not the reference list ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "pmid", "n_refs"),
+    [
+        ("biopython-pubmed7.xml", "29963580", 49),
+        ("metapub-pmid_28731372.xml", "28731372", 33),
+        ("metapub-sample_article_20301577.xml", "20301577", 30),
+    ],
+)
+def test_p1_pmid_is_the_records_own(
+    pubmed_fixtures: Path, name: str, pmid: str, n_refs: int
+) -> None:
+    path = pubmed_fixtures / name
+    assert len(pymed_articles(path)[0].pubmed_id.split("\n")) >= n_refs  # the defect
+    df = parse_pubmed_xml(path)
+    assert list(df["pmid"]) == [pmid]
+
+
+# -- P2 / P12: inline markup and MathML kept as text ------------------------------------
+
+
+def test_p2_title_with_markup_is_whole(pubmed_fixtures: Path) -> None:
+    path = pubmed_fixtures / "biopython-pubmed4.xml"
+    assert pymed_articles(path)[0].title.endswith("variants at the ")  # the defect
+    r = one(parse_pubmed_xml(path), "27797938")
+    assert r["title"] == (
+        "Leucocyte telomere length, genetic variants at the TERT gene region and risk of "
+        "pancreatic cancer."
+    )
+
+
+def test_p2_title_with_sub_is_whole(pubmed_fixtures: Path) -> None:
+    r = one(parse_pubmed_xml(pubmed_fixtures / "metapub-pmid_28731372.xml"), "28731372")
+    assert r["title"].startswith("Exploring the effect of vitamin D3 supplementation")
+    assert r["title"].endswith("relapsing-remitting multiple sclerosis.")
+
+
+def test_p2_abstract_with_markup_and_mathml_is_whole(pubmed_fixtures: Path) -> None:
+    for name, pmid in [
+        ("biopython-pubmed4.xml", "27797938"),
+        ("biopython-pubmed7.xml", "29963580"),
+        ("metapub-pmid_28731372.xml", "28731372"),
+    ]:
+        path = pubmed_fixtures / name
+        root = ET.fromstring(path.read_bytes())
+        parts = root.findall(".//MedlineCitation/Article/Abstract/AbstractText")
+        full = [" ".join("".join(p.itertext()).split()) for p in parts]
+        ours = one(parse_pubmed_xml(path), pmid)["abstract"]
+        theirs = pymed_articles(path)[0].abstract or ""
+        for text in full:
+            assert text in ours, (name, text[:60])
+        assert len(theirs) < sum(map(len, full))  # pymed cut it short
+    mathml = one(parse_pubmed_xml(pubmed_fixtures / "biopython-pubmed7.xml"), "29963580")
+    assert "He 3 / Xe 129 MRI" in mathml["abstract"]  # the MathML isotopes kept as text
+
+
+def test_p2_book_sections_starting_with_markup_kept(pubmed_fixtures: Path) -> None:
+    r = one(parse_pubmed_xml(pubmed_fixtures / "metapub-sample_article_20301577.xml"), "20301577")
+    assert "MANAGEMENT: Treatment of manifestations:" in r["abstract"]
+    assert "GENETIC COUNSELING: CACNA1C-related disorders are inherited" in r["abstract"]
+    assert r["title"] == "CACNA1C-Related Disorders"  # chapter title opens with <i>
+
+
+def test_p12_keyword_starting_with_markup() -> None:
+    r = one(parse_pubmed_xml(DATA / "reference-doi.xml"), "92000003")
+    assert r["keywords"] == ["In vitro study"]
+
+
+# -- P3 / P4 / P11: structured abstracts ------------------------------------------------
+
+
+def test_p3_sections_labelled(pubmed_fixtures: Path) -> None:
+    r = one(parse_pubmed_xml(pubmed_fixtures / "biopython-pubmed4.xml"), "27797938")
+    labels = [p.split(":", 1)[0] for p in r["abstract"].split("\n\n")]
+    assert labels == ["OBJECTIVE", "DESIGN", "RESULTS", "CONCLUSIONS"]
+
+
+def test_p4_methods_and_conclusions_by_nlm_category(pubmed_fixtures: Path) -> None:
+    path = pubmed_fixtures / "metapub-sample_article_23435529.xml"
+    theirs = pymed_articles(path)[0]
+    assert theirs.methods is None  # the defect: label "PATIENTS AND METHODS" != "METHOD"
+    root = ET.fromstring(path.read_bytes())
+    ours = ReviewArticle(xml_element=root.find("PubmedArticle"))
+    assert ours.methods.startswith("Patients with advanced NSCLC")
+    assert ours.conclusions.startswith("DC demonstrated statistically significant")
+    assert ours.results.startswith("A total of 408 patients")
+    path4 = pubmed_fixtures / "biopython-pubmed4.xml"
+    assert pymed_articles(path4)[0].conclusions is None  # "CONCLUSIONS" != "CONCLUSION"
+    art4 = ReviewArticle(xml_element=ET.fromstring(path4.read_bytes()).find("PubmedArticle"))
+    assert art4.conclusions.startswith("Prediagnostic leucocyte telomere length")
+
+
+def test_p11_other_abstract_not_merged() -> None:
+    r = one(parse_pubmed_xml(DATA / "reference-doi.xml"), "92000002")
+    assert r["abstract"] == "English abstract."
+
+
+# -- P5 / P6: the journal issue date, partial dates, MedlineDate ------------------------
+
+
+def test_p5_issue_date_not_entry_date(pubmed_fixtures: Path) -> None:
+    path = pubmed_fixtures / "biopython-pubmed4.xml"
+    assert str(pymed_articles(path)[0].publication_date) == "2016-11-01"  # the defect
+    r = one(parse_pubmed_xml(path), "27797938")
+    assert (r["pub_date"], r["year"]) == ("2017-06", 2017)
+    assert r["article_date"] == "2016-10-21"
+
+
+def test_p5_season_kept(pubmed_fixtures: Path) -> None:
+    r = one(parse_pubmed_xml(pubmed_fixtures / "biopython-pubmed1.xml"), "12091962")
+    assert (r["pub_date"], r["year"]) == ("1990 Spring", 1990)
+
+
+def test_p5_text_month(pubmed_fixtures: Path) -> None:
+    r = one(parse_pubmed_xml(pubmed_fixtures / "biopython-pubmed7.xml"), "29963580")
+    assert (r["pub_date"], r["year"]) == ("2018-04", 2018)
+
+
+def test_p5_medline_date_synthetic() -> None:
+    df = parse_pubmed_xml(DATA / "medline-date.xml")
+    assert one(df, "91000001")[["pub_date", "year"]].tolist() == ["1998 Dec-1999 Jan", 1998]
+    assert one(df, "91000002")[["pub_date", "year"]].tolist() == ["2000 Spring-Summer", 2000]
+    r = one(df, "91000003")
+    assert (r["pub_date"], r["year"], r["article_date"]) == ("2017-06", 2017, "2016-10-21")
+
+
+def test_p6_book_date_same_type_as_articles(pubmed_fixtures: Path) -> None:
+    df = parse_pubmed_xml(pubmed_fixtures / "metapub-sample_article_20301577.xml")
+    assert (df.loc[0, "pub_date"], df.loc[0, "year"]) == ("1993", 1993)
+    root = ET.fromstring((pubmed_fixtures / "biopython-pubmed4.xml").read_bytes())
+    art = ReviewArticle(xml_element=root.find("PubmedArticle"))
+    assert isinstance(art.publication_date, str)  # both str, never a date vs str mix
+
+
+# -- P7: collective authors ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "pmid", "group"),
+    [
+        ("biopython-pubmed7.xml", "29963580", "Canadian Respiratory Research Network"),
+        ("metapub-sample_article_23435529.xml", "23435529", "TAX 325 Study Group"),
+    ],
+)
+def test_p7_collective_name_kept(pubmed_fixtures: Path, name: str, pmid: str, group: str) -> None:
+    theirs = pymed_articles(pubmed_fixtures / name)[0]
+    assert any(a["lastname"] is None for a in theirs.authors)  # the defect
+    r = one(parse_pubmed_xml(pubmed_fixtures / name), pmid)
+    assert r["authors"][-1] == group
+    assert r["authors"][0] in ("Guo F", "Fossella F")
+
+
+# -- P8: MeSH, publication types, language ----------------------------------------------
+
+
+def test_p8_mesh_publication_types_language(pubmed_fixtures: Path) -> None:
+    r = one(parse_pubmed_xml(pubmed_fixtures / "biopython-pubmed4.xml"), "27797938")
+    assert len(r["mesh_terms"]) == 21
+    assert "Pancreatic Neoplasms*" in r["mesh_terms"]  # a major topic is marked
+    assert "Humans" in r["mesh_terms"]
+    assert r["publication_types"][:2] == ["Journal Article", "Observational Study"]
+    assert len(r["publication_types"]) == 5
+    assert r["language"] == "eng"
+    assert r["keywords"] == ["PANCREATIC CANCER"]
+    assert not hasattr(pymed_articles(pubmed_fixtures / "biopython-pubmed4.xml")[0], "mesh")
+
+
+def test_p8_mesh_major_topic_on_qualifier(pubmed_fixtures: Path) -> None:
+    # 23435529: "Carcinoma, Non-Small-Cell Lung" is major only through a qualifier.
+    path = pubmed_fixtures / "metapub-sample_article_23435529.xml"
+    root = ET.fromstring(path.read_bytes())
+    heading = next(
+        h
+        for h in root.iter("MeshHeading")
+        if h.findtext("DescriptorName") == "Carcinoma, Non-Small-Cell Lung"
+    )
+    major_somewhere = heading.find("DescriptorName").get("MajorTopicYN") == "Y" or any(
+        q.get("MajorTopicYN") == "Y" for q in heading.findall("QualifierName")
+    )
+    r = one(parse_pubmed_xml(path), "23435529")
+    assert ("Carcinoma, Non-Small-Cell Lung*" in r["mesh_terms"]) == major_somewhere
+    assert "Humans" in r["mesh_terms"]
+
+
+# -- P9: DOI scoped (ArticleIdList, then ELocationID) -----------------------------------
+
+
+def test_p9_reference_dois_do_not_leak() -> None:
+    path = DATA / "reference-doi.xml"
+    theirs = {a.title: a.doi for a in pymed_articles(path)}
+    assert "\n" in theirs["Own DOI in the ArticleIdList."]  # pymed joins reference DOIs
+    df = parse_pubmed_xml(path)
+    assert one(df, "92000001")["doi"] == "10.9999/own.1"  # ArticleIdList wins, lower-cased
+    assert one(df, "92000002")["doi"] == "10.9999/own.2"  # ELocationID fallback
+    assert one(df, "92000003")["doi"] is None  # none of its own; references ignored
+
+
+def test_p9_real_doi(pubmed_fixtures: Path) -> None:
+    r = one(parse_pubmed_xml(pubmed_fixtures / "biopython-pubmed4.xml"), "27797938")
+    assert r["doi"] == "10.1136/gutjnl-2016-312510"
+
+
+# -- P10: book chapters -----------------------------------------------------------------
+
+
+def test_p10_book_chapter_title_and_roles(pubmed_fixtures: Path) -> None:
+    path = pubmed_fixtures / "metapub-sample_article_20301577.xml"
+    assert pymed_articles(path)[0].title == "GeneReviews"  # the defect: book title, truncated
+    r = one(parse_pubmed_xml(path), "20301577")
+    assert r["title"] == "CACNA1C-Related Disorders"
+    assert r["book_title"] == "GeneReviews®" and r["journal"] == "GeneReviews®"
+    assert r["authors"] == ["Napolitano C", "Priori SG"]  # chapter authors, not editors
+    assert r["article_type"] == "book-article"
+    assert len(r["keywords"]) == 9
+    assert r["publication_types"] == ["Review"]
+    root = ET.fromstring(path.read_bytes())
+    book = ReviewBookArticle(xml_element=root.find("PubmedBookArticle"))
+    assert [e["lastname"] for e in book.editors][:2] == ["Adam", "Feldman"]
+    assert len(book.sections) == 12 and book.sections[1]["title"] == "GeneReview Scope"
+
+
+# -- errors: malformed XML, HTML pages, records kept ------------------------------------
+
+
+def test_html_error_page_is_named() -> None:
+    path = DATA / "html-error-page.xml"
+    with pytest.raises(PubMedXMLError) as info:
+        parse_pubmed_xml(path)
+    e = info.value
+    assert isinstance(e, InputError) and e.path == str(path)
+    assert "HTML page" in str(e) and "WWW Error 502" in str(e)
+
+
+def test_torn_file_names_record_and_line_and_keeps_records() -> None:
+    path = DATA / "broken-third-record.xml"
+    with pytest.raises(PubMedXMLError) as info:
+        parse_pubmed_xml(path)
+    e = info.value
+    assert e.path == str(path)
+    assert "record #3" in str(e) and "PMID 93000002" in str(e)
+    assert e.row == 7  # the line of the torn record
+    assert list(e.records["pmid"]) == ["93000001", "93000002"]  # nothing read is lost
+
+
+def test_errors_collect_returns_what_was_read() -> None:
+    df = parse_pubmed_xml(DATA / "broken-third-record.xml", errors="collect")
+    assert list(df["pmid"]) == ["93000001", "93000002"]
+    assert len(df.attrs["errors"]) == 1
+    assert isinstance(df.attrs["errors"][0], PubMedXMLError)
+
+
+def test_record_without_pmid_is_named_by_ordinal() -> None:
+    xml = (
+        b"<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>5</PMID><Article>"
+        b"<ArticleTitle>ok</ArticleTitle></Article></MedlineCitation></PubmedArticle>"
+        b"<PubmedArticle><MedlineCitation><Article><ArticleTitle>no id</ArticleTitle>"
+        b"</Article></MedlineCitation></PubmedArticle></PubmedArticleSet>"
+    )
+    with pytest.raises(PubMedXMLError, match=r"record #2 .*no PMID") as info:
+        parse_pubmed_xml(xml)
+    assert list(info.value.records["pmid"]) == ["5"]
+
+
+def test_efetch_error_document_is_refused() -> None:
+    xml = b"<eFetchResult><ERROR>Empty id list - nothing todo</ERROR></eFetchResult>"
+    with pytest.raises(PubMedXMLError, match="Empty id list"):
+        parse_pubmed_xml(xml)
+
+
+def test_esearch_fixture_is_not_mistaken_for_records(pubmed_fixtures: Path) -> None:
+    with pytest.raises(PubMedXMLError, match="eSearchResult"):
+        parse_pubmed_xml(pubmed_fixtures / "biopython-esearch2.xml")
+
+
+def test_empty_article_set_is_fine() -> None:
+    df = parse_pubmed_xml(b"<?xml version='1.0'?><PubmedArticleSet></PubmedArticleSet>")
+    assert len(df) == 0 and tuple(df.columns[:14]) == RECORD_COLUMNS
+
+
+def test_sources_path_bytes_and_file_agree(pubmed_fixtures: Path) -> None:
+    path = pubmed_fixtures / "biopython-pubmed4.xml"
+    a = parse_pubmed_xml(path)
+    b = parse_pubmed_xml(path.read_bytes())
+    c = parse_pubmed_xml(io.BufferedReader(io.BytesIO(path.read_bytes())))
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a, c)
+
+
+def test_streaming_clears_parsed_records() -> None:
+    # The parser frees each record once read: the tree holds only the records of the
+    # parser's current read-ahead buffer, however long the file.
+    n = 5000
+    body = b"".join(
+        b"<PubmedArticle><MedlineCitation><PMID>%d</PMID><Article><ArticleTitle>t"
+        b"</ArticleTitle></Article></MedlineCitation></PubmedArticle>" % i
+        for i in range(1, n + 1)
+    )
+    xml = b"<PubmedArticleSet>" + body + b"</PubmedArticleSet>"
+    sizes = []
+    gen = iter_pubmed_records(xml)
+    for i, rec in enumerate(gen, 1):
+        frame = gen.gi_frame
+        if frame is not None and "elem" in frame.f_locals:
+            parent = frame.f_locals["elem"].getparent()
+            sizes.append(len(parent) if parent is not None else 0)
+        assert rec["pmid"] == str(i)
+    assert len(sizes) == n
+    assert max(sizes) < n // 10  # bounded by the read-ahead, not by the file
