@@ -28,9 +28,24 @@ OKABE_ITO = {
     "grey": "#7F7F7F",
 }
 
+#: Preferred sans-serif faces, journal fonts first (Liberation Sans has Arial's metrics).
+SANS_SERIF = ["Arial", "Helvetica", "Liberation Sans", "DejaVu Sans"]
+
+
+def _installed(families: list[str]) -> list[str]:
+    # Only fonts that exist: matplotlib logs a "findfont" warning for every missing family
+    # in the list each time text is drawn. DejaVu Sans ships with matplotlib, so the list is
+    # never empty.
+    from matplotlib import font_manager
+
+    have = {f.name for f in font_manager.fontManager.ttflist}
+    found = [f for f in families if f in have]
+    return found or ["DejaVu Sans"]
+
+
 RC: dict[str, Any] = {
     "font.family": "sans-serif",
-    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica", "Liberation Sans"],
+    "font.sans-serif": _installed(SANS_SERIF),
     "font.size": 8.0,
     "axes.titlesize": 9.0,
     "axes.labelsize": 8.0,

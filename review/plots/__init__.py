@@ -1,0 +1,35 @@
+"""Publication figures: forest and funnel plots, the PRISMA diagram, export.
+
+Every figure uses the one style of :mod:`review.plots._style` (a sans-serif font, sizes that
+survive a journal's column width, the Okabe-Ito palette) and is written in one call by
+:func:`save_figure` as vector PDF and SVG (text kept as text) and a 300 dpi PNG.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from review.plots.export import COLUMN_MM, PAGE_MM, save_figure
+from review.plots.forest import forest, forest_cumulative, forest_leave_one_out
+from review.plots.funnel import funnel
+
+__all__ = [
+    "COLUMN_MM",
+    "PAGE_MM",
+    "forest",
+    "forest_cumulative",
+    "forest_leave_one_out",
+    "funnel",
+    "prisma_diagram",
+    "save_figure",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The PRISMA diagram lives in its own module (another helper's); imported on first use
+    # so that the plots package works while it is absent.
+    if name == "prisma_diagram":
+        from review.plots.prisma_diagram import prisma_diagram
+
+        return prisma_diagram
+    raise AttributeError(f"module 'review.plots' has no attribute {name!r}")
