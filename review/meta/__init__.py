@@ -10,6 +10,7 @@ result (``subgroups``, ``meta_regression``, ``leave_one_out``, ``influence``,
 from __future__ import annotations
 
 from review.meta._vocab import Measure, Method, PIMethod, Test
+from review.meta.diagnostics import cumulative, influence, leave_one_out, regtest
 from review.meta.escalc import escalc, validate_counts
 from review.meta.results import (
     CumulativeResult,
@@ -52,11 +53,15 @@ __all__ = [
     "Tau2CI",
     "Test",
     "confint_tau2",
+    "cumulative",
     "escalc",
+    "influence",
+    "leave_one_out",
     "meta_regression",
     "pool_proportions",
     "pool_rates",
     "refit",
+    "regtest",
     "subgroups",
     "validate_counts",
 ]

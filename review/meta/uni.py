@@ -386,7 +386,11 @@ def _pool(
         "to": to,
     }
     if method == "GLMM":
-        return _pool_glmm(data, options)
+        options["warn"] = warn
+        res = _pool_glmm(data, options)
+        return dataclasses.replace(
+            res, options={k: v for k, v in res.options.items() if k != "warn"}
+        )
     es = escalc(data, measure, add=add, to=to, warn=warn)
     k = int(es.used.sum())
     if method != "FE" and k < 2:
@@ -514,12 +518,18 @@ def _pool_glmm(data: pd.DataFrame, options: dict[str, Any]) -> PoolResult:
         raise OptionError(
             "method='GLMM' needs review.meta.glmm, which could not be imported: " + str(e)
         ) from e
+    if options["add"] is None:  # escalc's default for the plotted yi/vi (PLO, IRLN)
+        options = {**options, "add": MEASURES[want].default_add}
     res = pool_glmm(
         data,
         family="binomial" if kind == "proportion" else "poisson",
+        label="label",
         test=options["test"],
         level=options["level"],
         pi_method=options["pi_method"],
+        add=options["add"],
+        to=options["to"],
+        warn=options.get("warn", True),
     )
     report = pd.DataFrame(
         {

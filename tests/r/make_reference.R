@@ -206,7 +206,8 @@ for (s in diag_specs) {
     id = paste(s$dataset, s$measure, s$method, s$test, sep = "-"),
     dataset = s$dataset, kind = s$kind, measure = s$measure, method = s$method, test = s$test,
     call = "leave1out(res); influence(res); cumul(res); regtest(res, model=, predictor=)",
-    leave1out = list(estimate = vec(l1$estimate), se = vec(l1$se), zval = vec(l1$zval),
+    leave1out = list(estimate = vec(l1$estimate), se = vec(l1$se),
+                     zval = vec(if (is.null(l1$zval)) l1$tval else l1$zval),  # tval under knha
                      pval = vec(l1$pval), ci_lb = vec(l1$ci.lb), ci_ub = vec(l1$ci.ub),
                      Q = vec(l1$Q), Qp = vec(l1$Qp), tau2 = vec(l1$tau2), I2 = vec(l1$I2),
                      H2 = vec(l1$H2)),
