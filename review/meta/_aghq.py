@@ -226,22 +226,39 @@ class Fit:
     modes: FloatArray
     message: str
     boundary: bool
+    hessian: FloatArray | None = None  # observed Hessian of the log-likelihood at the optimum
+    glm: tuple | None = None  # the common-effect GLM: (beta, loglik, vcov)
 
 
-def _newton(d: Data, theta: FloatArray, u0, fixed_tau: bool = False, maxit: int = 100):
-    """Damped Newton ascent on the AGHQ log-likelihood; returns (theta, eval, ok, it, msg)."""
+def _newton(
+    d: Data,
+    theta: FloatArray,
+    u0,
+    fixed_tau: bool = False,
+    maxit: int = 100,
+    H0: FloatArray | None = None,
+):
+    """Damped Newton ascent on the AGHQ log-likelihood; returns (theta, eval, ok, it, msg).
+
+    The Hessian (central differences of the analytic gradient, 2 gradient calls a
+    parameter) is refreshed while steps are large and reused once the Newton decrement is
+    small (a chord iteration, 1 gradient call, converging linearly at a rate set by the
+    Hessian's change). ``H0`` seeds it (warm starts: the full fit's Hessian for a refit).
+    """
     p = d.p
     free = list(range(p)) if fixed_tau else list(range(p + 1))
     ev = evaluate(d, theta, u0)
     u0 = ev.modes
     msg = ""
-    for it in range(1, maxit + 1):
-        g = ev.grad[free]
-        H = hessian(d, theta, u0, which=free)
-        # make the Newton matrix negative definite if it is not (far from the optimum)
+    H = None if H0 is None else np.asarray(H0)[np.ix_(free, free)]
+    refresh = H is None
+    prev_dec = np.inf
+
+    def newton_step(H, g):
         w, V = np.linalg.eigh(H)
         if not np.all(np.isfinite(w)):
-            return theta, ev, False, it, "non-finite Hessian"
+            return None, np.inf, np.inf, w
+        # make the Newton matrix negative definite if it is not (far from the optimum)
         wmod = np.minimum(w, -1e-8 * max(1.0, np.max(np.abs(w))))
         step = -(V @ ((V.T @ g) / wmod))
         # trust region: far from the optimum a Newton step can be huge (and overflow the
@@ -249,7 +266,21 @@ def _newton(d: Data, theta: FloatArray, u0, fixed_tau: bool = False, maxit: int 
         big = np.max(np.abs(step))
         if big > 2.0:
             step = step * (2.0 / big)
-        dec = float(-g @ step)  # Newton decrement (>= 0)
+        return step, float(g @ step), big, w  # Newton decrement (>= 0 for an ascent step)
+
+    for it in range(1, maxit + 1):
+        g = ev.grad[free]
+        fresh = False
+        if not refresh and H is not None:
+            step, dec, big, w = newton_step(H, g)
+            # a stale Hessian is kept only while it keeps the decrement falling fast
+            refresh = step is None or not (dec < 0.1 * prev_dec or dec < 1e-14)
+        if refresh or H is None:
+            H = hessian(d, theta, u0, which=free)
+            fresh = True
+            step, dec, big, w = newton_step(H, g)
+            if step is None:
+                return theta, ev, False, it, "non-finite Hessian"
         if dec < 1e-14 and np.max(np.abs(g)) < 1e-6:
             return theta, ev, True, it, msg
         t = 1.0
@@ -263,12 +294,17 @@ def _newton(d: Data, theta: FloatArray, u0, fixed_tau: bool = False, maxit: int 
                 break
             t *= 0.5
         if not accepted:
+            if not fresh:  # a stale Hessian: refresh and try again from here
+                refresh = True
+                continue
             ok = np.max(np.abs(g)) < 1e-4
             return theta, ev, ok, it, "line search failed"
         small = np.max(np.abs(t * step)) < 1e-10
         theta, ev, u0 = tn, evn, evn.modes
         if small:
             return theta, ev, True, it, msg
+        prev_dec = dec
+        refresh = t < 1.0 or big > 2.0 or not np.all(w < 0)
     return theta, ev, False, maxit, f"no convergence in {maxit} Newton iterations"
 
 
@@ -323,6 +359,7 @@ def fit_ml(
     start: FloatArray | None = None,
     u0: FloatArray | None = None,
     maxit: int = 100,
+    H0: FloatArray | None = None,
 ) -> Fit:
     """ML fit of ``(beta, tau)`` with 7-point AGHQ; tau^2 = 0 boundary handled exactly."""
     p = d.p
@@ -333,7 +370,7 @@ def fit_ml(
         theta0 = np.asarray(start, dtype=float).copy()
         if abs(theta0[p]) < 1e-3:
             theta0[p] = 0.1
-    theta, ev, ok, it, msg = _newton(d, theta0, u0, maxit=maxit)
+    theta, ev, ok, it, msg = _newton(d, theta0, u0, maxit=maxit, H0=H0)
     tau = abs(float(theta[p]))
     beta = theta[:p].copy()
     boundary = False
@@ -362,7 +399,7 @@ def fit_ml(
             msg = (msg + "; " if msg else "") + "Hessian not negative definite at the optimum"
     ll = llglm if boundary else ev.ll
     modes = np.zeros(d.k) if boundary else ev.modes
-    return Fit(beta, tau, ll, V, bool(ok), it, modes, msg, boundary)
+    return Fit(beta, tau, ll, V, bool(ok), it, modes, msg, boundary, H, (bglm, llglm, vglm))
 
 
 def profile_ll(

@@ -62,7 +62,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from review._format import fmt_p, fmt_x
 from review.errors import ConvergenceError, OptionError
@@ -329,6 +329,8 @@ def _fit_frame(
     tau2_ci: bool,
     start=None,
     u0=None,
+    H0=None,
+    vi_given=None,
     warn: bool = True,
     light: bool = False,
 ) -> GLMMResult:
@@ -340,7 +342,7 @@ def _fit_frame(
     x = frame["events"].to_numpy(dtype=float)
     size = frame[size_col].to_numpy(dtype=float)
     d = _aghq.make_data(family, x, size)
-    fit = _aghq.fit_ml(d, start=None if start is None else np.asarray(start, float), u0=u0)
+    fit = _aghq.fit_ml(d, start=None if start is None else np.asarray(start, float), u0=u0, H0=H0)
     p = d.p
     notes: list[str] = []
     converged = fit.converged
@@ -363,11 +365,11 @@ def _fit_frame(
     df_t: float | None = float(k - p) if test == "knha" else None
     zval = beta / se
     if df_t is None:
-        crit = float(stats.norm.isf(alpha / 2))
-        pval = float(2 * stats.norm.sf(abs(zval)))
+        crit = float(-special.ndtri(alpha / 2))
+        pval = float(2 * special.ndtr(-abs(zval)))
     else:
-        crit = float(stats.t.isf(alpha / 2, df_t))
-        pval = float(2 * stats.t.sf(abs(zval), df_t))
+        crit = float(special.stdtrit(df_t, 1 - alpha / 2))
+        pval = float(2 * special.stdtr(df_t, -abs(zval)))
         if not light:
             notes.append(
                 f"test='knha' for a GLMM is metafor's rma.glmm(test='t'): t-distribution with "
@@ -380,18 +382,18 @@ def _fit_frame(
         pcrit = crit
     else:
         pi_df = float(k - 2)
-        pcrit = float(stats.t.isf(alpha / 2, pi_df)) if k > 2 else float("nan")
+        pcrit = float(special.stdtrit(pi_df, 1 - alpha / 2)) if k > 2 else float("nan")
         if k <= 2 and not light:
             notes.append("Riley prediction interval needs k >= 3 (t with k - 2 df): not given")
     pi = (beta - pcrit * pi_se, beta + pcrit * pi_se)
     back = _expit if family == "binomial" else math.exp
 
     # ---- heterogeneity tests (saturated and common-effect GLMs, as metafor)
-    bglm, ll_fe, vglm = _aghq.fit_glm(d)
+    bglm, ll_fe, vglm = fit.glm
     q_wld, q_lrt, sat_ok = _aghq.heterogeneity(d, ll_fe)
     q_df = k - p
-    q_p = float(stats.chi2.sf(q_wld, q_df)) if q_df > 0 else 1.0
-    q_lrt_p = float(stats.chi2.sf(q_lrt, q_df)) if q_df > 0 else 1.0
+    q_p = float(special.chdtrc(q_df, q_wld)) if q_df > 0 else 1.0
+    q_lrt_p = float(special.chdtrc(q_df, q_lrt)) if q_df > 0 else 1.0
     if not sat_ok and not light:
         notes.append(
             "the saturated GLM (for QE.Wld/QE.LRT) reached R's 25-iteration cap, as glm() "
@@ -399,15 +401,21 @@ def _fit_frame(
         )
 
     # ---- escalc yi/vi (plotting, I^2/H^2 through vt; never the fit)
-    esc = escalc(frame, measure, add=add, to=to, warn=False)
-    if esc.corrected.any() and not light:
+    if light and vi_given is not None and to != "if0all":
+        # a refit: each study's vi does not depend on the others (except with if0all)
+        esc = None
+        vi_used = vi_given[np.isfinite(vi_given)]
+    else:
+        esc = escalc(frame, measure, add=add, to=to, warn=False)
+        vi_used = esc.vi
+    if esc is not None and esc.corrected.any() and not light:
         notes.append(
             esc.notes[0] + " -- for the plotted yi/vi and I^2/H^2 only; the GLMM uses the raw "
             "counts (no continuity correction in the fit)"
         )
         if warn:
             warnings.warn(notes[-1], UserWarning, stacklevel=3)
-    w = 1.0 / esc.vi
+    w = 1.0 / vi_used
     kyi = w.shape[0]
     if kyi > p:
         tr_p = float(w.sum() - (w * w).sum() / w.sum())
@@ -444,7 +452,7 @@ def _fit_frame(
     else:
         studies, report = _study_rows(frame, family, esc, tau2, level)
         fse = math.sqrt(vglm[0, 0])
-        zc = float(stats.norm.isf(alpha / 2))
+        zc = float(-special.ndtri(alpha / 2))
         b0 = float(bglm[0])
         fixed = FixedEffect(
             estimate=back(b0),
@@ -669,6 +677,11 @@ def _loo_fits(res: GLMMResult) -> list[GLMMResult | None]:
     modes = np.asarray(res.modes)
     out: list[GLMMResult | None] = []
     opts = res.options
+    _, base_fit = res._core  # type: ignore[misc]
+    H0 = None
+    if base_fit.hessian is not None and not base_fit.boundary:
+        H0 = base_fit.hessian * (res.k - 1) / res.k  # one study fewer: ~(k-1)/k information
+    vi_all = res.studies["vi"].to_numpy(dtype=float)
     for i in range(res.k):
         keep = np.ones(res.k, dtype=bool)
         keep[i] = False
@@ -685,6 +698,8 @@ def _loo_fits(res: GLMMResult) -> list[GLMMResult | None]:
                 tau2_ci=False,
                 start=theta,
                 u0=modes[keep],
+                H0=H0,
+                vi_given=vi_all[keep],
                 warn=False,
                 light=True,
             )
