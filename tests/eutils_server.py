@@ -11,7 +11,8 @@ NCBI documents or was observed to:
   every arrival counts, as NCBI counts them;
 * unknown search terms get ``errorlist.phrasesnotfound`` and a warning; a term mapped to
   an ``ERROR`` gets the in-band error;
-* faults are injected on demand: ``"500"``, ``"502"``, ``"503"``, ``"429"``,
+* faults are injected on demand, in order (``"ok"`` lets a request through, to place a
+  fault later): ``"500"``, ``"502"``, ``"503"``, ``"429"``,
   ``"timeout"`` (answer late), ``"reset"`` (close without answer), ``"html"`` (an HTML
   error page at HTTP 200), ``"truncated"`` (XML cut short).
 
@@ -206,7 +207,9 @@ class EUtilsServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -293,6 +296,7 @@ class EUtilsServer:
             if key:
                 shown["api_key"] = "<key>"
         status, ctype, body, headers = 200, "application/json", b"", {}
+        recorded = False
         if over:
             status = 429
             body = json.dumps(
@@ -316,7 +320,11 @@ class EUtilsServer:
                     pass
                 return
             elif kind == "timeout":
+                status, ctype, body = self._answer(endpoint, flat, ids)
+                self._record(now, endpoint, method, shown, key, status, len(ids))
+                recorded = True  # logged on arrival: the client may give up before the answer
                 time.sleep(self.timeout_delay)
+            elif kind == "ok":  # a placeholder: lets requests through before later faults
                 status, ctype, body = self._answer(endpoint, flat, ids)
             elif kind == "html":
                 status, ctype, body = 200, "text/html", _HTML_PAGE
@@ -327,7 +335,8 @@ class EUtilsServer:
                 raise ValueError(f"unknown fault {kind!r}")
         else:
             status, ctype, body = self._answer(endpoint, flat, ids)
-        self._record(now, endpoint, method, shown, key, status, len(ids))
+        if not recorded:
+            self._record(now, endpoint, method, shown, key, status, len(ids))
         try:
             h.send_response(status)
             h.send_header("Content-Type", ctype)

@@ -259,7 +259,9 @@ class ReviewPubMed(PubMed):
             params["id"] = ",".join(str(i) for i in ids)
         n_ids = len(ids) if isinstance(ids, (list, tuple)) else 0
         long_term = len(str(params.get("term", ""))) > 1000
-        method = "POST" if n_ids > POST_ABOVE or long_term else "GET"
+        # With an API key every request is a POST: the key then travels in the body and
+        # never sits in a URL, where urllib3's debug log and requests' errors would show it.
+        method = "POST" if n_ids > POST_ABOVE or long_term or self._api_key else "GET"
         if self._api_key:
             params["api_key"] = self._api_key
         url = f"{self.base_url}/{endpoint}"
