@@ -26,6 +26,7 @@ from review.meta.results import (
     SubgroupResult,
     Tau2CI,
 )
+from review.meta.sensitivity import ft_guardrail, method_sensitivity
 from review.meta.uni import (
     confint_tau2,
     meta_regression,
@@ -55,9 +56,11 @@ __all__ = [
     "confint_tau2",
     "cumulative",
     "escalc",
+    "ft_guardrail",
     "influence",
     "leave_one_out",
     "meta_regression",
+    "method_sensitivity",
     "pool_proportions",
     "pool_rates",
     "refit",
