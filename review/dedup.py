@@ -10,7 +10,8 @@
 Pairs are joined with union-find. A join is refused (and listed in ``conflicts``, for a
 reviewer to look at) when it would put two *distinct non-missing DOIs* or two distinct
 PubMed IDs in one group, when a reviewer said "separate", or, for fuzzy pairs, when the
-titles carry different numbers ("Part I" / "Part II", "Phase 2" / "Phase 3"). The DOI rule
+titles carry different numbers ("Part I" / "Part II", "Phase 2" / "Phase 3") or a word
+that is not a typo of the other's ("men" / "women"). The DOI rule
 answers CiteSource #264, where companion articles with different DOIs were merged silently
 and one vanished from the PRISMA counts.
 
@@ -56,6 +57,7 @@ import numpy as np
 import pandas as pd
 from filelock import FileLock
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 from tqdm.auto import tqdm
 
 from review._format import fmt_x
@@ -141,13 +143,57 @@ def _family(author: Any) -> str:
 
 
 def _numbers(tokens: list[str]) -> tuple[str, ...]:
+    """Numbers in a title: digit-bearing words ("2", "cd19") and roman numerals ("part ii")."""
     out = []
     for k, t in enumerate(tokens):
-        if t.isdigit() or t in _ROMAN:
+        if any(ch.isdigit() for ch in t) or t in _ROMAN:
             out.append(t)
         elif t in ("i", "v", "x") and k > 0 and tokens[k - 1] in _ROMAN_AFTER:
             out.append(t)
     return tuple(sorted(out))
+
+
+def _unsplit(title: list[str], mine: list[str], theirs: list[str]) -> tuple[list[str], list[str]]:
+    """Drop adjacent word pairs of ``title`` written as one word in ``theirs`` (long term)."""
+    mine, theirs = list(mine), list(theirs)
+    for k in range(len(title) - 1):
+        joined = title[k] + title[k + 1]
+        if joined in theirs and title[k] in mine and title[k + 1] in mine:
+            theirs.remove(joined)
+            mine.remove(title[k])
+            mine.remove(title[k + 1])
+    return mine, theirs
+
+
+def _title_guard(a: list[str], b: list[str]) -> str | None:
+    """Why two similar titles are still different reports, or None.
+
+    A high title similarity lets "men" / "women" or "BCMA" / "CD19" through, so the words
+    that differ are checked one by one: every non-stop word of one title missing from the
+    other must be a typo of a missing word of the other (at most one edit, two for words
+    of eight letters or more; a word split in two counts as the same), and the numbers
+    must agree exactly.
+    """
+    if _numbers(a) != _numbers(b):
+        return "numbers_differ"
+    sa, sb = set(a), set(b)
+    only_a = [t for t in a if t not in sb and not _numbers([t])]
+    only_b = [t for t in b if t not in sa and not _numbers([t])]
+    if not only_a and not only_b:
+        return None
+    only_a, only_b = _unsplit(a, only_a, only_b)
+    only_b, only_a = _unsplit(b, only_b, only_a)
+    rest = list(only_b)
+    for t in only_a:
+        for k, u in enumerate(rest):
+            if OSA.distance(t, u) <= (2 if min(len(t), len(u)) >= 8 else 1):
+                del rest[k]
+                break
+        else:
+            if t not in _STOP:
+                return "words_differ"
+    rest = [u for u in rest if u not in _STOP]
+    return "words_differ" if rest else None
 
 
 def _keys(tokens: list[str]) -> list[str]:
@@ -256,8 +302,8 @@ class DedupResult:
     conflicts : pandas.DataFrame
         Matches that were *not* joined: ``record_id_a``, ``record_id_b``, ``reason`` (the
         pass that proposed them), ``score``, ``blocked_by`` in {``distinct_doi``,
-        ``distinct_pmid``, ``separate_override``, ``numbers_differ``}. Candidates for a
-        reviewer's "merge" override.
+        ``distinct_pmid``, ``separate_override``, ``numbers_differ``, ``words_differ``}.
+        Candidates for a reviewer's "merge" override.
     overrides : pandas.DataFrame
         The reviewer overrides given, with an ``effect`` column saying what each did.
     n_records, n_unique, n_duplicates : int
@@ -413,7 +459,11 @@ def load_overrides(path: str | os.PathLike[str]) -> pd.DataFrame:
         )  # fmt: skip
         vals["note"] = vals["note"] or None
         rows.append(vals)
-    return pd.DataFrame(rows, columns=list(OVERRIDE_COLUMNS)) if rows else _empty_overrides()
+    if not rows:
+        return _empty_overrides()
+    return pd.DataFrame(
+        {c: pd.Series([r[c] for r in rows], dtype=object) for c in OVERRIDE_COLUMNS}
+    )
 
 
 def add_override(
@@ -598,7 +648,8 @@ def deduplicate(
     -----
     Never automatically merged: two records with distinct non-missing DOIs, or distinct
     PMIDs, directly or through a chain of other matches (CiteSource #264); titles with
-    different numbers (Part I / Part II); titles shorter than 20 characters or 3 words.
+    different numbers (Part I / Part II) or a differing word that is not a typo
+    ("men" / "women"); titles shorter than 20 characters or 3 words.
     Exact matches are scored 100.
 
     Examples
@@ -698,8 +749,16 @@ def deduplicate(
             if key is not None:
                 by_key[key].append(i)
         for members in by_key.values():
-            for j in members[1:]:
-                attempt(members[0], j, reason, 100.0)
+            # join every pair of groups sharing the key unless a guard forbids it; repeat
+            # until nothing changes, so no two groups left apart could still be joined
+            # (this is what makes a second run on the unique records find nothing)
+            changed = len(members) > 1
+            while changed:
+                changed = False
+                reps = list({g.find(m): m for m in members}.values())
+                for a, b in combinations(sorted(reps), 2):
+                    if attempt(a, b, reason, 100.0) is None:
+                        changed = True
 
     # 3: fuzzy on normalised title, year and first author
     tokens = [t.split() for t in titles]
@@ -707,7 +766,6 @@ def deduplicate(
                 for t, tok in zip(titles, tokens)]  # fmt: skip
     keys = [_keys(tok) if ok else [] for tok, ok in zip(tokens, eligible)]
     scored = _candidate_pairs(keys, titles, years, float(threshold), progress)
-    numbers = {}
     accepted = []
     for (i, j), s in scored.items():
         yi, yj = years[i], years[j]
@@ -716,11 +774,9 @@ def deduplicate(
         ai, aj = first_authors[i], first_authors[j]
         if ai and aj and fuzz.ratio(ai, aj) < _AUTHOR_MIN:
             continue
-        for x in (i, j):
-            if x not in numbers:
-                numbers[x] = _numbers(tokens[x])
-        if numbers[i] != numbers[j]:
-            conflicts.append((i, j, "fuzzy", s, "numbers_differ"))
+        why = _title_guard(tokens[i], tokens[j])
+        if why is not None:
+            conflicts.append((i, j, "fuzzy", s, why))
             continue
         accepted.append((-s, i, j))
     accepted.sort()
