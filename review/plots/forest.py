@@ -232,7 +232,7 @@ def _scale(res: Any, scale: str | None) -> _ScaleInfo:
 
 
 # ------------------------------------------------------------------------ row builders
-_YEAR = re.compile(r"(?<!\d)(19|20)\d\d(?!\d)")
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 
 def _order(studies: pd.DataFrame, sort: str | None) -> pd.DataFrame:
@@ -246,10 +246,9 @@ def _order(studies: pd.DataFrame, sort: str | None) -> pd.DataFrame:
     if sort == "year":
         if "year" in studies.columns:
             years = pd.to_numeric(studies["year"], errors="coerce")
-        else:
-            found = studies["label"].astype(str).str.extract(_YEAR.pattern.replace("(19|20)",
-                                                                                    "(?:19|20)"))
-            years = pd.to_numeric(found[0], errors="coerce")
+        else:  # the last four-digit year in the label ("ZUMA-1 (Neelapu) 2019")
+            found = [(_YEAR.findall(str(lbl)) or [None])[-1] for lbl in studies["label"]]
+            years = pd.to_numeric(pd.Series(found, index=studies.index), errors="coerce")
         if years.isna().any():
             bad = studies["label"][years.isna()].astype(str).tolist()
             raise OptionError(
@@ -264,8 +263,8 @@ def _order(studies: pd.DataFrame, sort: str | None) -> pd.DataFrame:
 
 
 def _study_rows(studies: pd.DataFrame, s: _ScaleInfo, digits: int, rate: bool,
-                weights: Sequence[float] | None, gid_prefix: str, mark_corrected: bool
-                ) -> list[_Row]:
+                weights: Sequence[float] | None, gid_prefix: str, mark_corrected: bool,
+                wd: int = 1) -> list[_Row]:
     rows = []
     for i, (_, r) in enumerate(studies.iterrows()):
         w = float(r["weight"]) if weights is None else float(weights[i])
@@ -278,7 +277,7 @@ def _study_rows(studies: pd.DataFrame, s: _ScaleInfo, digits: int, rate: bool,
             "n": _fmt_count(r["time"] if rate else r["n"]),
             "est": _fmt_est(float(r["estimate"]), s, digits),
             "ci": _fmt_ci(float(r["ci_low"]), float(r["ci_high"]), s, digits),
-            "weight": f"{fmt_x(w, 1)}%",
+            "weight": f"{fmt_x(w, wd)}%",
         }
         rows.append(
             _Row("study", f"{gid_prefix}study:{i}", cells,
@@ -290,11 +289,12 @@ def _study_rows(studies: pd.DataFrame, s: _ScaleInfo, digits: int, rate: bool,
 
 def _pooled_rows(res: Any, s: _ScaleInfo, digits: int, rate: bool, *, common: bool,
                  prediction: bool, gid_prefix: str, weight_total: float | None,
-                 label_random: str, label_common: str, het_label: str) -> list[_Row]:
+                 label_random: str, label_common: str, het_label: str, wd: int = 1
+                 ) -> list[_Row]:
     st = res.studies
     ev = _fmt_count(float(st["events"].sum()))
     nn = _fmt_count(float((st["time"] if rate else st["n"]).sum()))
-    wt = f"{fmt_x(100.0 if weight_total is None else weight_total, 1)}%"
+    wt = f"{fmt_x(100.0 if weight_total is None else weight_total, wd)}%"
     rows: list[_Row] = []
     if common and res.method != "FE":
         if res.fixed is None:
@@ -324,8 +324,8 @@ def _pooled_rows(res: Any, s: _ScaleInfo, digits: int, rate: bool, *, common: bo
 
 
 def _build_forest(res: Any, *, sort: str | None, s: _ScaleInfo, digits: int, common: bool,
-                  prediction: bool, prediction_subgroups: bool, subgroup_test: str
-                  ) -> tuple[list[_Row], Any, list[str]]:
+                  prediction: bool, prediction_subgroups: bool, subgroup_test: str,
+                  wd: int = 1) -> tuple[list[_Row], Any, list[str]]:
     from review.meta.results import SubgroupResult
 
     extra: list[str] = []
@@ -340,19 +340,20 @@ def _build_forest(res: Any, *, sort: str | None, s: _ScaleInfo, digits: int, com
             rows.append(_Row("group", f"group:{gi}", {"label": f"{name}"}, bold=True))
             st = _order(g.studies, sort)
             ws = None if w_all is None else [w_all[lbl] for lbl in st["label"].astype(str)]
-            rows += _study_rows(st, s, digits, rate, ws, f"g{gi}:", mark)
+            rows += _study_rows(st, s, digits, rate, ws, f"g{gi}:", mark, wd)
             wsum = None if ws is None else float(np.sum(ws))
             rows += _pooled_rows(
                 g, s, digits, rate, common=common, prediction=prediction_subgroups,
                 gid_prefix=f"g{gi}:", weight_total=wsum,
                 label_random="Random-effects model", label_common="Common-effect model",
-                het_label="Heterogeneity",
+                het_label="Heterogeneity", wd=wd,
             )
             rows.append(_Row("spacer", f"g{gi}:spacer"))
         rows += _pooled_rows(
             overall, s, digits, rate, common=common, prediction=prediction, gid_prefix="",
             weight_total=None, label_random="Random-effects model, all studies",
             label_common="Common-effect model, all studies", het_label="Heterogeneity",
+            wd=wd,
         )
         rows.append(_Row("text", "subgroup-test", span_text=subgroup_test_text(res,
                                                                               subgroup_test)))
@@ -370,11 +371,11 @@ def _build_forest(res: Any, *, sort: str | None, s: _ScaleInfo, digits: int, com
     rate = _kind(res) == "rate"
     mark = res.method != "GLMM" and bool(res.studies.get("corrected", pd.Series()).any())
     st = _order(res.studies, sort)
-    rows = _study_rows(st, s, digits, rate, None, "", mark)
+    rows = _study_rows(st, s, digits, rate, None, "", mark, wd)
     rows.append(_Row("spacer", "spacer"))
     rows += _pooled_rows(res, s, digits, rate, common=common, prediction=prediction,
                          gid_prefix="", weight_total=None, label_random="Random-effects model",
-                         label_common="Common-effect model", het_label="Heterogeneity")
+                         label_common="Common-effect model", het_label="Heterogeneity", wd=wd)
     if mark:
         extra.append("† zero-cell continuity correction of the model-scale estimate "
                      "(the plotted interval is exact and uncorrected).")
@@ -393,14 +394,16 @@ def subgroup_test_text(res: Any, which: str = "between") -> str:
     """``Test for subgroup differences: Q = 3.21, df = 1, p = .0731`` from a SubgroupResult."""
     if which == "between":
         q, df, p = res.q_between, res.q_between_df, res.q_between_pvalue
-        return (f"Test for subgroup differences: Q = {fmt_x(q, 2)}, df = {int(df)}, "
-                f"{_fmt_p_eq(p)}")
+        parts = [f"Q = {fmt_x(q, 2)}", f"df = {int(df)}", _fmt_p_eq(p)]
+        return "Test for subgroup differences: " + ", ".join(_nbsp(x) for x in parts)
     if which == "qm":
         if res.qm_dist == "F":
-            return (f"Test for subgroup differences: F = {fmt_x(res.qm, 2)}, "
-                    f"df = ({int(res.qm_df)}, {res.qm_df2:g}), {_fmt_p_eq(res.qm_pvalue)}")
-        return (f"Test for subgroup differences: QM = {fmt_x(res.qm, 2)}, "
-                f"df = {int(res.qm_df)}, {_fmt_p_eq(res.qm_pvalue)}")
+            parts = [f"F = {fmt_x(res.qm, 2)}", f"df = ({int(res.qm_df)}, {res.qm_df2:g})",
+                     _fmt_p_eq(res.qm_pvalue)]
+        else:
+            parts = [f"QM = {fmt_x(res.qm, 2)}", f"df = {int(res.qm_df)}",
+                     _fmt_p_eq(res.qm_pvalue)]
+        return "Test for subgroup differences: " + ", ".join(_nbsp(x) for x in parts)
     raise OptionError(f"Invalid subgroup_test {which!r}; must be one of ['between', 'qm']")
 
 
@@ -766,7 +769,8 @@ def _draw_glyphs(pax: Axes, t: _Table, lo: float, hi: float, lay: dict[str, Any]
                     w = g[4] if np.isfinite(g[4]) else 0.0
                     side = max(min_side, max_side * math.sqrt(max(w, 0.0) / wmax))
                     pax.scatter([est], [r.y], s=side**2, marker="s", color=_C_SQUARE,
-                                edgecolors="none", zorder=3, gid=f"square:{r.gid}")
+                                edgecolors="none", zorder=3, gid=f"square:{r.gid}",
+                                clip_on=False)
                 else:
                     pax.plot([est], [r.y], marker="o", ms=3.2, color=_C_SQUARE, zorder=3,
                              gid=f"point:{r.gid}")
@@ -823,6 +827,7 @@ def forest(
     prediction_subgroups: bool = False,
     subgroup_test: Literal["between", "qm"] = "between",
     digits: int | None = None,
+    weight_digits: int = 1,
     label_width: float = 2.0,
     plot_width: float = 2.0,
     width: float | None = None,
@@ -870,6 +875,8 @@ def forest(
     digits : int, optional
         Decimals of the printed estimates (default by scale: 1 for percent, 3 for a
         proportion, 2 per 100 person-years).
+    weight_digits : int
+        Decimals of the printed weights (percent).
     label_width : float
         Widest label column in inches; longer labels wrap.
     plot_width : float
@@ -929,7 +936,7 @@ def forest(
     rows, base, extra = _build_forest(res, sort=sort, s=s, digits=d, common=common,
                                       prediction=prediction,
                                       prediction_subgroups=prediction_subgroups,
-                                      subgroup_test=subgroup_test)
+                                      subgroup_test=subgroup_test, wd=int(weight_digits))
     rate = s.kind == "rate"
     left = [_Col("label", study_header, "left"), _Col("events", "Events"),
             _Col("n", time_header if rate else "Total")]

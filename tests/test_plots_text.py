@@ -1,0 +1,319 @@
+"""Every number a figure prints is the number the result holds.
+
+The drawn text is read back from the figure's artists (by their ``gid``) and compared with
+the result object twice: as the string the same ``review._format`` helper gives, and parsed
+back as a number that must lie within half a unit of the last printed decimal of the
+computed value (so a wrong field or a wrong scale cannot pass by formatting alike).
+"""
+
+from __future__ import annotations
+
+import re
+
+import matplotlib.text
+import numpy as np
+import pandas as pd
+import pytest
+
+from review._format import fmt_p, fmt_x
+from review.errors import OptionError
+from review.meta import (
+    cumulative,
+    leave_one_out,
+    pool_proportions,
+    pool_rates,
+    regtest,
+    subgroups,
+)
+from review.meta._vocab import MEASURES, METHODS, TESTS
+from review.plots import _layout as L
+from review.plots import forest, forest_cumulative, forest_leave_one_out, funnel
+
+# the engine warns (as it should) about the continuity corrections in these data sets
+pytestmark = pytest.mark.filterwarnings("ignore:continuity correction:UserWarning")
+
+
+def study_frame(k: int, seed: int = 7, long_label: bool = True) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = rng.integers(20, 400, k)
+    p = 1 / (1 + np.exp(-rng.normal(-2.8, 0.6, k)))
+    ev = rng.binomial(n, p)
+    ev[min(2, k - 1)] = 0  # one zero-event study
+    labels = [f"Study {chr(65 + i % 26)}{i // 26 or ''} {2012 + (i * 7) % 13}" for i in range(k)]
+    if long_label:
+        labels[1] = ("ZUMA-1 long-term follow-up of axicabtagene ciloleucel in refractory "
+                     "large B-cell lymphoma (Neelapu et al.) 2019")
+    return pd.DataFrame({
+        "label": labels, "events": ev, "n": n,
+        "person_years": np.round(n * rng.uniform(1.0, 3.0, k), 1),
+        "target": np.where(np.arange(k) % 3 == 0, "BCMA", "CD19"),
+    })
+
+
+def texts(fig) -> dict[str, str]:
+    out = {}
+    for t in fig.findobj(matplotlib.text.Text):
+        gid = t.get_gid()
+        if gid:
+            out[gid] = t.get_text()
+    return out
+
+
+def num(s: str) -> float:
+    return float(s.replace("%", ""))
+
+
+def interval(s: str) -> tuple[float, float]:
+    m = re.fullmatch(r"\[(-?[\d.]+), (-?[\d.]+)\]", s)
+    assert m, s
+    return float(m.group(1)), float(m.group(2))
+
+
+def close(printed: float, value: float, digits: int, mult: float = 1.0) -> bool:
+    return abs(printed - value * mult) <= 0.5 * 10.0**-digits + 1e-9
+
+
+@pytest.fixture(scope="module")
+def res():
+    return pool_proportions(study_frame(12), events="events", n="n", measure="PLO",
+                            method="REML", label="label")
+
+
+def test_study_rows_print_the_result(res):
+    fig = forest(res)
+    tx = texts(fig)
+    st = res.studies.reset_index(drop=True)
+    assert len(st) == res.k == 12
+    for i, r in st.iterrows():
+        lab = tx[f"label:study:{i}"]
+        assert lab.replace("\n", " ").replace("- ", "-") .startswith(str(r["label"]).split()[0])
+        assert " ".join(lab.split()) in (str(r["label"]), str(r["label"]) + " †")
+        assert tx[f"events:study:{i}"] == fmt_x(float(r["events"]), 0)
+        assert int(tx[f"events:study:{i}"]) == r["events"]
+        assert int(tx[f"n:study:{i}"]) == r["n"]
+        est = tx[f"est:study:{i}"]
+        assert est == fmt_x(100 * r["estimate"], 1)
+        assert close(num(est), r["estimate"], 1, 100)
+        lo, hi = interval(tx[f"ci:study:{i}"])
+        assert close(lo, r["ci_low"], 1, 100) and close(hi, r["ci_high"], 1, 100)
+        w = tx[f"weight:study:{i}"]
+        assert w == fmt_x(r["weight"], 1) + "%"
+        assert close(num(w), r["weight"], 1)
+
+
+def test_study_ci_is_exact_clopper_pearson(res):
+    from statsmodels.stats.proportion import proportion_confint
+
+    tx = texts(forest(res, digits=2))
+    st = res.studies.reset_index(drop=True)
+    lo, hi = proportion_confint(st["events"], st["n"], alpha=0.05, method="beta")
+    for i in range(len(st)):
+        plo, phi = interval(tx[f"ci:study:{i}"])
+        assert close(plo, float(lo[i]), 2, 100) and close(phi, float(hi[i]), 2, 100)
+
+
+def test_pooled_rows_heterogeneity_and_prediction_interval(res):
+    tx = texts(forest(res, common=True))
+    assert tx["label:pooled:random"] == "Random-effects model"
+    assert tx["est:pooled:random"] == fmt_x(100 * res.estimate, 1)
+    lo, hi = interval(tx["ci:pooled:random"])
+    assert close(lo, res.ci_low, 1, 100) and close(hi, res.ci_high, 1, 100)
+    assert tx["weight:pooled:random"] == "100.0%"
+    assert int(tx["events:pooled:random"]) == int(res.studies["events"].sum())
+    assert int(tx["n:pooled:random"]) == int(res.studies["n"].sum())
+    # common effect
+    assert res.fixed is not None
+    assert tx["est:pooled:common"] == fmt_x(100 * res.fixed.estimate, 1)
+    lo, hi = interval(tx["ci:pooled:common"])
+    assert close(lo, res.fixed.ci_low, 1, 100) and close(hi, res.fixed.ci_high, 1, 100)
+    # prediction interval
+    lo, hi = interval(tx["ci:pi"])
+    assert close(lo, res.pi_low, 1, 100) and close(hi, res.pi_high, 1, 100)
+    # heterogeneity line, read back number by number
+    het = " ".join(tx["text:het"].replace("\u00a0", " ").split())
+    m = re.fullmatch(r"Heterogeneity: I² = ([\d.]+)%, τ² = ([\d.]+), Q = ([\d.]+) "
+                     r"\(df = (\d+)\), p (=|<) (\.\d+)", het)
+    assert m, het
+    assert m.group(1) == fmt_x(res.i2, 1) and close(float(m.group(1)), res.i2, 1)
+    assert m.group(2) == fmt_x(res.tau2, 4) and close(float(m.group(2)), res.tau2, 4)
+    assert m.group(3) == fmt_x(res.q, 2) and close(float(m.group(3)), res.q, 2)
+    assert int(m.group(4)) == res.q_df == res.k - 1
+    p = fmt_p(res.q_pvalue)
+    assert (m.group(5) + m.group(6)) in (p, "=" + p)
+
+
+def test_footnote_names_measure_method_test_and_pi_method(res):
+    foot = " ".join(texts(forest(res))["footnote"].replace("\u00a0", " ").split())
+    for name in (MEASURES[res.measure].long_name, METHODS[res.method].long_name,
+                 TESTS[res.test].long_name):
+        assert " ".join(name.split()) in foot, name
+    assert "95% PI: z (as metafor predict())" in foot
+    assert "Clopper-Pearson" in foot
+
+
+def test_pi_method_t_distribution_named(res):
+    knha = pool_proportions(study_frame(12), events="events", n="n", measure="PLO",
+                            method="REML", test="knha", pi_method="riley", label="label")
+    foot = " ".join(texts(forest(knha))["footnote"].split())
+    assert knha.link.pi_df is not None
+    lost = round(knha.k - knha.link.pi_df)
+    assert f"95% PI: t(k−{lost}), df = {knha.link.pi_df:g}" in foot
+    assert "Riley" in foot
+    lo, hi = interval(texts(forest(knha))["ci:pi"])
+    assert close(lo, knha.pi_low, 1, 100) and close(hi, knha.pi_high, 1, 100)
+
+
+@pytest.mark.parametrize("sort,key", [
+    ("estimate", lambda st: st["estimate"].to_numpy()),
+    ("precision", lambda st: np.sqrt(st["vi"].to_numpy())),
+])
+def test_sorting(res, sort, key):
+    tx = texts(forest(res, sort=sort))
+    st = res.studies
+    order = [tx[f"est:study:{i}"] for i in range(res.k)]
+    expected = st.iloc[np.argsort(key(st), kind="stable")]
+    assert order == [fmt_x(100 * v, 1) for v in expected["estimate"]]
+
+
+def test_sort_by_year_from_labels(res):
+    tx = texts(forest(res, sort="year"))
+    years = [int(re.findall(r"(?:19|20)\d\d", " ".join(tx[f"label:study:{i}"].split()))[-1])
+             for i in range(res.k)]
+    assert years == sorted(years)
+
+
+def test_rates_print_per_100_person_years():
+    df = study_frame(8)
+    r = pool_rates(df, events="events", time="person_years", method="REML", label="label")
+    tx = texts(forest(r))
+    st = r.studies.reset_index(drop=True)
+    assert tx["header:n"] == "Person-years"
+    for i, row in st.iterrows():
+        assert close(num(tx[f"n:study:{i}"]), row["time"], 1)
+        assert tx[f"est:study:{i}"] == fmt_x(100 * row["estimate"], 2)
+        lo, hi = interval(tx[f"ci:study:{i}"])
+        assert close(lo, row["ci_low"], 2, 100) and close(hi, row["ci_high"], 2, 100)
+    assert tx["est:pooled:random"] == fmt_x(100 * r.estimate, 2)
+    assert "exact Poisson" in tx["footnote"]
+    with pytest.raises(OptionError, match="scale 'percent'"):
+        forest(r, scale="percent")
+
+
+def test_subgroup_blocks_and_test_for_differences(res):
+    sg = subgroups(res, by="target")
+    tx = texts(forest(sg))
+    for gi, (name, g) in enumerate(sg.groups.items()):
+        assert tx[f"label:group:{gi}"] == name
+        assert tx[f"est:g{gi}:pooled:random"] == fmt_x(100 * g.estimate, 1)
+        lo, hi = interval(tx[f"ci:g{gi}:pooled:random"])
+        assert close(lo, g.ci_low, 1, 100) and close(hi, g.ci_high, 1, 100)
+        assert fmt_x(g.i2, 1) in tx[f"text:g{gi}:het"]
+        n_rows = sum(1 for k in tx if k.startswith(f"est:g{gi}:study:"))
+        assert n_rows == g.k
+    assert tx["est:pooled:random"] == fmt_x(100 * sg.overall.estimate, 1)
+    test = " ".join(tx["text:subgroup-test"].replace("\u00a0", " ").split())
+    m = re.fullmatch(r"Test for subgroup differences: Q = ([\d.]+), df = (\d+), p (=|<) (\.\d+)",
+                     test)
+    assert m, test
+    assert close(float(m.group(1)), sg.q_between, 2) and int(m.group(2)) == sg.q_between_df
+    # weights shown are the overall fit's, and the group rows sum them
+    w = {str(lbl): wt for lbl, wt in zip(sg.overall.studies["label"], sg.overall.studies["weight"])}
+    for gi, (_, g) in enumerate(sg.groups.items()):
+        total = sum(w[str(lbl)] for lbl in g.studies["label"])
+        assert close(num(tx[f"weight:g{gi}:pooled:random"]), total, 1)
+    tx_qm = texts(forest(sg, subgroup_test="qm"))
+    assert fmt_x(sg.qm, 2) in tx_qm["text:subgroup-test"]
+
+
+def test_leave_one_out_rows(res):
+    loo = leave_one_out(res)
+    tx = texts(forest_leave_one_out(loo))
+    for i, r in enumerate(loo.table.itertuples()):
+        assert " ".join(tx[f"label:step:{i}"].split()).startswith(f"Omitting {r.label}"[:20])
+        assert tx[f"est:step:{i}"] == fmt_x(100 * r.estimate, 1)
+        lo, hi = interval(tx[f"ci:step:{i}"])
+        assert close(lo, r.ci_low, 1, 100) and close(hi, r.ci_high, 1, 100)
+        assert tx[f"tau2:step:{i}"] == fmt_x(r.tau2, 4)
+        assert tx[f"i2:step:{i}"] == fmt_x(r.i2, 1) + "%"
+    assert tx["est:pooled:random"] == fmt_x(100 * res.estimate, 1)
+
+
+def test_cumulative_rows(res):
+    cum = cumulative(res)
+    tx = texts(forest_cumulative(cum))
+    for i, r in enumerate(cum.table.itertuples()):
+        assert f"(k = {r.k})" in tx[f"label:step:{i}"].replace("\n", " ")
+        assert tx[f"est:step:{i}"] == fmt_x(100 * r.estimate, 1)
+        lo, hi = interval(tx[f"ci:step:{i}"])
+        assert close(lo, r.ci_low, 1, 100) and close(hi, r.ci_high, 1, 100)
+    last = cum.table.iloc[-1]
+    assert close(last["estimate"], res.estimate, 8)
+
+
+@pytest.mark.parametrize("k,exploratory", [(8, True), (12, False)])
+def test_funnel_prints_regtest(k, exploratory):
+    r = pool_proportions(study_frame(k), events="events", n="n", measure="PLO", method="REML",
+                         label="label")
+    for test, pred in (("egger", "sei"), ("peters", "ninv")):
+        rt = regtest(r, predictor=pred)
+        txt = " ".join(texts(funnel(r, test=test))["funnel-test"].replace("\u00a0", " ").split())
+        m = re.search(r"([zt])(?: \(df = [\d.]+\))? = (-?[\d.]+), p (=|<) (\.\d+)", txt)
+        assert m, txt
+        assert close(float(m.group(2)), rt.zval, 2)
+        assert m.group(4) == fmt_p(rt.pval).lstrip("<")
+        assert ("Egger's test" if test == "egger" else "Peters' test") in txt
+        assert ("Exploratory: k = " in txt) is exploratory
+
+
+def test_logit_axis_arrows_for_zero_event_study(res):
+    fig = forest(res, xscale="logit")
+    gids = {a.get_gid() for a in fig.findobj() if a.get_gid()}
+    assert "arrow-left" in gids  # the zero-event study's interval reaches 0
+    st = res.studies.reset_index(drop=True)
+    zero = int(np.flatnonzero(st["events"].to_numpy() == 0)[0])
+    assert f"square:study:{zero}" not in gids  # estimate 0 cannot sit on a logit axis
+    assert f"square:study:{(zero + 1) % res.k}" in gids
+
+
+def test_xlim_gives_arrows(res):
+    fig = forest(res, xlim=(0, 5))
+    gids = [a.get_gid() for a in fig.findobj() if a.get_gid()]
+    beyond = int((res.studies["ci_high"] > 0.05).sum())
+    assert gids.count("arrow-right") >= beyond > 0
+
+
+def test_square_area_proportional_to_weight(res):
+    fig = forest(res)
+    sizes = {}
+    for c in fig.findobj(lambda a: (a.get_gid() or "").startswith("square:study:")):
+        sizes[int(c.get_gid().rsplit(":", 1)[1])] = float(c.get_sizes()[0])
+    st = res.studies.reset_index(drop=True)
+    big = [i for i in sizes if np.sqrt(sizes[i]) > 2.3]  # above the minimum side
+    wmax = st["weight"].max()
+    smax = max(sizes.values())
+    for i in big:
+        assert sizes[i] / smax == pytest.approx(st["weight"][i] / wmax, rel=1e-6)
+
+
+def test_bad_options(res):
+    with pytest.raises(OptionError, match="Invalid scale"):
+        forest(res, scale="permille")
+    with pytest.raises(OptionError, match="Invalid sort"):
+        forest(res, sort="size")
+    with pytest.raises(OptionError, match="Invalid xscale"):
+        forest(res, xscale="sqrt")
+    with pytest.raises(OptionError, match="PoolResult"):
+        forest(res.studies)
+    glmm = pool_proportions(study_frame(6), events="events", n="n", method="GLMM",
+                            label="label")
+    if glmm.fixed is None:
+        with pytest.raises(OptionError, match="common-effect"):
+            forest(glmm, common=True)
+
+
+def test_wrap_keeps_every_word_and_width():
+    s = ("ZUMA-1 long-term follow-up of axicabtagene ciloleucel (Neelapu et al.) "
+         "Supercalifragilisticexpialidociousstudyname 2019")
+    lines = L.wrap(s, 1.2)
+    assert all(L.text_width(line) <= 1.2 + 1e-9 for line in lines)
+    assert "".join("".join(lines).split()) == "".join(s.split())
