@@ -182,3 +182,43 @@ def test_a_number_without_its_source_fails(tmp_path: Path) -> None:
     with pytest.raises(ExtractionError, match="no PMID") as info:
         load_extraction(tmp_path)
     assert (info.value.row, info.value.column) == (2, "pmid")
+
+
+def test_strata_of_one_report_are_distinguishable() -> None:
+    """Rows sharing a report are strata: each differs in product or disease and has a note."""
+    df = load_extraction(EXTRACTION)
+    for pmid, group in df.groupby("pmid"):
+        if len(group) == 1:
+            continue
+        keys = list(zip(group["product"], group["disease"]))
+        assert len(set(keys)) == len(keys), f"strata of PMID {pmid} repeat product and disease"
+        assert (group["note"].str.len() > 0).all(), f"strata of PMID {pmid} need a note"
+
+
+def test_tix_comparator_numbers_are_sourced() -> None:
+    """Tix et al.'s abstract numbers: each sourced; the headline ones as the issue gives them."""
+    tix = pd.read_csv(EXTRACTION / "tix2024.csv", dtype=str, keep_default_na=False)
+    assert (tix["pmid"] == "39256908").all()
+    assert tix["source_url"].str.startswith("http").all()
+    assert (tix["location"].str.len() > 0).all()
+    assert tix["quantity"].is_unique
+    value = dict(zip(tix["quantity"], tix["value"].astype(float)))
+    assert value["patients"] == 5517 and value["spm_events"] == 326
+    assert value["clinical_trials"] == 18 and value["real_world_studies"] == 7
+    assert value["median_followup"] == 21.7
+    pooled = tix.set_index("quantity").loc["pooled_spm"]
+    estimate = (float(pooled["value"]), float(pooled["ci_low"]), float(pooled["ci_high"]))
+    assert estimate == (6.0, 4.8, 7.4)
+    shares = [value[k] for k in ("share_hematologic", "share_solid", "share_nmsc", "share_tcell")]
+    assert sum(shares) <= 100
+    # every URL the file cites is listed as a source page of the extraction or the snapshot
+    pages = set(pd.read_csv(EXTRACTION / "sources.csv", dtype=str)["url"])
+    with open(SNAPSHOT / "sources.tsv", encoding="utf-8") as fh:
+        pages |= {r["url"] for r in csv.DictReader(fh, delimiter="\t")}
+    assert set(tix["source_url"]) <= pages
+
+
+def test_sources_csv_lists_every_url_the_outcomes_cite() -> None:
+    out = pd.read_csv(EXTRACTION / "outcomes.csv", dtype=str, keep_default_na=False)
+    pages = set(pd.read_csv(EXTRACTION / "sources.csv", dtype=str)["url"])
+    assert set(out["source_url"]) <= pages
