@@ -62,6 +62,7 @@ def make_template(record_xml: str) -> str:
         f'<ArticleId IdType="pubmed">{own}</ArticleId>',
         '<ArticleId IdType="pubmed">{pmid}</ArticleId>',
     )
+    t = t.replace(f"synthetic.{own}", "synthetic.{pmid}")  # the synthetic DOIs stay unique
     t = re.sub(
         r"<PubDate>.*?</PubDate>",
         "<PubDate><Year>{year}</Year><Month>{month:02d}</Month><Day>{day:02d}</Day></PubDate>",
