@@ -403,7 +403,7 @@ def fit_ml(
 
 
 def profile_ll(
-    d: Data, tau: float, beta0: FloatArray, u0=None
+    d: Data, tau: float, beta0: FloatArray, u0=None, H0: FloatArray | None = None
 ) -> tuple[float, float, FloatArray, FloatArray]:
     """Profile log-likelihood at fixed ``tau`` (beta maximised).
 
@@ -411,7 +411,7 @@ def profile_ll(
     profile is the partial derivative in ``tau`` at the maximising ``beta``.
     """
     theta = np.append(beta0, tau)
-    theta, ev, _, _, _ = _newton(d, theta, u0, fixed_tau=True)
+    theta, ev, _, _, _ = _newton(d, theta, u0, fixed_tau=True, H0=H0)
     return ev.ll, float(ev.grad[d.p]), theta[: d.p], ev.modes
 
 

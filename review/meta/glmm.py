@@ -581,7 +581,7 @@ def _profile_ci(d, fit, level: float, vt: float) -> Tau2CI:
     state = {"beta": fit.beta.copy(), "u": fit.modes.copy()}
 
     def f(tau: float) -> tuple[float, float]:
-        ll, g, b, u = _aghq.profile_ll(d, tau, state["beta"], state["u"])
+        ll, g, b, u = _aghq.profile_ll(d, tau, state["beta"], state["u"], fit.hessian)
         state["beta"], state["u"] = b, u
         return 2.0 * (llmax - ll) - crit, -2.0 * g
 
