@@ -31,6 +31,7 @@ ids behind it with :meth:`PrismaCounts.records_in`.
 from __future__ import annotations
 
 import html
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1277,8 +1278,15 @@ def prisma_counts(
             )
 
     # ---- included: reports and studies
-    rs = dict(report_study or {})
     new_reports = inc_main | inc_other
+    if report_study is None and included_studies is not None:
+        # Several reports of one study: take the grouping the extraction table records
+        # (report_pmids; strata of one cohort sharing a PMID are one study).
+        rs = _study_map_from_extraction(_extraction_rows(included_studies), new_reports, pmids)
+        if len(set(rs.values())) < len(rs):
+            notes.append("reports grouped into studies by the extraction table's PMIDs")
+    else:
+        rs = dict(report_study or {})
     new_study_ids = {rs.get(r, r) for r in new_reports}
     ids["new_reports"] = frozenset(new_reports)
     ids["new_studies"] = frozenset(new_reports)
@@ -1411,6 +1419,82 @@ def _previous(
     )
 
 
+_PMID_SPLIT = re.compile(r"[;,\s|]+")
+
+
+def _clean_pmid(x: Any) -> str | None:
+    if _is_missing(x):
+        return None
+    p = str(x).strip()
+    if p.endswith(".0") and p[:-2].isdigit():
+        p = p[:-2]  # a PMID read as a float
+    return p or None
+
+
+def _extraction_rows(table: Any) -> list[tuple[str, frozenset[str]]]:
+    """(study_id, PMIDs of its reports) per row of an extraction table.
+
+    The PMIDs are ``pmid`` and every PMID of ``report_pmids`` (separated by ``;``, ``,``,
+    ``|`` or spaces) when the table has them.
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise OptionError(f"included_studies: expected a DataFrame, got {type(table).__name__}")
+    if "study_id" not in table.columns and table.index.name == "study_id":
+        table = table.reset_index()
+    if "study_id" not in table.columns:
+        raise InputError("included_studies: no 'study_id' column", column="study_id")
+    n = len(table)
+    pm = table["pmid"] if "pmid" in table.columns else [None] * n
+    rp = table["report_pmids"] if "report_pmids" in table.columns else [None] * n
+    rows = []
+    for i, (sid, p, reps) in enumerate(zip(table["study_id"], pm, rp)):
+        if _is_missing(sid) or not str(sid).strip():
+            raise InputError("included_studies: empty study_id", row=i, column="study_id")
+        got = {_clean_pmid(p)}
+        if not _is_missing(reps):
+            got |= {_clean_pmid(x) for x in _PMID_SPLIT.split(str(reps))}
+        rows.append((str(sid), frozenset(g for g in got if g)))
+    return rows
+
+
+def _study_map_from_extraction(
+    rows: list[tuple[str, frozenset[str]]], reports: Iterable[str], pmids: Mapping[str, str]
+) -> dict[str, str]:
+    """Report -> study, from the extraction table.
+
+    Reports whose PMIDs share a row (or a chain of rows, as strata of one cohort share
+    their PMID) are one study, named by the common prefix of its rows' study ids
+    (``dulery2025_axicel``, ``dulery2025_idecel`` -> ``dulery2025``).
+    """
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for _, ps in rows:
+        ps_l = sorted(ps)
+        for a in ps_l[1:]:
+            parent[find(a)] = find(ps_l[0])
+    names: dict[str, list[str]] = {}
+    for sid, ps in rows:
+        if ps:
+            names.setdefault(find(min(ps)), []).append(sid)
+    label = {}
+    for root, sids in names.items():
+        # character-wise common prefix of the ids (they are names, not paths)
+        prefix = os.path.commonprefix(sids).rstrip("_-. ")  # noqa: RUF071
+        label[root] = prefix if len(sids) > 1 and len(prefix) >= 3 else sids[0]
+    out = {}
+    for r in reports:
+        p = _pmid_of(r, pmids)
+        if p is not None and p in parent:
+            out[r] = label.get(find(p), r)
+    return out
+
+
 def _extraction_problems(
     table: pd.DataFrame,
     *,
@@ -1421,24 +1505,9 @@ def _extraction_problems(
     n_previous: int,
     notes: list[str],
 ) -> list[str]:
-    if not isinstance(table, pd.DataFrame):
-        raise OptionError(f"included_studies: expected a DataFrame, got {type(table).__name__}")
-    if "study_id" not in table.columns and table.index.name == "study_id":
-        table = table.reset_index()
-    if "study_id" not in table.columns:
-        raise InputError("included_studies: no 'study_id' column", column="study_id")
-    ext_pmid: dict[str, set[str]] = {}
-    ext_rows: list[tuple[str, str | None]] = []
-    for sid, pm in zip(
-        table["study_id"], table["pmid"] if "pmid" in table.columns else [None] * len(table)
-    ):
-        p = None if _is_missing(pm) else str(pm).strip()
-        if p is not None and p.endswith(".0") and p[:-2].isdigit():
-            p = p[:-2]  # a PMID read as a float
-        ext_rows.append((str(sid), p))
-        if p:
-            ext_pmid.setdefault(p, set()).add(str(sid))
+    ext_rows = _extraction_rows(table)
     ext_ids = {s for s, _ in ext_rows}
+    ext_pmids = frozenset().union(*(ps for _, ps in ext_rows)) if ext_rows else frozenset()
 
     studies: dict[str, set[str]] = {}
     for r in included_reports:
@@ -1448,15 +1517,13 @@ def _extraction_problems(
     missing = []
     for sid, reps in sorted(studies.items()):
         rep_pmids = {_pmid_of(r, pmids) for r in reps} - {None}
-        if sid not in ext_ids and not (rep_pmids & set(ext_pmid)):
+        if sid not in ext_ids and not (rep_pmids & ext_pmids):
             missing.append(f"{sid} (PMID {', '.join(sorted(rep_pmids))})" if rep_pmids else sid)
     if missing:
         out.append(
             f"{len(missing)} included studies missing from the extraction table: {_show(missing)}"
         )
-    stray = sorted(
-        {s for s, p in ext_rows if s not in studies and (p is None or p not in included_pmids)}
-    )
+    stray = sorted({s for s, ps in ext_rows if s not in studies and not (ps & included_pmids)})
     if stray and previous_count_only:
         if len(stray) <= n_previous:
             notes.append(

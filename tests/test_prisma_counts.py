@@ -450,6 +450,62 @@ def test_extraction_strata_share_a_pmid_and_match_by_it():
     assert counts(included_studies=ext).new_studies == 2
 
 
+def test_reports_grouped_into_studies_by_the_extraction_table():
+    recs = pd.DataFrame(
+        {"record_id": [f"pubmed:{i}" for i in (10, 11, 12, 13)], "source": ["PubMed"] * 4}
+    )
+    rows = [(r, st, "A", "include", None) for r in recs["record_id"] for st in (TA, FT)]
+    ext = pd.DataFrame(
+        {
+            # two reports of one trial; one cohort split into two strata; one plain study
+            "study_id": ["Big2020", "Coh2021_cd19", "Coh2021_bcma", "Solo2022"],
+            "pmid": ["10", "12", "12", "13"],
+            "report_pmids": ["10; 11", "12", "12", "13"],
+        }
+    )
+    c = prisma_counts(identified=recs, decisions=make_log(rows), included_studies=ext)
+    # 4 reports: 10+11 one study, 12 one study (two strata), 13 one study
+    assert (c.new_studies, c.new_reports) == (3, 4)
+    assert c.study_ids("new_studies") == {"Big2020", "Coh2021", "Solo2022"}
+    # an explicit mapping wins over the table
+    c = prisma_counts(
+        identified=recs, decisions=make_log(rows), included_studies=ext, report_study={}
+    )
+    assert c.new_studies == 4
+
+
+def test_worked_example_from_the_other_modules_objects(tmp_path):
+    """The example review read through search, dedup, screening, protocol and extraction."""
+    import shutil
+
+    from review.dedup import deduplicate
+    from review.extraction import load_extraction
+    from review.paths import ReviewPaths, example_review_dir
+    from review.protocol import load_protocol
+    from review.screening import ScreeningLog
+    from review.search import load_snapshot
+
+    p = ReviewPaths(example_review_dir())
+    snap = load_snapshot(p.snapshot("pubmed-2026"))
+    shutil.copy(p.screening_log, tmp_path / "log.jsonl")  # reading takes a lock: not in data/
+    log = ScreeningLog(tmp_path / "log.jsonl")
+    ext = load_extraction(p.extraction)
+    c = prisma_counts(
+        identified=snap,
+        duplicates_removed=deduplicate(snap.records),
+        decisions=log,
+        reason_labels=load_protocol(p.protocol),
+        included_studies=ext,
+    )
+    assert c.identified == len(snap.records)
+    # every included study is in the extraction table and the other way round (checked),
+    # and the strata of one cohort (one PMID) count as one study
+    assert c.new_studies == ext["pmid"].nunique()
+    assert c.records_in("reports_included") == {f"pubmed:{x}" for x in ext["pmid"].astype(str)}
+    final_ta = log.final("title_abstract")
+    assert c.records_excluded == int((final_ta["decision"] == "exclude").sum())
+
+
 def test_dedup_count_disagreeing_with_its_links():
     class FakeDedup:
         links = LINKS
