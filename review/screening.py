@@ -168,6 +168,10 @@ def _parse_line(raw: bytes, path: Path, line: int) -> dict[str, Any]:
     return row
 
 
+class _LockUnavailable(ScreeningLogError):
+    """The lock file cannot be created (e.g. a read-only checkout)."""
+
+
 @dataclass
 class _Cache:
     """Rows read so far; valid while the file keeps its identity and grows by appends."""
@@ -352,6 +356,12 @@ class ScreeningLog:
                 "(another writer holds it)",
                 self.path,
             ) from e
+        except OSError as e:
+            err = _LockUnavailable(
+                f"file {self.path}: cannot create the lock {self.lock_path}: {e}"
+            )
+            err.path, err.line = str(self.path), None  # type: ignore[attr-defined]
+            raise err from e
         try:
             yield
         finally:
@@ -488,8 +498,21 @@ class ScreeningLog:
                 os.close(fd)
 
     def _rows(self) -> list[dict[str, Any]]:
-        with self._open():
-            return list(self._cache.rows)
+        try:
+            with self._open():
+                return list(self._cache.rows)
+        except _LockUnavailable:
+            pass
+        # A read-only location (e.g. a checkout mounted read-only): no writer can be active
+        # there, so read without the lock; a torn tail cannot be moved aside and raises.
+        fd = os.open(self.path, os.O_RDONLY)
+        saved, self.on_torn = self.on_torn, "raise"
+        try:
+            self._refresh(fd)
+        finally:
+            self.on_torn = saved
+            os.close(fd)
+        return list(self._cache.rows)
 
     # ------------------------------------------------------------------ writing
     def _check(

@@ -444,3 +444,21 @@ def test_agreement_with_nothing_in_common(log):
     assert "no record was screened by both" in res.notes[0]
     with pytest.raises(OptionError):
         agreement(log, "title_abstract", ("A", "A"))
+
+
+def test_read_only_location_reads_without_lock(tmp_path, monkeypatch):
+    p = tmp_path / "log.jsonl"
+    ScreeningLog(p).record("r1")
+    log = ScreeningLog(p)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(30, "Read-only file system")
+
+    monkeypatch.setattr(log._lock, "acquire", refuse)
+    assert log.decisions()["record_id"].tolist() == ["r1"]
+    with pytest.raises(ScreeningLogError, match="cannot create the lock"):
+        log.record("r2")
+    _tear(p)
+    with pytest.raises(ScreeningLogError, match="torn last line"):
+        log.decisions()  # cannot be repaired there: reported, not used
+    assert log.on_torn == "repair"
