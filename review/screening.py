@@ -702,6 +702,57 @@ class ScreeningLog:
             }
             return self._append(fd, body)
 
+    def validate(self, protocol: Protocol | None = None) -> int:
+        """Check every row against the protocol (the log's own, or the one given).
+
+        Reading already checks the format; this adds the protocol's rules, for a log written
+        elsewhere or before the protocol changed: reasons are protocol codes, every full-text
+        exclusion has one, ``not_retrieved`` only at full text, reviewers and stages are the
+        protocol's, and no undo row comes without a decision to undo.
+
+        Returns
+        -------
+        int
+            Number of rows checked.
+
+        Raises
+        ------
+        review.errors.ScreeningLogError
+            At the first row that breaks a rule, naming the file and line.
+        """
+        p = protocol if protocol is not None else self.protocol
+        if p is None:
+            raise OptionError("validate() needs a protocol (none was given to the log)")
+        rows = self._rows()
+        depth: dict[tuple[str, str, str], int] = {}
+        saved = self.protocol
+        self.protocol = p
+        try:
+            for line, r in enumerate(rows, 1):
+                key = (r["record_id"], r["stage"], r["reviewer"])
+                if r["decision"] == UNDO:
+                    if not depth.get(key):
+                        raise _error(
+                            f"undo with no standing decision (seq {r['seq']})", self.path, line
+                        )
+                    depth[key] -= 1
+                    continue
+                depth[key] = depth.get(key, 0) + 1
+                try:
+                    self._check(
+                        r["record_id"],
+                        r["stage"],
+                        r["reviewer"],
+                        r["decision"],
+                        r["reason"],
+                        r["note"],
+                    )
+                except OptionError as e:
+                    raise _error(f"{e} (seq {r['seq']})", self.path, line) from e
+        finally:
+            self.protocol = saved
+        return len(rows)
+
     # ------------------------------------------------------------------ derived state
     def decisions(self) -> pd.DataFrame:
         """Every row ever written, in order (undo rows included).

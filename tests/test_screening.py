@@ -462,3 +462,35 @@ def test_read_only_location_reads_without_lock(tmp_path, monkeypatch):
     with pytest.raises(ScreeningLogError, match="torn last line"):
         log.decisions()  # cannot be repaired there: reported, not used
     assert log.on_torn == "repair"
+
+
+def test_validate_against_protocol_names_line(tmp_path, protocol):
+    p = tmp_path / "log.jsonl"
+    bare = ScreeningLog(p)
+    bare.record("r1", stage="full_text", decision="exclude", reason="wrong_design")
+    bare.record("r2", stage="full_text", decision="exclude", reason="not_in_protocol")
+    with pytest.raises(ScreeningLogError, match=r"line 2: .*not_in_protocol") as ei:
+        bare.validate(protocol)
+    assert ei.value.line == 2
+    with pytest.raises(OptionError, match="needs a protocol"):
+        bare.validate()
+
+
+def test_validate_passes_a_clean_log(log):
+    log.record("r1", reviewer="A", decision="include")
+    log.undo("r1", stage="title_abstract", reviewer="A")
+    log.record("r1", stage="full_text", reviewer="B", decision="exclude", reason="not_retrieved")
+    assert log.validate() == 3
+
+
+def test_worked_example_log_if_present():
+    root = Path(__file__).resolve().parent.parent / "data"
+    if not (root / "screening" / "log.jsonl").exists() or not (root / "protocol.yaml").exists():
+        pytest.skip("worked example (data/screening/log.jsonl, data/protocol.yaml) not present")
+    proto = load_protocol(root / "protocol.yaml")
+    log = ScreeningLog(root / "screening" / "log.jsonl", protocol=proto, on_torn="raise")
+    n = log.validate()
+    assert n == len(log.decisions()) > 0
+    for stage in ("title_abstract", "full_text"):
+        fin = log.final(stage)
+        assert fin["record_id"].is_unique
