@@ -594,17 +594,30 @@ def review_logs(draw):
                 truth["nr"] += 1
             else:
                 truth["by_reason"][reason] = truth["by_reason"].get(reason, 0) + 1
+    # other methods: straight to full text
+    other = [(f"cit:{i}", "Citation searching") for i in range(draw(st.integers(0, 4)))]
+    truth["other_inc"] = truth["other_nr"] = 0
+    for rid, _ in other:
+        reason = draw(st.sampled_from([None, "not_retrieved", "wrong_design"]))
+        dual(rid, FT, "include" if reason is None else "exclude", reason)
+        truth["other_inc"] += reason is None
+        truth["other_nr"] += reason == "not_retrieved"
     rec = pd.DataFrame(records, columns=["record_id", "source"])
     lk = pd.DataFrame(links, columns=["record_id", "duplicate_of"])
-    return rec, lk, make_log(rows), truth, len(kept)
+    oth = pd.DataFrame(other, columns=["record_id", "source"])
+    return rec, lk, make_log(rows), truth, len(kept), oth
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(review_logs())
 def test_boxes_add_up_for_any_valid_log(case):
-    rec, links, log, truth, n_kept = case
+    rec, links, log, truth, n_kept, other = case
     c = prisma_counts(
-        identified=rec, duplicates_removed=links, decisions=log, reason_labels=REASONS
+        identified=rec,
+        duplicates_removed=links,
+        decisions=log,
+        reason_labels=REASONS,
+        other_methods=other if len(other) else None,
     )
     # the truth the generator knows
     assert c.records_screened == n_kept
@@ -612,7 +625,14 @@ def test_boxes_add_up_for_any_valid_log(case):
     assert c.records_excluded == truth["excl"]
     assert c.reports_not_retrieved == truth["nr"]
     assert {k: n for k, _, n in c.reports_excluded if n} == truth["by_reason"]
-    assert c.reports_included == c.new_studies == truth["inc"]
+    assert c.reports_included == truth["inc"]
+    assert c.new_studies == c.new_reports == truth["inc"] + truth["other_inc"]
+    if len(other):
+        o = c.other
+        assert o.identified == o.reports_sought == len(other)
+        assert o.reports_not_retrieved == truth["other_nr"]
+        assert o.reports_included == truth["other_inc"]
+        assert o.reports_sought - o.reports_not_retrieved - o.n_excluded == o.reports_included
     # and the PRISMA identities
     assert c.identified - c.removed == c.records_screened
     assert c.records_screened - c.records_excluded == c.reports_sought

@@ -241,6 +241,33 @@ def test_draws_into_a_given_axes():
     assert_layout_clean(fig)
 
 
+@pytest.mark.parametrize("width_mm", [None, 85.0])
+def test_worked_example_diagram(tmp_path, width_mm):
+    """The example review's diagram, at its natural width and at one journal column."""
+    import shutil
+
+    from review.dedup import deduplicate
+    from review.extraction import load_extraction
+    from review.paths import ReviewPaths, example_review_dir
+    from review.protocol import load_protocol
+    from review.screening import ScreeningLog
+    from review.search import load_snapshot
+
+    p = ReviewPaths(example_review_dir())
+    snap = load_snapshot(p.snapshot("pubmed-2026"))
+    shutil.copy(p.screening_log, tmp_path / "log.jsonl")
+    c = prisma_counts(
+        identified=snap,
+        duplicates_removed=deduplicate(snap.records),
+        decisions=ScreeningLog(tmp_path / "log.jsonl"),
+        reason_labels=load_protocol(p.protocol),
+        included_studies=load_extraction(p.extraction),
+    )
+    fig = prisma_diagram(c, width=None if width_mm is None else width_mm / 25.4)
+    assert_shows_exactly(fig, c)
+    assert_layout_clean(fig)
+
+
 def test_inconsistent_counts_are_refused_before_drawing():
     bad = PrismaCounts(databases=(("PubMed", 5),), records_screened=4)
     with pytest.raises(PrismaInconsistency):
