@@ -20,6 +20,7 @@ from review.errors import OptionError
 from review.meta import (
     cumulative,
     leave_one_out,
+    method_sensitivity,
     pool_proportions,
     pool_rates,
     regtest,
@@ -27,7 +28,13 @@ from review.meta import (
 )
 from review.meta._vocab import MEASURES, METHODS, TESTS
 from review.plots import _layout as L
-from review.plots import forest, forest_cumulative, forest_leave_one_out, funnel
+from review.plots import (
+    forest,
+    forest_cumulative,
+    forest_leave_one_out,
+    funnel,
+    method_sensitivity_plot,
+)
 
 # the engine warns (as it should) about the continuity corrections in these data sets
 pytestmark = pytest.mark.filterwarnings("ignore:continuity correction:UserWarning")
@@ -317,3 +324,31 @@ def test_wrap_keeps_every_word_and_width():
     lines = L.wrap(s, 1.2)
     assert all(L.text_width(line) <= 1.2 + 1e-9 for line in lines)
     assert "".join("".join(lines).split()) == "".join(s.split())
+
+
+def test_method_sensitivity_rows():
+    sens = method_sensitivity(study_frame(12), events="events", n="n", label="label")
+    tx = texts(method_sensitivity_plot(sens))
+    table = sens.table.reset_index(drop=True)
+    drawn = 0
+    for i, r in table.iterrows():
+        if r["status"] != "ok":
+            assert str(r["status"]) in tx["footnote"].replace("\n", " ") or "‡" in tx[
+                f"label:model:{i}"]
+            continue
+        assert tx[f"label:model:{i}"].replace("\n", " ") == r["model"]
+        assert int(tx[f"k:model:{i}"]) == r["k"]
+        assert tx[f"est:model:{i}"] == fmt_x(100 * r["estimate"], 1)
+        lo, hi = interval(tx[f"ci:model:{i}"])
+        assert close(lo, r["ci_low"], 1, 100) and close(hi, r["ci_high"], 1, 100)
+        lo, hi = interval(tx[f"pi:model:{i}"])
+        assert close(lo, r["pi_low"], 1, 100) and close(hi, r["pi_high"], 1, 100)
+        assert tx[f"tau2:model:{i}"] == fmt_x(r["tau2"], 4)
+        drawn += 1
+    assert drawn >= 4
+
+
+def test_figure_displays_in_jupyter_without_pyplot(res):
+    png = forest(res)._repr_png_()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert funnel(res)._repr_png_()[:4] == b"\x89PNG"

@@ -10,7 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from review.plots.export import COLUMN_MM, PAGE_MM, save_figure
-from review.plots.forest import forest, forest_cumulative, forest_leave_one_out
+from review.plots.forest import (
+    forest,
+    forest_cumulative,
+    forest_leave_one_out,
+    method_sensitivity_plot,
+)
 from review.plots.funnel import funnel
 
 __all__ = [
@@ -20,6 +25,7 @@ __all__ = [
     "forest_cumulative",
     "forest_leave_one_out",
     "funnel",
+    "method_sensitivity_plot",
     "prisma_diagram",
     "save_figure",
 ]

@@ -23,6 +23,7 @@ import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Literal
 
 import numpy as np
@@ -37,7 +38,14 @@ from review.errors import OptionError
 from review.plots import _layout as L
 from review.plots._style import OKABE_ITO, RC, style
 
-__all__ = ["SCALES", "forest", "forest_cumulative", "forest_leave_one_out"]
+__all__ = [
+    "SCALES",
+    "ReviewFigure",
+    "forest",
+    "forest_cumulative",
+    "forest_leave_one_out",
+    "method_sensitivity_plot",
+]
 
 Scale = Literal["proportion", "percent", "per1000", "perpy", "per100py", "per1000py"]
 XScale = Literal["linear", "log", "logit"]
@@ -202,6 +210,9 @@ def _footnote(res: Any, *, prediction: bool, extra: Sequence[str] = ()) -> list[
     second = f"Study {_pct(res.level)} CIs: {ci}."
     if prediction and res.method != "FE":
         second += f" {pi_method_text(res)}."
+    if res.method == "GLMM":
+        second += (" Weights: approximate inverse-variance 1/(vi + τ²) of each study's "
+                   "model-scale estimate (a GLMM has no study weights).")
     lines.append(second)
     lines.extend(extra)
     return lines
@@ -802,10 +813,25 @@ def _draw_glyphs(pax: Axes, t: _Table, lo: float, hi: float, lay: dict[str, Any]
 
 
 # ------------------------------------------------------------------------ public API
+class ReviewFigure(Figure):
+    """A matplotlib figure that shows itself in Jupyter without pyplot.
+
+    The figures of :mod:`review.plots` are made without pyplot (no global state, no
+    figure left open), so they display through ``_repr_png_`` at their own size.
+    """
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", dpi=100, bbox_inches=None, facecolor="white")
+        return buf.getvalue()
+
+
 def _new_figure(t: _Table, ax: Axes | None, width: float | None) -> Figure:
     with style():
         if ax is None:
-            fig = Figure()
+            fig = ReviewFigure()
             _render(fig, t, width)
         else:
             fig = ax.get_figure()  # type: ignore[assignment]
@@ -1101,3 +1127,86 @@ def forest_cumulative(
         label_width=label_width, plot_width=plot_width, width=width,
         extra_note=f"Studies added in order of {order}.",
     )
+
+
+def method_sensitivity_plot(
+    sens: Any,
+    *,
+    ax: Axes | None = None,
+    scale: Scale | None = None,
+    xscale: XScale = "linear",
+    xlim: tuple[float, float] | None = None,
+    digits: int | None = None,
+    label_width: float = 2.0,
+    plot_width: float = 2.0,
+    width: float | None = None,
+    title: str | None = None,
+) -> Figure:
+    """One row a model: the same studies pooled by GLMM, logit, arcsine, Freeman-Tukey, raw.
+
+    Parameters
+    ----------
+    sens : SensitivityResult
+        From :func:`review.meta.method_sensitivity`.
+    ax, scale, xscale, xlim, digits, label_width, plot_width, width, title
+        As :func:`forest`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row a model with k, the pooled estimate and CI, the prediction interval as
+        text, tau^2 and I^2 (each on its own model scale). A model without a number shows
+        its ``status`` in the footnote instead of a made-up value.
+
+    References
+    ----------
+    Lin L, Xu C, Chu H. Empirical comparisons of 12 meta-analysis methods for synthesizing
+    proportions of binary outcomes. *J Gen Intern Med* 2022;37:308-17.
+    """
+    from review.meta._vocab import METHODS, RATE_MEASURES
+    from review.meta.results import SensitivityResult
+
+    if not isinstance(sens, SensitivityResult):
+        raise OptionError(f"method_sensitivity_plot() takes a SensitivityResult, got "
+                          f"{type(sens).__name__}")
+    table = sens.table.reset_index(drop=True)
+    if table.empty:
+        raise OptionError("The sensitivity table has no rows to draw")
+    kind = "rate" if str(table["measure"].iloc[0]) in RATE_MEASURES else "proportion"
+
+    s = _scale(SimpleNamespace(kind=kind, measure=str(table["measure"].iloc[0])), scale)
+    if xscale not in ("linear", "log", "logit"):
+        raise OptionError(f"Invalid xscale {xscale!r}; must be one of ['linear', 'log', 'logit']")
+    d = s.digits if digits is None else int(digits)
+    level = float(next(iter(sens.fits.values())).level) if sens.fits else 0.95
+    rows: list[_Row] = []
+    foot_status: list[str] = []
+    for i, r in table.iterrows():
+        ok = str(r.get("status", "ok")) == "ok" and np.isfinite(float(r["estimate"]))
+        cells = {"label": str(r["model"]), "k": _fmt_count(r["k"])}
+        if ok:
+            cells["est"] = _fmt_est(float(r["estimate"]), s, d)
+            cells["ci"] = _fmt_ci(float(r["ci_low"]), float(r["ci_high"]), s, d)
+            if np.isfinite([float(r["pi_low"]), float(r["pi_high"])]).all():
+                cells["pi"] = _fmt_ci(float(r["pi_low"]), float(r["pi_high"]), s, d)
+            cells["tau2"] = fmt_x(float(r["tau2"]), 4)
+            cells["i2"] = f"{fmt_x(float(r['i2']), 1)}%"
+            glyph: tuple[Any, ...] | None = ("point", float(r["estimate"]), float(r["ci_low"]),
+                                             float(r["ci_high"]))
+        else:
+            cells["label"] += " ‡"
+            foot_status.append(f"‡ {r['model']}: {r['status']}")
+            glyph = None
+        rows.append(_Row("study", f"model:{i}", cells, glyph=glyph))
+    method = str(table["method"].iloc[-1])
+    meth = METHODS[method].long_name if method in METHODS else method
+    foot = [f"Each row pools the same studies with another model; inverse-variance rows use "
+            f"the {meth} ({method}) for τ². τ² is on each model's own scale.",
+            f"{_pct(level)} PI: {table['pi_method'].iloc[0]} method "
+            "(see review.meta._vocab.PI_METHODS).", *foot_status]
+    left = [_Col("label", "Model", "left"), _Col("k", "k")]
+    right = [_Col("est", f"{s.header}\n[{_pct(level)} CI]", span_with_next=True), _Col("ci", ""),
+             _Col("pi", f"{_pct(level)} PI"), _Col("tau2", "τ²"), _Col("i2", "I²")]
+    t = _Table(left, right, rows, s.axis_label, s.mult, xscale, xlim, None, None, foot,
+               label_width, plot_width, title, s.kind)
+    return _new_figure(t, ax, width)

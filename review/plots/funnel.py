@@ -17,14 +17,13 @@ from typing import Any, Literal
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 from scipy import stats
 
 from review._format import fmt_p, fmt_x
 from review.errors import OptionError
 from review.plots import _layout as L
 from review.plots._style import OKABE_ITO, RC, style
+from review.plots.forest import ReviewFigure
 
 __all__ = ["funnel", "regtest_text"]
 
@@ -46,10 +45,9 @@ def regtest_text(rt: Any) -> str:
     p = fmt_p(rt.pval)
     p = f"p < {p[1:]}" if p.startswith("<") else f"p = {p}"
     pred = _PREDICTOR.get(rt.predictor, rt.predictor)
-    nb = "\u00a0"
-    return (f"{name} (predictor {pred}; {model}): "
-            f"{stat}{dfs} = {fmt_x(rt.zval, 2)}, {p}".replace(" = ", f"{nb}={nb}")
-            .replace("p < ", f"p{nb}<{nb}"))
+    nb = "\u00a0"  # no-break spaces keep "t (df = 10) = -0.09" and "p = .93" whole
+    value = f"{stat}{dfs} = {fmt_x(rt.zval, 2)}".replace(" ", nb)
+    return f"{name} (predictor {pred}; {model}): {value}, {p.replace(' ', nb)}"
 
 
 def _n_scale_factor(res: Any) -> float:
@@ -166,6 +164,12 @@ def funnel(
     if regtest.k < 10:
         lines.append(f"Exploratory: k = {regtest.k} < 10 studies; asymmetry tests have low power "
                      "(Sterne et al. 2011).")
+    shades = ", ".join(f"{100 * lv:g}%" for lv in sorted(levels))
+    legend = (f"Shaded: pseudo-confidence regions ({shades}, darker = wider) around the pooled "
+              "estimate (vertical line).")
+    if corrected.any():
+        legend += " Triangles: studies with a zero-cell continuity correction."
+    lines.append(legend)
     if not rate:
         lines.append("For proportions the funnel shape depends on p; read as exploratory "
                      "(Hunter et al. 2014).")
@@ -176,7 +180,7 @@ def funnel(
                        height)
     with style():
         if ax is None:
-            fig = Figure()
+            fig = ReviewFigure()
             _draw(fig, None, args, width)
             fig._review_relayout = lambda w: _draw(fig, None, args, w)  # type: ignore[attr-defined]
         else:
@@ -252,14 +256,6 @@ def _draw(fig: Figure, ax: Axes | None, d: _FunnelData, width: float) -> None:
         ax.spines[sp].set_visible(False)
     for sp in ("left", "bottom"):
         ax.spines[sp].set_linewidth(0.6)
-    handles: list[Any] = [Patch(color=s, label=f"{100 * lv:g}%")
-                          for lv, s in zip(levels, _SHADES[: len(levels)])]
-    if corrected.any():
-        handles.append(Line2D([], [], ls="", marker="^", mfc="white",
-                              mec=OKABE_ITO["vermillion"], label="corrected"))
-    ax.legend(handles=handles, loc="upper right", frameon=False, handlelength=1.0,
-              prop=L.font(6.5), title="Pseudo-CI region", title_fontproperties=L.font(6.5),
-              borderaxespad=0.2)
     if own_figure:
         _fit_axes(fig, ax)
 
