@@ -33,6 +33,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -404,7 +405,11 @@ class PrismaCounts:
         out = ["PRISMA 2020 flow (Page et al. 2021, BMJ 372:n71)", ""]
 
         def line(label: str, n: int, indent: int = 0) -> None:
-            out.append(f"{' ' * indent}{label:<{w - indent}} n = {n}")
+            # a label longer than the column wraps, the count stays on its last line
+            parts = textwrap.wrap(label, w - indent - 1) or [""]
+            out.extend(" " * (indent + 2 * (i > 0)) + p for i, p in enumerate(parts[:-1]))
+            pad = " " * (indent + 2 * (len(parts) > 1))
+            out.append(f"{pad}{parts[-1]:<{w - len(pad)}} n = {n}")
 
         if self.previous is not None:
             out.append("Previous studies")

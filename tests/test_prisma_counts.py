@@ -289,6 +289,13 @@ def test_a_screening_log_object_gives_the_same_counts(tmp_path):
     assert from_object.to_frame().equals(counts().to_frame())
 
 
+def test_final_decisions_frame_gives_the_same_counts():
+    final = final_decisions(make_log())[["record_id", "stage", "decision", "reason"]]
+    assert counts(decisions=final).to_frame().equals(counts().to_frame())
+    with pytest.raises(InputError, match="2 rows for record pubmed:1"):
+        counts(decisions=pd.concat([final, final.iloc[:1]]))
+
+
 def test_log_order_is_seq_not_row_order():
     log = make_log().sample(frac=1.0, random_state=3)  # shuffled rows, seq kept
     assert counts(decisions=log).records_excluded == 3
