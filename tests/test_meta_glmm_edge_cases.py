@@ -290,3 +290,36 @@ def test_summary_repr_html_and_frame() -> None:
     assert len(frame) == 16 and set(frame["kind"]) == {"study", "random", "fixed"}
     ci = profile_tau2_ci(res, level=0.9)
     assert ci.method == "profile likelihood" and ci.tau2_low > res.tau2_ci[0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.sampled_from(["binomial", "poisson"]),
+    st.integers(2, 30),
+    st.floats(-6, 0),
+    st.floats(0, 2),
+    st.integers(0, 2**31 - 1),
+)
+def test_random_data_sets_converge_to_a_stationary_point(family, k, mu, tau, seed) -> None:
+    rng = np.random.default_rng(seed)
+    size = rng.integers(5, 2000, k).astype(float)
+    rate = np.exp(mu + tau * rng.normal(size=k))
+    if family == "binomial":
+        x = rng.binomial(size.astype(int), rate / (1 + rate)).astype(float)
+        df = pd.DataFrame({"events": x, "n": size})
+    else:
+        x = rng.poisson(size * rate).astype(float)
+        df = pd.DataFrame({"events": x, "time": size})
+    try:
+        res = fit(df, family=family)
+    except ConvergenceError:  # only when no finite MLE exists
+        assert (x == 0).all() or (family == "binomial" and (x == size).all())
+        return
+    assert res.converged, res.notes
+    d, f = res._core
+    if f.tau > 0:
+        g = _aghq.evaluate(d, np.append(f.beta, f.tau)).grad
+        assert np.max(np.abs(g)) < 1e-5 * max(1.0, abs(f.ll))
+    assert np.isfinite(res.link.se) and res.link.se > 0
+    lo, hi = res.tau2_ci
+    assert lo <= res.tau2 <= hi

@@ -309,16 +309,34 @@ def _newton(
 
 
 def fit_glm(d: Data) -> tuple[FloatArray, float, FloatArray]:
-    """Common-effect GLM (tau = 0) by Newton-Raphson: (beta, loglik, vcov)."""
+    """Common-effect GLM (tau = 0) by Newton-Raphson with step halving: (beta, ll, vcov)."""
     beta = _glm_start(d)
-    for _ in range(100):
+
+    def ll_at(b):
+        return float(_cond(d, d.X @ b + d.offset, d.x, d.size, order=1)[0].sum())
+
+    ll = ll_at(beta)
+    for _ in range(200):
         eta = d.X @ beta + d.offset
         _, l1, l2, _ = _cond(d, eta, d.x, d.size, order=2)
         g = d.X.T @ l1
         H = (d.X * l2[:, None]).T @ d.X
-        step = np.linalg.solve(H, -g)
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-12:
+        try:
+            step = np.linalg.solve(H, -g)
+        except np.linalg.LinAlgError:
+            step = g / max(float(np.abs(np.diag(H)).max()), 1.0)
+        big = float(np.max(np.abs(step)))
+        if big > 5.0:
+            step *= 5.0 / big
+        t = 1.0
+        for _ in range(60):
+            bn = beta + t * step
+            lln = ll_at(bn)
+            if np.isfinite(lln) and lln >= ll - 1e-12 * abs(ll):
+                break
+            t *= 0.5
+        beta, ll = bn, lln
+        if np.max(np.abs(t * step)) < 1e-12:
             break
     eta = d.X @ beta + d.offset
     l0, _, l2, _ = _cond(d, eta, d.x, d.size, order=2)
@@ -327,12 +345,16 @@ def fit_glm(d: Data) -> tuple[FloatArray, float, FloatArray]:
 
 
 def _glm_start(d: Data) -> FloatArray:
-    # intercept-only closed form; otherwise least squares on the empirical logit/log rate
+    # weighted least squares on the empirical logits / log rates (+0.5), which is exact for
+    # the pooled proportion / rate of an intercept-only model up to the 0.5
     if d.family == "binomial":
         y = np.log((d.x + 0.5) / (d.size - d.x + 0.5))
+        w = 1.0 / (1 / (d.x + 0.5) + 1 / (d.size - d.x + 0.5))
     else:
         y = np.log((d.x + 0.5) / d.size)
-    return np.linalg.lstsq(d.X, y, rcond=None)[0]
+        w = d.x + 0.5
+    Xw = d.X * w[:, None]
+    return np.linalg.lstsq(Xw.T @ d.X, Xw.T @ y, rcond=None)[0]
 
 
 def _tau_start(d: Data) -> float:
