@@ -51,6 +51,7 @@ __all__ = [
     "TARGETS",
     "load_extraction",
     "provenance",
+    "report_study_map",
 ]
 
 #: Required columns of ``studies.csv``, in order.
@@ -330,6 +331,40 @@ def provenance(folder: str | PathLike[str]) -> pd.DataFrame:
         present, ``source_url``; plus ``line``, the line of ``outcomes.csv`` it came from.
     """
     return load_extraction(folder).attrs["provenance"].copy()
+
+
+def report_study_map(studies: pd.DataFrame) -> dict[str, str]:
+    """Report -> study, for counting PRISMA's reports and studies apart.
+
+    A study is identified by its primary report (the ``pmid`` column): every PubMed record of
+    its reports (``pmid`` and ``report_pmids``) maps to the record id of that primary report.
+    Strata of one study (rows sharing a primary PMID, e.g. one row a product) are one study.
+
+    Parameters
+    ----------
+    studies : pandas.DataFrame
+        The frame from :func:`load_extraction`.
+
+    Returns
+    -------
+    dict
+        ``{"pubmed:<report PMID>": "pubmed:<primary PMID>"}``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> report_study_map(pd.DataFrame({"pmid": ["1", "1"], "report_pmids": ["1;2", "1"]}))
+    {'pubmed:1': 'pubmed:1', 'pubmed:2': 'pubmed:1'}
+    """
+    mapping: dict[str, str] = {}
+    reports = studies["report_pmids"] if "report_pmids" in studies.columns else None
+    for i, primary in enumerate(studies["pmid"].astype(str)):
+        pmids = [primary]
+        if reports is not None and isinstance(reports.iloc[i], str):
+            pmids += _pmids(reports.iloc[i])
+        for p in pmids:
+            mapping[f"pubmed:{p}"] = f"pubmed:{primary}"
+    return mapping
 
 
 def load_extraction(folder: str | PathLike[str]) -> pd.DataFrame:
