@@ -16,7 +16,7 @@ from test_prisma_counts import EXTRACTION, ROWS, counts, make_log
 
 from review.errors import OptionError, PrismaInconsistency
 from review.plots.prisma_diagram import prisma_diagram
-from review.prisma import PrismaCounts, prisma_counts
+from review.prisma import OtherMethodsCounts, PreviousCounts, PrismaCounts, prisma_counts
 
 try:  # the plots helper's exporter; fall back to savefig with the style's vector settings
     from review.plots.export import save_figure
@@ -88,7 +88,9 @@ def expected_numbers(c: PrismaCounts) -> dict[str, list[str]]:
         ]
     if c.other is not None:
         o = c.other
-        exp["other_identified"] = [f"{name} {n(v)}" for name, v in o.sources]
+        exp["other_identified"] = [f"{name} {n(v)}" for name, v in o.sources] or [
+            "Records identified (n = 0)"
+        ]
         exp["other_sought"] = [f"Reports sought for retrieval {n(o.reports_sought)}"]
         exp["other_not_retrieved"] = [f"Reports not retrieved {n(o.reports_not_retrieved)}"]
         exp["other_assessed"] = [f"Reports assessed for eligibility {n(o.reports_assessed)}"]
@@ -265,6 +267,28 @@ def test_worked_example_diagram(tmp_path, width_mm):
     )
     fig = prisma_diagram(c, width=None if width_mm is None else width_mm / 25.4)
     assert_shows_exactly(fig, c)
+    assert_layout_clean(fig)
+
+
+def test_edge_cases_empty_review_big_numbers_and_markup_characters():
+    empty = PrismaCounts(databases=())
+    fig = prisma_diagram(empty)
+    assert_shows_exactly(fig, empty)
+    assert_layout_clean(fig)
+    odd = PrismaCounts(
+        databases=(("Embase $x$ & <Ovid>", 123456),),
+        records_screened=123456,
+        records_excluded=123000,
+        reports_sought=456,
+        reports_assessed=456,
+        reports_excluded=(("a", "Costs $5 & <b>", 456),),
+        other=OtherMethodsCounts((), 0, 0, 0, (), 0),
+        previous=PreviousCounts(3, 4),
+        total_studies=3,
+        total_reports=4,
+    )
+    fig = prisma_diagram(odd)
+    assert_shows_exactly(fig, odd)  # "$x$" stays text, not mathtext
     assert_layout_clean(fig)
 
 

@@ -202,6 +202,8 @@ def _boxes(c: PrismaCounts, show_zero_reasons: bool) -> list[_Box]:
         o = c.other
         lines = [("Records identified from:", 0)]
         lines += [(f"{name} {_n(n)}", 1) for name, n in o.sources]
+        if not o.sources:
+            lines = [(f"Records identified {_n(0)}", 0)]
         out.append(_Box("other_identified", "other", 0, lines, align="left"))
         retrieval(
             "other_",
