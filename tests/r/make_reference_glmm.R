@@ -96,6 +96,10 @@ add_rate("rates_rare", c(0, 2, 1, 0, 5, 3, 0, 9), c(120.5, 300, 80, 45.2, 900, 4
 t30 <- round(runif(30, 50, 2000), 1)
 r30 <- rpois(30, t30 * exp(rnorm(30, log(0.01), 0.5)))
 add_rate("rates_sim_k30", r30, t30, "simulated, same seed stream: k = 30, log-normal rates")
+n20 <- sample(20:400, 20, replace = TRUE)
+x20 <- rbinom(20, n20, plogis(rnorm(20, -1.5, 1.5)))
+add_prop("sim_k20_hetero", x20, n20,
+         "simulated, same seed stream: k = 20, large heterogeneity (logit sd 1.5)")
 add_rate("rates_homogeneous", c(2, 4, 7, 8), c(100, 200, 300, 400),
          "synthetic, nearly identical rates: tau^2 = 0 boundary")
 
@@ -140,7 +144,10 @@ for (nm in names(sets)) {
         QEp_LRT = res$QEp.LRT, QE_df = res$QE.df, I2 = res$I2, H2 = res$H2, vt = res$vt,
         logLik = res$fit.stats["ll", "ML"], deviance = res$fit.stats["dev", "ML"],
         AIC = res$fit.stats["AIC", "ML"], BIC = res$fit.stats["BIC", "ML"],
-        AICc = res$fit.stats["AICc", "ML"]
+        AICc = res$fit.stats["AICc", "ML"],
+        # the marginal (AGHQ) log-likelihood; metafor 3.8-1's fit.stats instead use lme4's
+        # deviance(), which for a GLMM is the conditional deviance at the modes
+        lme4_logLik = c(logLik(res$res.ML))
       )
       if (is.list(prof)) out$profile_tau2 <- prof
       fits[[id]] <- out
