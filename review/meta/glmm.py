@@ -104,7 +104,11 @@ class GLMMResult(PoolResult):
     weight ``1/(vi + tau2)`` of the plotted ``yi`` (a GLMM has no study weights), in
     percent; ``fit_stats`` holds the marginal (AGHQ) log-likelihood with the binomial or
     Poisson constants, ``deviance = -2 (logLik - logLik_saturated)`` and AIC, BIC, AICc
-    with ``p + 1`` parameters.
+    with ``p + 1`` parameters. (metafor 3.8-1 prints ``logLik_saturated -
+    deviance(glmer)/2`` instead, and lme4's ``deviance()`` of a GLMM is the *conditional*
+    deviance at the modes, so metafor's printed fit statistics are not the marginal
+    likelihood; lme4's ``logLik()`` equals ours minus ``logLik_saturated``, which the
+    golden tests check.)
 
     Attributes
     ----------
