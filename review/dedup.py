@@ -47,7 +47,7 @@ import os
 import re
 import unicodedata
 import warnings
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
@@ -94,6 +94,18 @@ _MIN_TITLE_CHARS = 20  # shorter titles ("Reply", "Erratum") are never fuzzy-mat
 _MIN_TITLE_TOKENS = 3
 _AUTHOR_MIN = 80.0  # first authors' family names at least this similar (typos allowed)
 _BIG_BLOCK = 400  # blocks larger than this are compared year window by year window
+_MARKUP = re.compile(r"<[^>]+>")
+_NON_WORD = re.compile(r"[\W_]+")
+_DIGIT = re.compile(r"\d")
+# Words so common in titles that a blocking key made of them groups thousands of records;
+# left out of the keys only (never out of the comparison).
+_KEY_STOP = _STOP | frozenset(
+    "efficacy safety randomized randomised controlled trial trials study studies cohort "
+    "systematic review meta analysis incidence risk factors outcomes outcome long term real "
+    "world evidence patients patient treatment therapy effect effects case report series "
+    "clinical retrospective prospective analysis multicenter multicentre phase results "
+    "associated association use using based new".split()
+)
 
 
 # ---------------------------------------------------------------------------------------
@@ -111,10 +123,15 @@ def normalise_title(title: Any) -> str:
     """
     if title is None or (isinstance(title, float) and math.isnan(title)):
         return ""
-    t = re.sub(r"<[^>]+>", " ", str(title))
-    t = unicodedata.normalize("NFKD", t)
-    t = "".join(ch for ch in t if not unicodedata.combining(ch)).casefold()
-    return " ".join(re.sub(r"[\W_]+", " ", t).split())
+    t = str(title)
+    if "<" in t:
+        t = _MARKUP.sub(" ", t)
+    if t.isascii():
+        t = t.lower()
+    else:
+        t = unicodedata.normalize("NFKD", t)
+        t = "".join(ch for ch in t if not unicodedata.combining(ch)).casefold()
+    return " ".join(_NON_WORD.sub(" ", t).split())
 
 
 def _doi(value: Any) -> str | None:
@@ -146,11 +163,15 @@ def _numbers(tokens: list[str]) -> tuple[str, ...]:
     """Numbers in a title: digit-bearing words ("2", "cd19") and roman numerals ("part ii")."""
     out = []
     for k, t in enumerate(tokens):
-        if any(ch.isdigit() for ch in t) or t in _ROMAN:
+        if t in _ROMAN or _DIGIT.search(t):
             out.append(t)
         elif t in ("i", "v", "x") and k > 0 and tokens[k - 1] in _ROMAN_AFTER:
             out.append(t)
     return tuple(sorted(out))
+
+
+def _is_number(t: str) -> bool:
+    return t in _ROMAN or t in ("i", "v", "x") or _DIGIT.search(t) is not None
 
 
 def _unsplit(title: list[str], mine: list[str], theirs: list[str]) -> tuple[list[str], list[str]]:
@@ -176,9 +197,9 @@ def _title_guard(a: list[str], b: list[str]) -> str | None:
     """
     if _numbers(a) != _numbers(b):
         return "numbers_differ"
-    sa, sb = set(a), set(b)
-    only_a = [t for t in a if t not in sb and not _numbers([t])]
-    only_b = [t for t in b if t not in sa and not _numbers([t])]
+    ca, cb = Counter(a), Counter(b)  # multisets: a repeated word typed wrong once counts
+    only_a = [t for t in (ca - cb).elements() if not _is_number(t)]
+    only_b = [t for t in (cb - ca).elements() if not _is_number(t)]
     if not only_a and not only_b:
         return None
     only_a, only_b = _unsplit(a, only_a, only_b)
@@ -197,7 +218,9 @@ def _title_guard(a: list[str], b: list[str]) -> str | None:
 
 
 def _keys(tokens: list[str]) -> list[str]:
-    sig = [t for t in tokens if t not in _STOP]
+    sig = [t for t in tokens if t not in _KEY_STOP]
+    if len(sig) < 2:
+        sig = [t for t in tokens if t not in _STOP]
     if len(sig) < 2:
         sig = tokens
     if len(sig) < 2:
@@ -585,19 +608,15 @@ def _candidate_pairs(
     return scored
 
 
-def _completeness(row: Any) -> int:
-    n = 0
+def _completeness(df: pd.DataFrame) -> list[int]:
+    """Number of filled fields per record (the most complete record of a group is kept)."""
+    n = np.zeros(len(df), dtype=np.int64)
     for c in ("pmid", "doi", "abstract", "journal", "pub_date", "language"):
-        v = row.get(c)
-        if v is not None and not (isinstance(v, float) and math.isnan(v)) and str(v).strip():
-            n += 1
-    if row.get("year") is not None and not pd.isna(row.get("year")):
-        n += 1
+        n += np.fromiter((isinstance(v, str) and bool(v.strip()) for v in df[c]), bool, len(df))
+    n += df["year"].notna().to_numpy(dtype=bool)
     for c in ("authors", "keywords", "mesh_terms", "publication_types"):
-        v = row.get(c)
-        if isinstance(v, list) and v:
-            n += 1
-    return n
+        n += np.fromiter((isinstance(v, list) and bool(v) for v in df[c]), bool, len(df))
+    return n.tolist()
 
 
 def deduplicate(
@@ -788,8 +807,7 @@ def deduplicate(
     members_of: dict[int, list[int]] = defaultdict(list)
     for i, r in enumerate(roots):
         members_of[r].append(i)
-    rows = df.to_dict("records")
-    completeness = [_completeness(r) for r in rows]
+    completeness = _completeness(df)
     adj: dict[int, list[tuple[int, str, float]]] = defaultdict(list)
     for i, j, reason, score in edges:
         adj[i].append((j, reason, score))
@@ -830,12 +848,13 @@ def deduplicate(
     kept_idx = sorted(kept_of_root.values())
     unique = df.iloc[kept_idx].copy()
     for col in ("pmid", "doi", "abstract"):
+        column = df[col].tolist()
         vals = unique[col].tolist()
         for k, i in enumerate(kept_idx):
             if vals[k] is None:
                 for m in members_of[roots[i]]:
-                    if rows[m][col] is not None:
-                        vals[k] = rows[m][col]
+                    if column[m] is not None:
+                        vals[k] = column[m]
                         break
         unique[col] = pd.Series(vals, index=unique.index, dtype=object)
     unique["group_size"] = [size[roots[i]] for i in kept_idx]
