@@ -298,6 +298,23 @@ def test_inconsistent_counts_are_refused_before_drawing():
         prisma_diagram(bad)
 
 
+def test_save_figure_at_a_column_width_relays_out_the_diagram(tmp_path):
+    if save_figure is None:  # pragma: no cover
+        pytest.skip("review.plots.export not present")
+    from matplotlib.image import imread
+
+    c = TEMPLATES["new-databases"]()
+    fig = prisma_diagram(c)
+    natural_h = fig.get_size_inches()[1]
+    (png,) = save_figure(fig, tmp_path / "prisma", formats=("png",), dpi=300, width_mm=85)
+    h, w = imread(png).shape[:2]
+    assert w == round(85 / 25.4 * 300)
+    assert fig.get_size_inches()[1] > natural_h  # narrower: text wraps, boxes grow
+    assert abs(h - fig.get_size_inches()[1] * 300) <= 1  # whole pixels
+    assert_shows_exactly(fig, c)
+    assert_layout_clean(fig)
+
+
 def test_svg_keeps_text_as_text_and_shows_the_numbers(tmp_path):
     c = TEMPLATES["new-other-methods"]()
     fig = prisma_diagram(c)
