@@ -29,7 +29,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import chdtrc
 
 from review.errors import ConvergenceError, InputError, OptionError
 from review.meta._vocab import MEASURES
@@ -40,6 +40,7 @@ from review.meta.results import (
     PoolResult,
     RegtestResult,
 )
+from review.meta.tau2 import t_crit, t_sf2
 from review.meta.uni import fit_rma, prediction_interval, refit
 
 __all__ = ["cumulative", "influence", "leave_one_out", "regtest"]
@@ -255,7 +256,7 @@ def influence(res: PoolResult) -> InfluenceResult:
     with np.errstate(invalid="ignore"):
         infl = (
             (np.abs(dff) > 3 * math.sqrt(p / (k - p)))
-            | (stats.chi2.cdf(cook, p) > 0.5)
+            | (1 - chdtrc(p, cook) > 0.5)
             | (hat > 3 * p / k)
             | (np.abs(dfbs) > 1)
         )
@@ -465,9 +466,9 @@ def regtest(
         sigma2 = float(np.sum(w * r * r)) / dfr
         se = np.sqrt(np.diag(A) * sigma2)
         tv = beta / se
-        zval, pval = float(tv[1]), float(2 * stats.t.sf(abs(tv[1]), dfr))
+        zval, pval = float(tv[1]), float(t_sf2(tv[1], dfr))
         df = float(dfr)
-        crit = float(stats.t.isf((1 - res.level) / 2, dfr))
+        crit = t_crit(1 - res.level, dfr)
         est, lo, hi = float(beta[0]), float(beta[0] - crit * se[0]), float(beta[0] + crit * se[0])
         slope, slope_se = float(beta[1]), float(se[1])
     return RegtestResult(

@@ -24,32 +24,42 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import stats
+from scipy import special
 
 from review.errors import InputError, OptionError
 from review.meta._vocab import MEASURES, check_code
 
-__all__ = ["EscalcData", "escalc", "exact_ci", "validate_counts"]
+__all__ = ["EscalcData", "clopper_pearson", "escalc", "exact_ci", "validate_counts"]
 
 FloatArray = NDArray[np.float64]
 
 
-def _numeric(df: pd.DataFrame, col: str) -> pd.Series:
+def _numeric(df: pd.DataFrame, col: str) -> np.ndarray:
+    """The column as float, or an InputError naming the first bad row."""
     if col not in df.columns:
         raise InputError(
             f"column {col!r} not found; columns are {list(map(str, df.columns))}", column=col
         )
     s = df[col]
-    out = pd.to_numeric(s, errors="coerce")
-    for idx, raw, val in zip(df.index, s, out, strict=True):
-        missing = raw is None or (isinstance(raw, float) and math.isnan(raw)) or raw is pd.NA
-        if missing or pd.isna(val):
-            if missing or pd.isna(raw):
-                raise InputError("missing value", row=idx, column=col)
-            raise InputError(f"not a number: {raw!r}", row=idx, column=col)
-        if not math.isfinite(float(val)):
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        vals = s.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        vals = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    bad = ~np.isfinite(vals)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raw = s.iloc[i]
+        idx = df.index[i]
+        if pd.isna(raw):
+            raise InputError("missing value", row=idx, column=col)
+        if isinstance(raw, (int, float, np.number)):
             raise InputError(f"not a finite number: {raw!r}", row=idx, column=col)
-    return out.astype(float)
+        raise InputError(f"not a number: {raw!r}", row=idx, column=col)
+    return vals
+
+
+def _first(mask: np.ndarray) -> int | None:
+    return int(np.argmax(mask)) if mask.any() else None
 
 
 def validate_counts(
@@ -95,53 +105,52 @@ def validate_counts(
     if kind not in ("proportion", "rate"):
         raise OptionError(f"Invalid kind {kind!r}; must be one of ['proportion', 'rate']")
     ev = _numeric(df, events)
-    for idx, v in ev.items():
-        if v < 0:
-            raise InputError(f"negative event count {v:g}", row=idx, column=events)
-        if not float(v).is_integer():
-            raise InputError(f"event count {v:g} is not a whole number", row=idx, column=events)
+    ix = df.index
+    if (i := _first(ev < 0)) is not None:
+        raise InputError(f"negative event count {ev[i]:g}", row=ix[i], column=events)
+    if (i := _first(ev != np.floor(ev))) is not None:
+        raise InputError(f"event count {ev[i]:g} is not a whole number", row=ix[i], column=events)
     if kind == "proportion":
         if n is None:
             raise OptionError("pool_proportions needs the sample-size column (n=...)")
         nn = _numeric(df, n)
-        for idx, v in nn.items():
-            if v <= 0:
-                raise InputError(f"sample size {v:g} is not positive", row=idx, column=n)
-            if not float(v).is_integer():
-                raise InputError(f"sample size {v:g} is not a whole number", row=idx, column=n)
-            if ev[idx] > v:
-                raise InputError(
-                    f"events ({ev[idx]:g}) greater than n ({v:g})", row=idx, column=events
-                )
+        if (i := _first(nn <= 0)) is not None:
+            raise InputError(f"sample size {nn[i]:g} is not positive", row=ix[i], column=n)
+        if (i := _first(nn != np.floor(nn))) is not None:
+            raise InputError(f"sample size {nn[i]:g} is not a whole number", row=ix[i], column=n)
+        if (i := _first(ev > nn)) is not None:
+            raise InputError(
+                f"events ({ev[i]:g}) greater than n ({nn[i]:g})", row=ix[i], column=events
+            )
         size_col, size = "n", nn
     else:
         if time is None:
             raise OptionError("pool_rates needs the person-time column (time=...)")
         tt = _numeric(df, time)
-        for idx, v in tt.items():
-            if v <= 0:
-                raise InputError(f"person-time {v:g} is not positive", row=idx, column=time)
+        if (i := _first(tt <= 0)) is not None:
+            raise InputError(f"person-time {tt[i]:g} is not positive", row=ix[i], column=time)
         size_col, size = "time", tt
     if label is None:
-        labels = pd.Series([f"Study {i + 1}" for i in range(len(df))], index=df.index)
+        labels = np.array([f"Study {i + 1}" for i in range(len(df))], dtype=object)
     else:
         if label not in df.columns:
             raise InputError(
                 f"label column {label!r} not found; columns are {list(map(str, df.columns))}",
                 column=label,
             )
-        labels = df[label]
-        for idx, v in labels.items():
-            if v is None or (isinstance(v, float) and math.isnan(v)):
-                raise InputError("missing study label", row=idx, column=label)
-        labels = labels.astype(str)
-        dup = labels[labels.duplicated()]
-        if len(dup):
-            raise InputError(
-                f"duplicate study label {dup.iloc[0]!r}", row=dup.index[0], column=label
-            )
+        raw = df[label].tolist()
+        seen: set[str] = set()
+        labels = np.empty(len(raw), dtype=object)
+        for i, v in enumerate(raw):
+            if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+                raise InputError("missing study label", row=ix[i], column=label)
+            sv = str(v)
+            if sv in seen:
+                raise InputError(f"duplicate study label {sv!r}", row=ix[i], column=label)
+            seen.add(sv)
+            labels[i] = sv
     if len(df) < min_k:
-        row = df.index[0] if len(df) else None
+        row = ix[0] if len(df) else None
         raise InputError(
             f"a random-effects model needs at least {min_k} studies; got k = {len(df)}"
             " (use method='FE' for a single study)",
@@ -149,10 +158,11 @@ def validate_counts(
             column=events,
         )
     used = {events, label, n if kind == "proportion" else time}
-    out = pd.DataFrame({"label": labels, "events": ev, size_col: size}, index=df.index)
+    cols: dict[str, object] = {"label": labels, "events": ev, size_col: size}
     for c in df.columns:
-        if c not in used and c not in out.columns:
-            out[c] = df[c]
+        if c not in used and c not in cols:
+            cols[c] = df[c].to_numpy()
+    out = pd.DataFrame(cols, index=ix)
     return out
 
 
@@ -286,32 +296,25 @@ def escalc(
             else:  # IRLN
                 yi, vi = np.log(ir), 1 / xc
     ok = np.isfinite(yi) & np.isfinite(vi) & (vi > 0)
-    labels = frame["label"].astype(str).tolist()
-    status, reason = [], []
-    for i in range(k):
-        if not ok[i]:
-            status.append("dropped")
-            reason.append(
-                f"{measure} outcome or sampling variance not finite and positive "
-                f"(zero cell, no correction: to={to!r}, add={add:g})"
-            )
-        elif corr[i]:
-            status.append("corrected")
-            reason.append(f"{add:g} added (escalc add={add:g}, to={to!r})")
-        else:
-            status.append("used")
-            reason.append("")
-    report = pd.DataFrame({"label": labels, "status": status, "reason": reason}, index=frame.index)
+    labels = frame["label"].to_numpy(dtype=object)
+    status = np.where(~ok, "dropped", np.where(corr, "corrected", "used")).astype(object)
+    reason = np.where(
+        ~ok,
+        f"{measure} outcome or sampling variance not finite and positive "
+        f"(zero cell, no correction: to={to!r}, add={add:g})",
+        np.where(corr, f"{add:g} added (escalc add={add:g}, to={to!r})", ""),
+    ).astype(object)
+    report = pd.DataFrame({"label": labels, "status": status, "reason": reason})
     notes: list[str] = []
     if corr.any():
         what = "events and non-events" if info.kind == "proportion" else "events"
-        names = ", ".join(np.asarray(labels)[corr])
+        names = ", ".join(map(str, labels[corr]))
         notes.append(
             f"continuity correction: {add:g} added to the {what} of {int(corr.sum())} "
             f"stud{'y' if corr.sum() == 1 else 'ies'} (escalc add={add:g}, to={to!r}): {names}"
         )
     if not ok.all():
-        names = ", ".join(np.asarray(labels)[~ok])
+        names = ", ".join(map(str, labels[~ok]))
         notes.append(
             f"{int((~ok).sum())} stud{'y' if (~ok).sum() == 1 else 'ies'} dropped "
             f"({measure} not computable without a correction): {names}"
@@ -327,9 +330,30 @@ def escalc(
         corrected=corr & ok,
         add=add,
         to=to,
-        report=report.reset_index(drop=True),
+        report=report,
         notes=tuple(notes),
     )
+
+
+def clopper_pearson(x: FloatArray, n: FloatArray, alpha: float) -> tuple[FloatArray, FloatArray]:
+    """Clopper-Pearson interval: the numbers of statsmodels ``proportion_confint(method="beta")``.
+
+    ``lo = Beta^-1(alpha/2; x, n - x + 1)`` (0 when x = 0) and
+    ``hi = Beta^-1(1 - alpha/2; x + 1, n - x)`` (1 when x = n), evaluated with
+    ``scipy.special.betaincinv``, the function behind ``scipy.stats.beta.ppf`` that
+    statsmodels calls, without the distribution-object overhead; a test checks that the two
+    agree.
+
+    References
+    ----------
+    Clopper CJ, Pearson ES. *Biometrika* 1934;26:404-13.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lo = np.where(x > 0, special.betaincinv(np.maximum(x, 1e-300), n - x + 1, alpha / 2), 0.0)
+        hi = np.where(
+            x < n, special.betaincinv(x + 1, np.maximum(n - x, 1e-300), 1 - alpha / 2), 1.0
+        )
+    return lo, hi
 
 
 def exact_ci(
@@ -337,9 +361,10 @@ def exact_ci(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Per-study estimate and exact interval on the raw (uncorrected) data.
 
-    Proportions: Clopper-Pearson through ``statsmodels`` ``proportion_confint(method=
-    "beta")``. Rates: the exact (Garwood) Poisson interval for the count divided by the
-    person-time, ``chi2_{a/2; 2x}/2`` and ``chi2_{1-a/2; 2x+2}/2``.
+    Proportions: Clopper-Pearson, the numbers of ``statsmodels``
+    ``proportion_confint(method="beta")`` (see :func:`clopper_pearson`). Rates: the exact
+    (Garwood) Poisson interval for the count divided by the person-time,
+    ``chi2_{a/2; 2x}/2`` and ``chi2_{1-a/2; 2x+2}/2``.
 
     Returns
     -------
@@ -352,13 +377,11 @@ def exact_ci(
     xi = frame["events"].to_numpy(dtype=float)
     alpha = 1 - level
     if kind == "proportion":
-        from statsmodels.stats.proportion import proportion_confint
-
         ni = frame["n"].to_numpy(dtype=float)
-        lo, hi = proportion_confint(xi, ni, alpha=alpha, method="beta")
-        return xi / ni, np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+        lo, hi = clopper_pearson(xi, ni, alpha)
+        return xi / ni, lo, hi
     ti = frame["time"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
-        lo = np.where(xi > 0, stats.chi2.ppf(alpha / 2, 2 * xi) / 2, 0.0)
-    hi = stats.chi2.ppf(1 - alpha / 2, 2 * xi + 2) / 2
+        lo = np.where(xi > 0, special.chdtri(np.maximum(2 * xi, 1), 1 - alpha / 2) / 2, 0.0)
+    hi = special.chdtri(2 * xi + 2, alpha / 2) / 2
     return xi / ti, lo / ti, hi / ti

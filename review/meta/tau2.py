@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
+from scipy import special
 
 from review.errors import ConvergenceError
 
@@ -56,6 +56,45 @@ TAU2_MAXITER = 100
 #: R's ``uniroot`` default tolerance, ``.Machine$double.eps^0.25``.
 UNIROOT_TOL = float(np.finfo(float).eps) ** 0.25
 _EPS = float(np.finfo(float).eps)
+_LOG2PI = math.log(2 * math.pi)
+
+
+# ------------------------------------------------------------- distribution shortcuts
+# scipy.special ufuncs: the same numerics as scipy.stats' frozen distributions without
+# their per-call overhead (tens of microseconds each, which dominated small fits).
+def norm_sf2(z):
+    """Two-sided normal p-value ``2 P(Z > |z|)``."""
+    return 2.0 * special.ndtr(-np.abs(z))
+
+
+def norm_crit(alpha: float) -> float:
+    """``qnorm(1 - alpha/2)``."""
+    return float(-special.ndtri(alpha / 2))
+
+
+def t_sf2(t, df):
+    """Two-sided t p-value ``2 P(T_df > |t|)``."""
+    return 2.0 * special.stdtr(df, -np.abs(t))
+
+
+def t_crit(alpha: float, df: float) -> float:
+    """``qt(1 - alpha/2, df)``."""
+    return float(special.stdtrit(df, 1 - alpha / 2))
+
+
+def chi2_sf(x: float, df: float) -> float:
+    """``pchisq(x, df, lower.tail = FALSE)``."""
+    return float(special.chdtrc(df, x))
+
+
+def chi2_quantile(q: float, df: float) -> float:
+    """``qchisq(q, df)``."""
+    return float(special.chdtri(df, 1 - q))
+
+
+def f_sf(x: float, df1: float, df2: float) -> float:
+    """``pf(x, df1, df2, lower.tail = FALSE)``."""
+    return float(special.fdtrc(df1, df2, x))
 
 
 # ------------------------------------------------------------------------- root finding
@@ -175,9 +214,13 @@ def _pmat_ols(X: FloatArray) -> FloatArray:
     return np.eye(k) - X @ np.linalg.solve(X.T @ X, X.T)
 
 
-def qe_func(tau2: float, yi: FloatArray, vi: FloatArray, X: FloatArray) -> float:
+def qe_func(tau2: float, yi: FloatArray, vi: FloatArray, X: FloatArray | None) -> float:
     """Generalised Q statistic ``y' P(tau2) y`` (metafor ``.QE.func`` without objective)."""
     w = 1.0 / (vi + tau2)
+    if X is None:  # intercept only: no matrices
+        sw = w.sum()
+        r = yi - (w @ yi) / sw
+        return float(w @ (r * r))
     WX = X * w[:, None]
     beta = np.linalg.solve(X.T @ WX, WX.T @ yi)
     r = yi - X @ beta
@@ -188,8 +231,25 @@ def _mad(x: FloatArray) -> float:
     return float(1.4826 * np.median(np.abs(x - np.median(x))))
 
 
-def _loglik(tau2: float, yi: FloatArray, vi: FloatArray, X: FloatArray, reml: bool) -> float:
+def _loglik(tau2: float, yi: FloatArray, vi: FloatArray, X: FloatArray | None, reml: bool) -> float:
     """ML or REML log-likelihood as metafor's ``ll.ML`` / ``ll.REML`` (``REMLf=TRUE``)."""
+    if X is None:
+        k = yi.shape[0]
+        vt = vi + tau2
+        w = 1.0 / vt
+        sw = w.sum()
+        r = yi - (w @ yi) / sw
+        rss = float(w @ (r * r))
+        slv = float(np.log(vt).sum())
+        if not reml:
+            return -0.5 * k * _LOG2PI - 0.5 * slv - 0.5 * rss
+        return (
+            -0.5 * (k - 1) * _LOG2PI
+            + 0.5 * math.log(k)
+            - 0.5 * slv
+            - 0.5 * math.log(sw)
+            - 0.5 * rss
+        )
     k, p = X.shape
     w = 1.0 / (vi + tau2)
     WX = X * w[:, None]
@@ -277,6 +337,8 @@ def estimate_tau2(
     yi = np.asarray(yi, dtype=float)
     vi = np.asarray(vi, dtype=float)
     k = yi.shape[0]
+    if X is None and method not in ("SJ", "FE") and k > 1:
+        return _estimate_tau2_int(yi, vi, method)
     if X is None:
         X = np.ones((k, 1))
     p = X.shape[1]
@@ -361,6 +423,107 @@ def estimate_tau2(
     raise ValueError(f"unknown tau^2 method {method!r}")  # guarded by check_code upstream
 
 
+def _estimate_tau2_int(yi: FloatArray, vi: FloatArray, method: str) -> Tau2Estimate:
+    """Intercept-only estimators in closed sums (no k x k matrices); same formulas."""
+    k = yi.shape[0]
+    ymc = yi - yi.mean()
+    if method in ("DL", "HS"):
+        w = 1.0 / vi
+        sw = w.sum()
+        sw2 = float(w @ w)
+        r = ymc - (w @ ymc) / sw
+        rss = float(w @ (r * r))
+        trP = sw - sw2 / sw
+        sPP = sw2 - 2 * float(w @ (w * w)) / sw + (sw2 / sw) ** 2
+        if method == "DL":
+            t = max(0.0, (rss - (k - 1)) / trP)
+            se = math.sqrt(1 / trP**2 * (2 * (k - 1) + 4 * t * trP + 2 * t * t * sPP))
+        else:
+            t = max(0.0, (rss - k) / sw)
+            se = math.sqrt(1 / sw**2 * (2 * (k - 1) + 4 * t * trP + 2 * t * t * sPP))
+        return Tau2Estimate(t, se, 0, True)
+    if method == "PM":
+        target = float(k - 1)
+        tau2_max = max(100.0, 10 * _mad(yi) ** 2)
+        if qe_func(0.0, ymc, vi, None) < target:
+            tau2 = 0.0
+        elif qe_func(tau2_max, ymc, vi, None) > target:
+            raise ConvergenceError(
+                f"Paule-Mandel: Q(tau^2) still above k - p at tau^2 = {tau2_max:g} "
+                "(metafor: \"Value of 'tau2.max' too low\")"
+            )
+        else:
+            tau2 = uniroot(
+                lambda t: qe_func(t, ymc, vi, None) - target, 0.0, tau2_max, maxiter=TAU2_MAXITER
+            )
+        tau2 = max(0.0, tau2)
+        sw = float((1.0 / (vi + tau2)).sum())
+        return Tau2Estimate(tau2, math.sqrt(2 * k**2 / (k - 1) / sw**2), 0, True)
+    # HE (also the start of ML, REML, EB): OLS residual sum of squares
+    rss = float(ymc @ ymc)
+    sv, sv2 = float(vi.sum()), float(vi @ vi)
+    trPV = sv * (1 - 1 / k)
+    tau2_he = (rss - trPV) / (k - 1)
+    if method == "HE":
+        t = max(0.0, tau2_he)
+        sPVPV = (1 - 1 / k) ** 2 * sv2 + (sv * sv - sv2) / k**2
+        se = math.sqrt(1 / (k - 1) ** 2 * (2 * sPVPV + 4 * t * trPV + 2 * t * t * (k - 1)))
+        return Tau2Estimate(t, se, 0, True)
+    tau2 = max(0.0, tau2_he)
+    change = TAU2_THRESHOLD + 1
+    it = 0
+    while change > TAU2_THRESHOLD:
+        it += 1
+        old = tau2
+        w = 1.0 / (vi + tau2)
+        sw = w.sum()
+        r = ymc - (w @ ymc) / sw
+        wr = w * r
+        if method == "ML":
+            adj = (float(wr @ wr) - sw) / float(w @ w)
+        elif method == "REML":
+            sw2 = float(w @ w)
+            trP = sw - sw2 / sw
+            trPP = sw2 - 2 * float(w @ (w * w)) / sw + (sw2 / sw) ** 2
+            adj = (float(wr @ wr) - trP) / trPP
+        else:  # EB
+            adj = (float(wr @ r) * k / (k - 1) - k) / sw
+        if math.isnan(adj):
+            adj = 0.0
+        while tau2 + adj < 0.0:
+            adj /= 2
+        tau2 = tau2 + adj
+        change = abs(old - tau2)
+        if it > TAU2_MAXITER:
+            raise ConvergenceError(
+                f"{method}: Fisher scoring did not converge in {TAU2_MAXITER} iterations "
+                "(metafor: 'Fisher scoring algorithm did not converge')"
+            )
+    notes: list[str] = []
+    if method in ("ML", "REML"):
+        reml = method == "REML"
+        if (
+            _loglik(0.0, ymc, vi, None, reml) - _loglik(tau2, ymc, vi, None, reml) > (UNIROOT_TOL)
+            and tau2 > TAU2_THRESHOLD
+        ):
+            notes.append(
+                "Fisher scoring may have stopped at a local maximum; tau^2 set to 0 "
+                "(as metafor's ll0check)"
+            )
+            tau2 = 0.0
+    tau2 = max(0.0, tau2)
+    w = 1.0 / (vi + tau2)
+    sw = float(w.sum())
+    sw2 = float(w @ w)
+    if method == "ML":
+        se = math.sqrt(2 / sw2)
+    elif method == "REML":
+        se = math.sqrt(2 / (sw2 - 2 * float(w @ (w * w)) / sw + (sw2 / sw) ** 2))
+    else:
+        se = math.sqrt(2 * k**2 / (k - 1) / sw**2)
+    return Tau2Estimate(tau2, se, it, True, tuple(notes))
+
+
 def _fisher_scoring(
     yi: FloatArray, ymc: FloatArray, vi: FloatArray, X: FloatArray, method: str, tau2: float
 ) -> Tau2Estimate:
@@ -442,15 +605,13 @@ def qprofile_ci(
     yi = np.asarray(yi, dtype=float)
     vi = np.asarray(vi, dtype=float)
     k = yi.shape[0]
-    if X is None:
-        X = np.ones((k, 1))
-    p = X.shape[1]
+    p = 1 if X is None else X.shape[1]
     if k - p < 1:
         return _CI(float("nan"), float("nan"), ("Q-profile CI needs k > p",))
     alpha = 1 - level
     lo_t, hi_t = 0.0, max(100.0, tau2 * 10)
-    crit_u = float(stats.chi2.isf(alpha / 2, k - p))
-    crit_l = float(stats.chi2.ppf(alpha / 2, k - p))
+    crit_u = chi2_quantile(1 - alpha / 2, k - p)
+    crit_l = chi2_quantile(alpha / 2, k - p)
     q_max = qe_func(hi_t, yi, vi, X)
     q_min = qe_func(lo_t, yi, vi, X)
     notes: list[str] = []
@@ -495,12 +656,9 @@ def profile_ci(
     """
     yi = np.asarray(yi, dtype=float)
     vi = np.asarray(vi, dtype=float)
-    k = yi.shape[0]
-    if X is None:
-        X = np.ones((k, 1))
     reml = method == "REML"
     ll_hat = _loglik(tau2, yi, vi, X, reml)
-    obj = float(stats.chi2.ppf(level, 1))
+    obj = chi2_quantile(level, 1)
 
     def f(t: float) -> float:
         return -2 * (_loglik(t, yi, vi, X, reml) - ll_hat) - obj

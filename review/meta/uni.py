@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import stats
 
 from review.errors import ConvergenceError, InputError, OptionError
 from review.meta._vocab import (
@@ -57,7 +56,17 @@ from review.meta.results import (
     SubgroupResult,
     Tau2CI,
 )
-from review.meta.tau2 import estimate_tau2, profile_ci, qprofile_ci
+from review.meta.tau2 import (
+    chi2_sf,
+    estimate_tau2,
+    f_sf,
+    norm_crit,
+    norm_sf2,
+    profile_ci,
+    qprofile_ci,
+    t_crit,
+    t_sf2,
+)
 
 __all__ = [
     "RmaFit",
@@ -183,7 +192,7 @@ def fit_rma(
     vi = np.asarray(vi, dtype=float)
     k = yi.shape[0]
     if X is None:
-        X = np.ones((k, 1))
+        return _fit_rma_int(yi, vi, method=method, test=test, level=level, tau2=tau2)
     p = X.shape[1]
     notes: list[str] = []
     if method == "FE":
@@ -214,11 +223,11 @@ def fit_rma(
         zval = beta / se
     alpha = 1 - level
     if ddf is not None:
-        pval = 2 * stats.t.sf(np.abs(zval), ddf) if ddf > 0 else np.full(p, np.nan)
-        crit = float(stats.t.isf(alpha / 2, ddf)) if ddf > 0 else float("nan")
+        pval = t_sf2(zval, ddf) if ddf > 0 else np.full(p, np.nan)
+        crit = t_crit(alpha, ddf) if ddf > 0 else float("nan")
     else:
-        pval = 2 * stats.norm.sf(np.abs(zval))
-        crit = float(stats.norm.isf(alpha / 2))
+        pval = norm_sf2(zval)
+        crit = norm_crit(alpha)
     ci_low = beta - crit * se
     ci_high = beta + crit * se
     # moderators' omnibus test (coefficients 2..p)
@@ -232,9 +241,9 @@ def fit_rma(
         m = p - 1
         if ddf is not None:
             qm = qm / m
-            qm_p = float(stats.f.sf(qm, m, k - p)) if k - p > 0 else float("nan")
+            qm_p = f_sf(qm, m, k - p) if k - p > 0 else float("nan")
         else:
-            qm_p = float(stats.chi2.sf(qm, m))
+            qm_p = chi2_sf(qm, m)
     # heterogeneity with fixed-effect weights
     if k > p:
         w0 = 1.0 / vi
@@ -244,7 +253,7 @@ def fit_rma(
         b0 = A0inv @ (WX0.T @ yi)
         r0 = yi - X @ b0
         qe = max(0.0, float(np.sum(w0 * r0 * r0)))
-        qe_p = float(stats.chi2.sf(qe, k - p))
+        qe_p = chi2_sf(qe, k - p)
         trP = float(np.sum(w0) - np.trace(A0inv @ (WX0.T @ WX0)))
         vt = (k - p) / trP
         if method == "FE":
@@ -271,7 +280,7 @@ def fit_rma(
         dev = -2 * ll_reml
     else:
         ll, n_eff = ll_ml, k
-        dev = -2 * (ll_ml - float(np.sum(stats.norm.logpdf(yi, yi, np.sqrt(vi))))) if k > p else 0.0
+        dev = -2 * (ll_ml + 0.5 * float(np.log(2 * math.pi * vi).sum())) if k > p else 0.0
     aicc_n = max(n_eff, parms + 2)
     fit_stats = {
         "logLik": ll,
@@ -312,6 +321,113 @@ def fit_rma(
     )
 
 
+def _fit_rma_int(
+    yi: FloatArray, vi: FloatArray, *, method: str, test: str, level: float, tau2: float | None
+) -> RmaFit:
+    """:func:`fit_rma` for an intercept-only model, in sums instead of matrices."""
+    k = yi.shape[0]
+    notes: list[str] = []
+    if method == "FE":
+        t2, t2se = 0.0, float("nan")
+    elif tau2 is not None:
+        t2, t2se = float(tau2), float("nan")
+    else:
+        est = estimate_tau2(yi, vi, None, method)
+        t2, t2se = est.tau2, est.se
+        notes += est.notes
+    vt2 = vi + t2
+    w = 1.0 / vt2
+    sw = float(w.sum())
+    b = float(w @ yi) / sw
+    r = yi - b
+    rss = float(w @ (r * r))
+    s2w = 1.0
+    ddf: int | None = None
+    if test == "knha":
+        if method == "FE":
+            notes.append("Knapp & Hartung method is not meant to be used with FE models")
+        s2w = 0.0 if rss <= np.finfo(float).eps else (rss / (k - 1) if k > 1 else float("nan"))
+        ddf = k - 1
+    vb = s2w / sw
+    se = math.sqrt(vb)
+    zval = b / se if se > 0 else (math.copysign(math.inf, b) if b != 0 else float("nan"))
+    alpha = 1 - level
+    if ddf is not None:
+        pval = float(t_sf2(zval, ddf)) if ddf > 0 else float("nan")
+        crit = t_crit(alpha, ddf) if ddf > 0 else float("nan")
+    else:
+        pval = float(norm_sf2(zval))
+        crit = norm_crit(alpha)
+    if k > 1:
+        w0 = 1.0 / vi
+        sw0 = float(w0.sum())
+        r0 = yi - float(w0 @ yi) / sw0
+        qe = max(0.0, float(w0 @ (r0 * r0)))
+        qe_p = chi2_sf(qe, k - 1)
+        trP = sw0 - float(w0 @ w0) / sw0
+        vt = (k - 1) / trP
+        if method == "FE":
+            i2 = max(0.0, 100 * (qe - (k - 1)) / qe) if qe > 0 else 0.0
+            h2 = qe / (k - 1)
+        else:
+            i2 = 100 * t2 / (vt + t2)
+            h2 = t2 / vt + 1
+    else:
+        qe, qe_p, i2, h2, vt = 0.0, 1.0, 0.0, 1.0, 0.0
+    sum_log = float(np.log(vt2).sum())
+    lg2p = math.log(2 * math.pi)
+    ll_ml = -0.5 * k * lg2p - 0.5 * sum_log - 0.5 * rss
+    ll_reml = (
+        -0.5 * (k - 1) * lg2p + 0.5 * math.log(k) - 0.5 * sum_log - 0.5 * math.log(sw) - 0.5 * rss
+    )
+    parms = 1 + (0 if (method == "FE" or tau2 is not None) else 1)
+    if method == "REML":
+        ll, n_eff = ll_reml, k - 1
+        dev = -2 * ll_reml
+    else:
+        ll, n_eff = ll_ml, k
+        dev = -2 * (ll_ml + 0.5 * float(np.log(vi).sum()) + 0.5 * k * lg2p) if k > 1 else 0.0
+    aicc_n = max(n_eff, parms + 2)
+    fit_stats = {
+        "logLik": ll,
+        "deviance": dev,
+        "AIC": -2 * ll + 2 * parms,
+        "BIC": -2 * ll + parms * math.log(n_eff) if n_eff > 0 else float("nan"),
+        "AICc": -2 * ll + 2 * parms * aicc_n / (aicc_n - parms - 1),
+    }
+    one = np.ones(1)
+    return RmaFit(
+        k=k,
+        p=1,
+        method=method,
+        test=test,
+        level=level,
+        beta=b * one,
+        vb=np.array([[vb]]),
+        se=se * one,
+        zval=zval * one,
+        pval=pval * one,
+        ci_low=(b - crit * se) * one,
+        ci_high=(b + crit * se) * one,
+        ddf=ddf,
+        tau2=t2,
+        tau2_se=t2se,
+        qe=qe,
+        qe_pvalue=qe_p,
+        i2=i2,
+        h2=h2,
+        vt=vt,
+        qm=float("nan"),
+        qm_pvalue=float("nan"),
+        s2w=s2w,
+        wi=w,
+        ll_ml=ll_ml,
+        ll_reml=ll_reml,
+        fit_stats=fit_stats,
+        notes=tuple(notes),
+    )
+
+
 def prediction_interval(
     estimate: float,
     se: float,
@@ -340,13 +456,13 @@ def prediction_interval(
         # metafor's predict(pi.type="riley"): df = k - parms (k - 2 for a random-effects
         # model, k - 1 for FE), floored at 1
         df = max(k - (1 if fixed else 2), 1)
-        crit = float(stats.t.isf(alpha / 2, df))
+        crit = t_crit(alpha, df)
     elif test == "knha":
         df = k - 1
-        crit = float(stats.t.isf(alpha / 2, df)) if df > 0 else float("nan")
+        crit = t_crit(alpha, df) if df > 0 else float("nan")
     else:
         df = None
-        crit = float(stats.norm.isf(alpha / 2))
+        crit = norm_crit(alpha)
     return estimate - crit * sd, estimate + crit * sd, df
 
 
@@ -402,7 +518,7 @@ def _pool(
     if k < 1:
         raise InputError("no usable study", column="events")
     fit = fit_rma(es.yi, es.vi, method=method, test=test, level=level)
-    used = data[es.used]
+    used = data if es.used.all() else data[es.used]
     size = used["n" if kind == "proportion" else "time"].to_numpy(dtype=float)
     n_bt = size if measure == "PFT" else None
     est, se = float(fit.beta[0]), float(fit.se[0])
@@ -430,7 +546,7 @@ def _pool(
         w0 = 1.0 / es.vi
         fe = float(np.sum(w0 * es.yi) / np.sum(w0))
         fse = math.sqrt(1.0 / float(np.sum(w0)))
-        z = float(stats.norm.isf((1 - level) / 2))
+        z = norm_crit(1 - level)
         fb = _back(measure, [fe, fe - z * fse, fe + z * fse], n_bt)
         fixed = FixedEffect(float(fb[0]), float(fb[1]), float(fb[2]), fe, fse)
     # tau^2 interval (Q-profile)
@@ -448,7 +564,7 @@ def _pool(
     wts = 100 * fit.wi / float(np.sum(fit.wi))
     studies = pd.DataFrame(
         {
-            "label": used["label"].to_numpy(),
+            "label": used["label"].to_numpy(dtype=object),
             "events": used["events"].to_numpy(dtype=float),
             ("n" if kind == "proportion" else "time"): size,
             "yi": es.yi,
@@ -1044,7 +1160,7 @@ def subgroups(res: PoolResult, by: str) -> SubgroupResult:
     wg = 1.0 / table["link_se"].to_numpy(dtype=float) ** 2
     qb = float(np.sum(wg * (th - np.sum(wg * th) / np.sum(wg)) ** 2))
     qb_df = len(levels) - 1
-    qb_p = float(stats.chi2.sf(qb, qb_df))
+    qb_p = chi2_sf(qb, qb_df)
     qm = qm_p = tau2c = float("nan")
     qm_df2: float | None = None
     if res.method != "GLMM":
