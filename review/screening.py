@@ -22,17 +22,22 @@ therefore on disk; a writer killed before that leaves either no trace or a *torn
 
 Torn last line
 --------------
-A last line without its newline can only come from a writer that died mid-write (readers and
-writers hold the lock, so an unfinished line is never seen in progress). It was never
-acknowledged and is never used. With ``on_torn="repair"`` (the default) the first access
-after the crash moves the torn bytes aside: they are appended, with their line number and
-byte offset, to the sidecar ``log.jsonl.torn`` (fsync'd), the log is truncated back to its
-last complete line (fsync'd), and a :class:`TornLineWarning` names the file, the line and the
-sidecar. So the next writer never glues a row onto a fragment, and nothing is dropped
-silently. With ``on_torn="raise"`` the access raises :class:`~review.errors.ScreeningLogError`
-naming the file and line instead, and :meth:`ScreeningLog.repair` does the same move on
-request. A *complete* line that does not parse, or a ``seq`` that does not increase, is
-corruption, not a crash: it always raises, naming the file and line.
+A last line without its newline can only come from a writer that died mid-write, or from
+one still writing. Readers therefore read without the lock only while the file ends in a
+newline (every line is then complete and final: a row never contains a newline, so a pure
+reader such as a notebook or the PRISMA counts creates no lock file); an unterminated tail
+makes them take the lock and look again, and under the lock it can only be torn. A torn
+line was never acknowledged and is never used.
+
+With ``on_torn="repair"`` (the default) the first access after the crash moves the torn
+bytes aside: they are appended, with their line number and byte offset, to the sidecar
+``log.jsonl.torn`` (fsync'd), the log is truncated back to its last complete line (fsync'd),
+and a :class:`TornLineWarning` names the file, the line and the sidecar. So the next writer
+never glues a row onto a fragment, and nothing is dropped silently. With ``on_torn="raise"``
+the access raises :class:`~review.errors.ScreeningLogError` naming the file and line
+instead, and :meth:`ScreeningLog.repair` does the same move on request. A *complete* line
+that does not parse, or a ``seq`` that does not increase, is corruption, not a crash: it
+always raises, naming the file and line.
 
 Undo
 ----
@@ -349,7 +354,8 @@ class ScreeningLog:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         try:
-            self._lock.acquire()
+            # poll often: a reviewer's click should not wait 50 ms behind another's write
+            self._lock.acquire(poll_interval=0.005)
         except filelock.Timeout as e:
             raise _error(
                 f"could not take the lock {self.lock_path} within {self.lock_timeout} s "
@@ -387,13 +393,18 @@ class ScreeningLog:
         n = len(c.last_line) + 1
         return os.pread(fd, n, c.offset - n) == c.last_line + b"\n"
 
-    def _refresh(self, fd: int) -> None:
+    def _refresh(self, fd: int, *, locked: bool = True) -> bool:
+        """Parse the lines appended since the last call.
+
+        Returns False (having handled nothing) if, without the lock, the file ends in an
+        unterminated line: the caller must then look again under the lock.
+        """
         st = os.fstat(fd)
         if not self._cache_valid(fd, st):
             self._cache = _Cache(key=(st.st_dev, st.st_ino))
         c = self._cache
         if st.st_size == c.offset:
-            return
+            return True
         data = os.pread(fd, st.st_size - c.offset, c.offset)
         end = data.rfind(b"\n") + 1
         lines = data[:end].split(b"\n")[:-1]
@@ -418,7 +429,10 @@ class ScreeningLog:
             c.last_line = lines[-1]
         torn = data[end:]
         if torn:
+            if not locked:
+                return False
             self._handle_torn(fd, torn)
+        return True
 
     def _handle_torn(self, fd: int, torn: bytes) -> RepairReport:
         c = self._cache
@@ -498,6 +512,15 @@ class ScreeningLog:
                 os.close(fd)
 
     def _rows(self) -> list[dict[str, Any]]:
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError as e:
+            raise _error("the log file is missing", self.path) from e
+        try:
+            if self._refresh(fd, locked=False):  # complete lines only: no lock needed
+                return list(self._cache.rows)
+        finally:
+            os.close(fd)
         try:
             with self._open():
                 return list(self._cache.rows)

@@ -494,3 +494,43 @@ def test_worked_example_log_if_present():
     for stage in ("title_abstract", "full_text"):
         fin = log.final(stage)
         assert fin["record_id"].is_unique
+
+
+def test_pure_reader_creates_no_lock_file(tmp_path):
+    p = tmp_path / "log.jsonl"
+    ScreeningLog(p).record("r1")
+    lock = p.with_name("log.jsonl.lock")
+    lock.unlink()
+    log = ScreeningLog(p)
+    log.decisions()
+    log.final("title_abstract")
+    assert not lock.exists()
+
+
+def test_reader_waits_for_a_line_in_progress_instead_of_calling_it_torn(tmp_path):
+    import threading
+
+    import filelock
+
+    p = tmp_path / "log.jsonl"
+    writer = ScreeningLog(p)
+    writer.record("r1")
+    row = _lines(p)[0] | {"seq": 2, "record_id": "r2"}
+    raw = (json.dumps(row) + "\n").encode()
+    result = {}
+    with filelock.FileLock(str(writer.lock_path)):  # a writer holds the lock mid-line
+        with open(p, "ab") as f:
+            f.write(raw[:20])
+            f.flush()
+            reader = threading.Thread(
+                target=lambda: result.setdefault("ids", ScreeningLog(p).decisions()["record_id"])
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                reader.start()
+                reader.join(0.3)
+                assert reader.is_alive()  # waiting for the lock, not repairing
+                f.write(raw[20:])
+    reader.join(5)
+    assert result["ids"].tolist() == ["r1", "r2"]
+    assert not p.with_name("log.jsonl.torn").exists()
