@@ -23,6 +23,19 @@ _MONTHS = {
         ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
     )
 }
+#: CommentsCorrections types kept on an article: retractions, errata, concerns, updates.
+NOTICE_TYPES = frozenset(
+    {
+        "RetractionIn",
+        "PartialRetractionIn",
+        "ErratumIn",
+        "ExpressionOfConcernIn",
+        "UpdateIn",
+        "RepublishedIn",
+        "RetractionOf",
+        "ErratumFor",
+    }
+)
 _YEAR = re.compile(r"\b(1[5-9]\d\d|2\d\d\d)\b")
 
 
@@ -235,7 +248,8 @@ class ReviewArticle(PubMedArticle):
     Attributes added to pymed's: ``abstract_sections`` (list of ``{label, category, text}``),
     ``publication_types``, ``mesh`` (``{descriptor, ui, major, qualifiers}``), ``language``,
     ``volume``, ``issue``, ``pages``, ``pmcid``, ``article_date``, ``year``,
-    ``comments_corrections`` (``{type, pmid}``: retractions and errata among them).
+    ``comments_corrections`` (``{type, pmid}`` of retraction, erratum, concern and update
+    notices, :data:`NOTICE_TYPES`).
     ``publication_date`` is the journal issue date as a partial-date string (never the
     PubMed entry date).
     """
@@ -284,10 +298,12 @@ class ReviewArticle(PubMedArticle):
             if a.get("IdType") == "pmc":
                 self.pmcid = _leaf(a)
         self.article_date = partial_date(_one(art, "ArticleDate"))[0]
+        # Only the notices that matter for screening; a record may cite dozens of others.
         self.comments_corrections = [
             {"type": c.get("RefType"), "pmid": _leaf(_one(_index(c), "PMID"))}
             for lst in mc.get("CommentsCorrectionsList", ())
             for c in lst
+            if c.get("RefType") in NOTICE_TYPES
         ]
         del self._mc, self._art, self._pdata, self._issue
 
