@@ -329,6 +329,8 @@ class DedupResult:
         Candidates for a reviewer's "merge" override.
     overrides : pandas.DataFrame
         The reviewer overrides given, with an ``effect`` column saying what each did.
+    records : pandas.DataFrame
+        The input records in the record schema (for :meth:`group`).
     n_records, n_unique, n_duplicates : int
         Input records, groups, and records removed as duplicates (``n_records - n_unique``).
     threshold : float
@@ -343,6 +345,7 @@ class DedupResult:
     by_source: pd.DataFrame
     conflicts: pd.DataFrame
     overrides: pd.DataFrame
+    records: pd.DataFrame
     n_records: int
     n_unique: int
     n_duplicates: int
@@ -359,6 +362,29 @@ class DedupResult:
         """Number of duplicate links per reason (every reason present, zeros included)."""
         counts = self.links["reason"].value_counts()
         return {r: int(counts.get(r, 0)) for r in REASONS}
+
+    def group(self, record_id: str) -> pd.DataFrame:
+        """The records of ``record_id``'s group side by side, kept record first.
+
+        Columns: ``record_id, source, kept, reason, score, matched_with`` and the record's
+        ``pmid, doi, year, authors, title, journal``: what a reviewer compares before
+        adding a "separate" (or, with a record of :attr:`conflicts`, a "merge") override.
+
+        Raises
+        ------
+        KeyError
+            ``record_id`` is not among the records.
+        """
+        hit = self.groups.loc[self.groups["record_id"] == record_id, "group_id"]
+        if hit.empty:
+            raise KeyError(record_id)
+        members = self.groups.loc[self.groups["group_id"] == hit.iloc[0], ["record_id", "kept"]]
+        out = members.merge(self.records, on="record_id", how="left").merge(
+            self.links[["record_id", "reason", "score", "matched_with"]], on="record_id", how="left"
+        )
+        cols = ["record_id", "source", "kept", "reason", "score", "matched_with", "pmid", "doi",
+                "year", "authors", "title", "journal"]  # fmt: skip
+        return out.sort_values("kept", ascending=False, kind="stable")[cols].reset_index(drop=True)
 
     def summary(self) -> str:
         """Plain-text report: totals, links per reason, refused merges, per-source counts."""
@@ -910,6 +936,7 @@ def deduplicate(
         by_source=by_source,
         conflicts=conflict_df,
         overrides=ov_out,
+        records=df,
         n_records=n,
         n_unique=n_unique,
         n_duplicates=n - n_unique,

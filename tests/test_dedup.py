@@ -109,6 +109,17 @@ def test_result_shapes_and_display(fixtures: pd.DataFrame) -> None:
     assert repr(res).startswith("DedupResult(n_records=19")
 
 
+def test_group_view(fixtures: pd.DataFrame) -> None:
+    res = deduplicate(fixtures)
+    g = res.group("scopus:4")
+    assert g["record_id"].tolist()[0] == "embase:4" and g["kept"].tolist() == [True, False, False]
+    assert set(g["record_id"]) == {"embase:4", "scopus:4", "wostxt:2"}
+    assert g["reason"].tolist()[1:] == ["fuzzy", "fuzzy"]
+    assert len(res.group("central:3")) == 1
+    with pytest.raises(KeyError):
+        res.group("nope:1")
+
+
 def test_unique_filled_from_group() -> None:
     df = recs(
         {"record_id": "embase:1", "title": TITLE, "doi": "10.1/a", "abstract": None},
