@@ -646,3 +646,53 @@ def test_boxes_add_up_for_any_valid_log(case):
     assert c.reports_sought - c.reports_not_retrieved == c.reports_assessed
     assert c.reports_assessed - c.n_reports_excluded == c.reports_included
     assert c.inconsistencies() == ()
+
+
+log_rows = st.lists(
+    st.tuples(
+        st.sampled_from(["pubmed:1", "pubmed:2", "pubmed:3"]),
+        st.sampled_from([TA, FT]),
+        st.sampled_from(["A", "B", "consensus"]),
+        st.sampled_from(["include", "exclude", "maybe", "undo"]),
+        st.sampled_from([None, "case_report", "no_spm_data"]),
+    ),
+    max_size=25,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=log_rows)
+def test_final_decisions_agree_with_the_screening_log(tmp_path_factory, rows):
+    """The PRISMA derivation from raw rows and ScreeningLog.final() never disagree."""
+    import json
+
+    screening = pytest.importorskip("review.screening")
+    path = tmp_path_factory.mktemp("log") / "log.jsonl"
+    rows = [(r, s_, who, d, None if d == "undo" else why) for r, s_, who, d, why in rows]
+    with open(path, "w", encoding="utf-8") as f:
+        for i, (r, stage, who, d, why) in enumerate(rows):
+            row = {
+                "seq": i + 1,
+                "record_id": r,
+                "stage": stage,
+                "reviewer": who,
+                "decision": d,
+                "reason": why,
+                "note": None,
+                "timestamp": "2026-11-26T02:00:00+00:00",
+            }
+            f.write(json.dumps(row) + "\n")
+    log = screening.ScreeningLog(path)
+    theirs = {}
+    for stage in (TA, FT):
+        for row in log.final(stage).itertuples(index=False):
+            dec = None if row.decision == "conflict" else row.decision
+            reason = None if pd.isna(row.reason) else row.reason
+            theirs[(row.record_id, stage)] = (dec, reason if stage == FT else None)
+    mine = {
+        (row.record_id, row.stage): (row.decision, row.reason if row.stage == FT else None)
+        for row in final_decisions(make_log(rows)).itertuples(index=False)
+    }
+    assert mine == theirs
