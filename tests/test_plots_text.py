@@ -352,3 +352,14 @@ def test_figure_displays_in_jupyter_without_pyplot(res):
     png = forest(res)._repr_png_()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert funnel(res)._repr_png_()[:4] == b"\x89PNG"
+
+
+def test_one_study_subgroup_has_no_pooled_row():
+    df = study_frame(9)
+    df["grp"] = ["a"] * 4 + ["b"] * 4 + ["c"]
+    r = pool_proportions(df, events="events", n="n", label="label")
+    sg = subgroups(r, by="grp")
+    tx = texts(forest(sg))
+    assert "est:g2:study:0" in tx and "est:g2:pooled:random" not in tx
+    assert "est:g0:pooled:random" in tx and "est:g1:pooled:random" in tx
+    assert "one study has no pooled row" in tx["footnote"].replace("\n", " ")

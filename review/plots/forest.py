@@ -346,6 +346,7 @@ def _build_forest(res: Any, *, sort: str | None, s: _ScaleInfo, digits: int, com
         mark = overall.method != "GLMM" and bool(overall.studies.get("corrected",
                                                                      pd.Series()).any())
         w_all = _overall_weights(res)
+        single = False
         rows: list[_Row] = []
         for gi, (name, g) in enumerate(res.groups.items()):
             rows.append(_Row("group", f"group:{gi}", {"label": f"{name}"}, bold=True))
@@ -353,6 +354,10 @@ def _build_forest(res: Any, *, sort: str | None, s: _ScaleInfo, digits: int, com
             ws = None if w_all is None else [w_all[lbl] for lbl in st["label"].astype(str)]
             rows += _study_rows(st, s, digits, rate, ws, f"g{gi}:", mark, wd)
             wsum = None if ws is None else float(np.sum(ws))
+            if g.k < 2:  # a one-study subgroup has nothing to pool (meta issue #43)
+                single = True
+                rows.append(_Row("spacer", f"g{gi}:spacer"))
+                continue
             rows += _pooled_rows(
                 g, s, digits, rate, common=common, prediction=prediction_subgroups,
                 gid_prefix=f"g{gi}:", weight_total=wsum,
@@ -370,6 +375,8 @@ def _build_forest(res: Any, *, sort: str | None, s: _ScaleInfo, digits: int, com
                                                                               subgroup_test)))
         if w_all is None:
             extra.append("Weights are within each subgroup (study labels are not unique).")
+        if single:
+            extra.append("A subgroup of one study has no pooled row.")
         if subgroup_test == "between":
             extra.append("Test for subgroup differences: Q between subgroup estimates, "
                          "separate τ² per subgroup (as R meta).")
@@ -584,24 +591,37 @@ def _xlimits(t: _Table) -> tuple[float, float]:
         pos = pos[pos < 1]
     if not pos.size:
         raise OptionError(f"No positive values to draw on a {t.xscale} axis; use xscale='linear'")
-    cands = _log_candidates(t) if t.xscale == "log" else _logit_candidates()
-    lo_c = cands[cands <= pos.min() * (1 + 1e-9)]
-    hi_c = cands[cands >= pos.max() * (1 - 1e-9)]
-    lo = float(lo_c.max()) if lo_c.size else float(pos.min())
-    hi = float(hi_c.min()) if hi_c.size else float(pos.max())
+    return _nice_nonlinear(t, float(pos.min()), float(pos.max()))
+
+
+# Tick sets for log and logit axes, coarsest first, in display units (percent, per 100 PY)
+_LOGIT_LEVELS = (
+    (0.1, 1, 10, 50, 90, 99, 99.9),
+    (0.1, 0.5, 1, 5, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9),
+    (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 50, 70, 80, 90, 95, 98, 99, 99.5,
+     99.8, 99.9, 99.95, 99.98, 99.99),
+)
+
+
+def _log_levels() -> tuple[tuple[float, ...], ...]:
+    dec = range(-8, 7)
+    return (
+        tuple(10.0**d for d in dec if d % 2 == 0),
+        tuple(10.0**d for d in dec),
+        tuple(m * 10.0**d for d in dec for m in (1, 3)),
+        tuple(m * 10.0**d for d in dec for m in (1, 2, 5)),
+    )
+
+
+def _nice_nonlinear(t: _Table, vmin: float, vmax: float) -> tuple[float, float]:
+    """Axis limits: the nearest values of the finest tick set around the data."""
+    levels = _log_levels() if t.xscale == "log" else _LOGIT_LEVELS
+    div = t.mult if t.xscale == "log" else 100.0  # logit ticks are percentages
+    c = np.asarray(levels[-1], dtype=float) / div
+    below, above = c[c <= vmin * (1 + 1e-9)], c[c >= vmax * (1 - 1e-9)]
+    lo = float(below.max()) if below.size else vmin
+    hi = float(above.min()) if above.size else vmax
     return lo, hi
-
-
-def _log_candidates(t: _Table) -> np.ndarray:
-    decades = np.arange(-8, 7)
-    c = np.concatenate([[1 * 10.0**d, 2 * 10.0**d, 5 * 10.0**d] for d in decades])
-    return c / t.mult
-
-
-def _logit_candidates() -> np.ndarray:
-    pct = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 50, 70, 80, 90, 95, 98, 99,
-           99.5, 99.8, 99.9, 99.95, 99.98, 99.99]
-    return np.asarray(pct) / 100.0
 
 
 def _ticks(t: _Table, lo: float, hi: float) -> np.ndarray:
@@ -609,25 +629,22 @@ def _ticks(t: _Table, lo: float, hi: float) -> np.ndarray:
         tv = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(lo * t.mult, hi * t.mult)
         tv = tv[(tv >= lo * t.mult - 1e-9) & (tv <= hi * t.mult + 1e-9)]
         return tv / t.mult
-    cands = _log_candidates(t) if t.xscale == "log" else _logit_candidates()
-    c = cands[(cands >= lo * (1 - 1e-9)) & (cands <= hi * (1 + 1e-9))]
-    # thin to at most 6 ticks, always keeping both ends
-    while c.size > 6:
-        keep = np.zeros(c.size, bool)
-        keep[::2] = True
-        keep[-1] = True
-        c = c[keep]
-    return c
+    levels = _log_levels() if t.xscale == "log" else _LOGIT_LEVELS
+    div = t.mult if t.xscale == "log" else 100.0
+    best = np.asarray([lo, hi])
+    for level in levels:  # coarse to fine: the finest set with 3 to 7 ticks in view
+        c = np.asarray(level, dtype=float) / div
+        c = c[(c >= lo * (1 - 1e-9)) & (c <= hi * (1 + 1e-9))]
+        if len(c) > 7:
+            break
+        if len(c) >= 2:
+            best = c
+    return best
 
 
 def _tick_label(v: float) -> str:
-    if v == 0:
-        return "0"
-    digits = max(0, -math.floor(math.log10(abs(v)) + 1e-9))
-    s = f"{v:.{digits}f}" if digits else f"{v:.0f}"
-    if "." in s:
-        s = s.rstrip("0").rstrip(".")
-    return s
+    # 0.05, 2.5, 10, 99.9: as many digits as the tick has, never rounded into a neighbour
+    return f"{round(v, 10):.6g}"
 
 
 # ------------------------------------------------------------------------ drawing
