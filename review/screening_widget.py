@@ -51,8 +51,9 @@ _EXCLUDE_STYLE = "background:#f9c0c0"
 
 
 def _term_pattern(term: str) -> str:
-    """A protocol term as a regex: case-insensitive prefix of a word, ``*`` a wildcard."""
-    body = re.escape(term.strip()).replace(r"\*", r"\w*")
+    """A protocol term as a regex (see :func:`highlight` for the matching rules)."""
+    words = [w for w in re.split(r"[-\s]+", term.strip()) if w]
+    body = r"[-\s]?".join(re.escape(w).replace(r"\*", r"\w*") for w in words)
     start = r"\b" if re.match(r"\w", term.strip()) else ""
     return start + body + r"\w*"
 
@@ -66,7 +67,8 @@ def highlight(text: str | None, include: Sequence[str] = (), exclude: Sequence[s
         Plain text (escaped for HTML here).
     include, exclude : sequence of str
         Terms; each matches case-insensitively at the start of a word and runs to the end of
-        that word (``"malignanc"`` marks "malignancies"); ``*`` matches any word characters.
+        that word (``"malignanc"`` marks "malignancies"); ``*`` matches any word characters;
+        words joined by a hyphen or a space match with either or none between them.
         Longer terms win where two overlap; an exclusion term wins a tie.
 
     Returns

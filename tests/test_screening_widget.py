@@ -189,3 +189,10 @@ def test_invalid_arguments(records, log, protocol):
         Screener(records, log, "A", "abstract", protocol)
     with pytest.raises(OptionError):
         Screener(records, log, "A", "title_abstract", protocol, order="random")
+
+
+def test_highlight_hyphen_or_space_between_words():
+    for text in ("T-cell lymphoma", "T cell lymphoma", "Tcell lymphoma"):
+        assert highlight(text, ["T-cell lymphoma"]).startswith('<mark class="review-include"')
+    assert "<mark" in highlight("CAR T cells", ["CAR-T"])
+    assert "<mark" not in highlight("scar tissue", ["CAR-T"])  # only at a word start
