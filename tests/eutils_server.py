@@ -85,6 +85,8 @@ class Corpus:
     dates: dict[str, dt.date]
     templates: list[str]
     queries: dict[str, list[str] | str] = field(default_factory=dict)
+    #: term -> warninglist output messages the server adds (e.g. phrases ignored)
+    warnings: dict[str, list[str]] = field(default_factory=dict)
     _cache: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -403,6 +405,8 @@ class EUtilsServer:
             }
         else:
             ids = found
+            if term in self.corpus.warnings:
+                warnings = {"phrasesignored": self.corpus.warnings[term]}
             if p.get("mindate") or p.get("maxdate"):
                 lo = _parse_date(p.get("mindate") or "1000", end=False)
                 hi = _parse_date(p.get("maxdate") or "3000", end=True)

@@ -235,6 +235,26 @@ def test_s1_query_returns_everything_not_100(server) -> None:
     assert len({a.pubmed_id for a in arts}) == 600
 
 
+def test_s3_max_results_minus_one_means_all_and_a_cap_is_reported(server, caplog) -> None:
+    c = client(server)
+    assert c.getTotalResultsCount(TERM) == 600
+    assert len(c._getArticleIds(TERM, -1)) == 600
+    with caplog.at_level(logging.WARNING, logger="review.search"):
+        assert len(c._getArticleIds(TERM, 10)) == 10
+    assert "returning 10 of 600 PMIDs" in caplog.text  # an explicit cap is never silent
+
+
+def test_pymed_subclass_surface(server) -> None:
+    c = client(server)
+    assert isinstance(c, pymed.PubMed)
+    arts = c.query(TERM, max_results=3)
+    assert len(arts) == 3
+    from pymed.article import PubMedArticle
+
+    assert all(isinstance(a, PubMedArticle) for a in arts)
+    assert all("\n" not in a.pubmed_id for a in arts)
+
+
 def test_s4_pymed_itself_crashes_past_9999(no_ncbi_env: None, monkeypatch) -> None:
     # The regression this module exists for: pymed pages to retstart=9999 and dies.
     with EUtilsServer(Corpus.synthetic(10_050), rate_limit=1000) as srv:

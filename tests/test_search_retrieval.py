@@ -125,6 +125,15 @@ def test_drift_and_missing_pmids_reported(tmp_path: Path) -> None:
     assert "efetch did not return 3 PMIDs: 1, 2, 3" in snap.metadata["provenance"]
 
 
+def test_warninglist_surfaced(tmp_path: Path) -> None:
+    corpus = Corpus.synthetic(20)
+    corpus.warnings[TERM] = ["of"]
+    with EUtilsServer(corpus, rate_limit=1000) as srv:
+        with pytest.warns(UserWarning, match="phrasesignored: of"):
+            snap = search_pubmed(TERM, live=True, client=client(srv), progress=False)
+    assert "PubMed warnings: phrasesignored: of" in snap.metadata["provenance"]
+
+
 def test_progress_bars_shown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with EUtilsServer(Corpus.synthetic(120), rate_limit=1000) as srv:
         search_pubmed(TERM, live=True, client=client(srv), progress=True)

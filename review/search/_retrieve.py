@@ -314,6 +314,8 @@ def search_pubmed(
         maxdate=maxdate,
         progress=progress,
     )
+    for w in info["warnings"]:
+        warnings.warn(f"PubMed: {w}", stacklevel=2)
     if info["drift"] or info["missing"]:
         warnings.warn(
             f"PubMed reported {info['count_reported']} records; {info['count_retrieved']} "
