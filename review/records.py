@@ -376,6 +376,8 @@ def _detect_source(rec: Mapping[str, Any], wos_tagged: bool) -> str | None:
         return "central"
     if "medline" in db:
         return "medline"
+    if "pubmed" in db:
+        return "pubmed"
     urls = " ".join(_all(rec, "UR", "L2", "US")).lower()
     ids = " ".join(_all(rec, "AN", "ID", "U2")).upper()
     if "scopus.com" in urls:
@@ -389,29 +391,30 @@ def _detect_source(rec: Mapping[str, Any], wos_tagged: bool) -> str | None:
     return None
 
 
-def _pmid_candidates(rec: Mapping[str, Any], slug: str, wos_tagged: bool) -> list[tuple[str, str]]:
-    """(tag, raw value) pairs that hold this record's PubMed ID, by the source's convention."""
-    found: list[tuple[str, str]] = []
+def _pmid_candidates(
+    rec: Mapping[str, Any], slug: str, wos_tagged: bool
+) -> list[tuple[str, str, bool]]:
+    """(tag, raw value, strict) triples that hold this record's PubMed ID.
+
+    ``strict`` candidates must be digits (an error otherwise); lenient ones are used only
+    when they look like a PMID (1-8 digits): Embase's ``C5`` is read that way because its
+    content is not documented to us with certainty, and a wrong PMID would merge records.
+    """
+    found: list[tuple[str, str, bool]] = []
     if wos_tagged:
-        tags = ("PM",)
+        found += [("PM", v, True) for v in _all(rec, "PM")]
     elif slug == "scopus":
-        tags = ("C2",)
+        found += [("C2", v, True) for v in _all(rec, "C2")]
     elif slug == "embase":
-        tags = ("C5",)
-    else:
-        tags = ()
-    for t in tags:
-        for v in _all(rec, t):
-            found.append((t, v))
+        found += [("C5", v, False) for v in _all(rec, "C5")]
     # "PMID: 123" / "PUBMED 123" accession lines (Cochrane CENTRAL, Ovid) in any source
     for t in ("AN", "N1", "M1", "ID"):
         for v in _all(rec, t):
             m = re.fullmatch(r"(?:PMID|PUBMED)[:\s]+(\S+)", v.strip(), flags=re.IGNORECASE)
             if m:
-                found.append((t, m.group(1)))
-    if slug == "medline" and not found:
-        for v in _all(rec, "AN"):
-            found.append(("AN", v))
+                found.append((t, m.group(1), True))
+    if slug in ("medline", "pubmed") and not found:  # PubMed's and Ovid MEDLINE's RIS: AN
+        found += [("AN", v, True) for v in _all(rec, "AN")]
     return found
 
 
@@ -421,15 +424,17 @@ def _ris_row(
     def fail(tag: str, msg: str) -> RISError:
         return _risk(path, meta.tag_lines.get(tag, meta.line), meta.ordinal, tag, msg)
 
-    pmids = []
-    for tag, value in _pmid_candidates(rec, slug, wos_tagged):
+    pmids: list[str] = []
+    for tag, value, strict in _pmid_candidates(rec, slug, wos_tagged):
         v = value.strip()
+        if not strict and not re.fullmatch(r"\d{1,8}", v):
+            continue
         if not v.isdigit():
             raise fail(tag, f"PubMed ID {value!r} is not digits only")
         if v not in pmids:
+            if pmids:
+                raise fail(tag, f"a second PubMed ID {v} (after {pmids[0]}); a record has one")
             pmids.append(v)
-    if len(pmids) > 1:
-        raise fail("AN", f"more than one PubMed ID {pmids}; a record has exactly one")
 
     doi = _first(rec, "DI" if wos_tagged else "DO")
     if doi is None:
@@ -641,6 +646,11 @@ def read_ris(
         row = _ris_row(rec, meta, slug, name, p, wos_tagged)
         if id_prefix is not None:
             row["record_id"] = f"{id_prefix}:{meta.ordinal}"
+        elif slug == "pubmed":
+            # PubMed's own RIS: ids as for parse_pubmed_xml (pubmed:<PMID>), so the two agree
+            row["record_id"] = (
+                f"pubmed:{row['pmid']}" if row["pmid"] else f"pubmed_ris:{meta.ordinal}"
+            )
         rows.append(row)
     return _finish(rows, p, [m.line for m in recs], "records")
 

@@ -215,6 +215,29 @@ def test_pmid_not_digits_names_field(tmp_path: Path) -> None:
     assert (e.value.row, e.value.column, e.value.record) == (5, "C2", 1)
 
 
+def test_embase_c5_used_only_when_it_looks_like_a_pmid(tmp_path: Path) -> None:
+    text = ris_record("One title here", "C5  - 12345678\nDB  - Embase\n")
+    text += ris_record("Two title here", "C5  - 2012345678\nDB  - Embase\n")  # not a PMID
+    text += ris_record("Three title here", "C5  - L2012345678\nDB  - Embase\n")
+    assert read_ris(write(tmp_path, "e.ris", text))["pmid"].tolist() == ["12345678", None, None]
+
+
+def test_two_pmids_in_one_record(tmp_path: Path) -> None:
+    p = write(tmp_path, "s.ris", ris_record("One", "C2  - 111\nN1  - PMID: 222\nDB  - Scopus\n"))
+    with pytest.raises(RISError, match="second PubMed ID 222") as e:
+        read_ris(p)
+    assert (e.value.column, e.value.row) == ("N1", 6)
+
+
+def test_pubmed_ris_ids_match_pubmed_xml_ids(tmp_path: Path) -> None:
+    text = ris_record("One title here", "AN  - 33499930\nC2  - PMC1234567\nDB  - PubMed\n")
+    text += ris_record("Two title here", "DB  - PubMed\n")
+    df = read_ris(write(tmp_path, "pubmed.ris", text))
+    assert df["record_id"].tolist() == ["pubmed:33499930", "pubmed_ris:2"]
+    assert df["pmid"].tolist() == ["33499930", None]  # C2 (PMCID) is not read as a PMID
+    assert df["source"].tolist() == ["PubMed", "PubMed"]
+
+
 def test_bad_doi_names_field(tmp_path: Path) -> None:
     p = write(tmp_path, "scopus.ris", ris_record("One title here", "DO  - not-a-doi\n"))
     with pytest.raises(RISError, match="DOI") as e:
