@@ -18,12 +18,18 @@ Tag conventions (synthetic fixtures in ``tests/data/imports/`` follow them):
 ========== ================================ ==========================================
 source     title / authors / abstract       journal / year / PMID / database id
 ========== ================================ ==========================================
-Embase     ``T1`` / ``A1`` / ``N2``         ``JF`` / ``Y1`` / ``C5`` / ``U2`` (L-number)
+Embase     ``T1`` / ``A1`` / ``N2``         ``JF`` / ``Y1`` / ``C5`` (*) / ``U2``
 Scopus     ``TI`` / ``AU`` / ``AB``         ``T2`` / ``PY`` / ``C2`` / EID in ``UR``
 WoS (RIS)  ``TI`` / ``AU`` / ``AB``         ``T2`` / ``PY`` / (none) / ``AN`` (WOS:...)
 WoS (txt)  ``TI`` / ``AU`` / ``AB``         ``SO`` / ``PY`` / ``PM`` / ``UT``
 CENTRAL    ``TI`` / ``AU`` / ``AB``         ``JO`` / ``PY`` / ``AN`` "PUBMED n" / ``ID``
+PubMed RIS ``TI`` / ``AU`` / ``AB``         ``JO``/``T2`` / ``PY`` / ``AN`` / (PMID)
 ========== ================================ ==========================================
+
+(*) read as a PMID only when it is 1-8 digits. These conventions were taken from exports
+seen in the wild, not from vendor documentation; ``AN``, ``N1``, ``M1`` or ``ID`` lines of
+the form ``PMID: n`` / ``PUBMED n`` are read in every source. A wrong PMID would merge
+records, so a PMID that is not digits is an error, never a guess.
 
 Any RIS file is read with the generic fallbacks (``TI``/``T1``, ``AU``/``A1``, ``AB``/``N2``,
 ``JF``/``JO``/``T2``/``JA``/``J2``, ``PY``/``Y1``/``DA``, ``DO``), so an export from another
