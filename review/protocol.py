@@ -293,6 +293,29 @@ class Protocol:
                 f"Invalid exclusion reason {code!r}; must be one of {list(self.exclusion_reasons)}"
             ) from None
 
+    def _repr_html_(self) -> str:
+        import html
+
+        def items(xs: tuple[str, ...] | list[str]) -> str:
+            return "<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in xs) + "</ul>"
+
+        reasons = "".join(
+            f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(v)}</td></tr>"
+            for k, v in self.exclusion_reasons.items()
+        )
+        dbs = "".join(
+            f"<tr><td>{html.escape(d.name)}</td><td>{html.escape(d.platform or '')}</td>"
+            f"<td><code>{html.escape(d.query)}</code></td></tr>"
+            for d in self.databases
+        )
+        return (
+            f"<div><h4>{html.escape(self.title)}</h4><p><b>Question:</b> "
+            f"{html.escape(self.question)}</p><p><b>Include</b></p>"
+            f"{items(self.eligibility_include)}<p><b>Exclude</b></p>"
+            f"{items(self.eligibility_exclude)}<p><b>Full-text exclusion reasons</b></p>"
+            f"<table>{reasons}</table><p><b>Databases</b></p><table>{dbs}</table></div>"
+        )
+
     def summary(self) -> str:
         """Plain-text overview: question, criteria, reasons and databases."""
         lines = [self.title, "", f"Question: {self.question}"]

@@ -243,10 +243,15 @@ class Screener:
             ]
         )
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        # Shown as the widget when the Screener is a cell's value.
+        return self.widget._repr_mimebundle_(**kwargs)
 
-        display(self.widget)
+    def __repr__(self) -> str:
+        return (
+            f"<Screener {self.stage} reviewer {self.reviewer}: {self.progress}; "
+            f"current {self.current_id}>"
+        )
 
     def _safe(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run a button action; show refusals in the message line instead of raising."""

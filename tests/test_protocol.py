@@ -188,3 +188,9 @@ def test_screening_stages(tmp_path):
     with pytest.raises(ProtocolError) as ei:
         load_protocol(_mutated(tmp_path, lambda d: d["screening"].update(stages=["abstract"])))
     assert ei.value.column == "screening.stages[0]"
+
+
+def test_protocol_html_shows_reasons_and_queries():
+    out = load_protocol(MINIMAL)._repr_html_()
+    assert "<code>wrong_design</code>" in out and "<code>not_retrieved</code>" in out
+    assert "&quot;chimeric antigen receptor&quot;" in out

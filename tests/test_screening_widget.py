@@ -196,3 +196,10 @@ def test_highlight_hyphen_or_space_between_words():
         assert highlight(text, ["T-cell lymphoma"]).startswith('<mark class="review-include"')
     assert "<mark" in highlight("CAR T cells", ["CAR-T"])
     assert "<mark" not in highlight("scar tissue", ["CAR-T"])  # only at a word start
+
+
+def test_screener_displays_as_its_widget(records, log, protocol):
+    s = Screener(records, log, "A", "title_abstract", protocol)
+    bundle = s._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == s.widget.model_id
+    assert "0 / 4 screened by A" in repr(s)
