@@ -90,3 +90,31 @@ def test_input_order_does_not_change_the_partition(df: pd.DataFrame, rnd) -> Non
         return {frozenset(g["record_id"]) for _, g in res.groups.groupby("group_id")}
 
     assert partition(a) == partition(b)
+
+
+@pytest.mark.slow
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(record_sets(), st.data())
+def test_separate_overrides_always_honoured(df: pd.DataFrame, data: st.DataObject) -> None:
+    df = df.drop_duplicates("record_id").reset_index(drop=True)
+    ids = df["record_id"].tolist()
+    if len(ids) < 2:
+        return
+    pairs = data.draw(
+        st.lists(st.tuples(st.sampled_from(ids), st.sampled_from(ids)), max_size=6).map(
+            lambda ps: [(a, b) for a, b in ps if a != b]
+        )
+    )
+    ov = pd.DataFrame(
+        [
+            {"record_id_a": a, "record_id_b": b, "action": "separate", "reviewer": "KH"}
+            for a, b in pairs
+        ],
+        columns=["record_id_a", "record_id_b", "action", "reviewer"],
+    )
+    res = deduplicate(df, overrides=ov)
+    gid = dict(zip(res.groups["record_id"], res.groups["group_id"]))
+    for a, b in pairs:
+        assert gid[a] != gid[b]
+    assert all(e.startswith("kept apart") or e == "superseded by a later row"
+               for e in res.overrides["effect"])  # fmt: skip
