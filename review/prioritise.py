@@ -208,10 +208,9 @@ def recall_curve(
     rows = log._rows()
     labels = _labels(log, stage, reviewer)
     first: dict[str, int] = {}
-    for r in rows:
+    for r in rows:  # a record settled by a consensus row alone counts from that row
         if r["stage"] == stage and (reviewer is None or r["reviewer"] == reviewer):
-            if r["reviewer"] != CONSENSUS or reviewer == CONSENSUS:
-                first.setdefault(r["record_id"], r["seq"])
+            first.setdefault(r["record_id"], r["seq"])
     order = [rid for rid in sorted(first, key=first.__getitem__) if rid in labels]
     rel = np.array([labels[rid] for rid in order], dtype=np.int64)
     return pd.DataFrame(

@@ -167,3 +167,11 @@ def test_rank_for_one_reviewer_and_validation(tmp_path):
     assert ranked["relevance"].isna().all()  # B has no exclude yet
     with pytest.raises(OptionError, match="column"):
         rank_unscreened(records, log, text_columns=("title", "nope"))
+
+
+def test_recall_curve_counts_a_consensus_only_record(tmp_path):
+    log = ScreeningLog(tmp_path / "log.jsonl")
+    log.record("a", reviewer="A", decision="exclude")
+    log.resolve("b", decision="include")
+    assert recall_curve(log)["record_id"].tolist() == ["a", "b"]
+    assert recall_curve(log)["relevant"].tolist() == [0, 1]
