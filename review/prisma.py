@@ -978,7 +978,11 @@ def prisma_counts(
     previous : Mapping, DataFrame or PrismaCounts, optional
         The previous version of an updated review: ``{"studies": n | ids, "reports": n |
         ids}``, a frame of its included reports (``record_id`` and ``study_id``), or the
-        earlier version's :class:`PrismaCounts` (its total included studies and reports).
+        earlier version's :class:`PrismaCounts` (its total included studies and reports),
+        computed from the earlier snapshot. Log rows on the previous version's records
+        (those it identified, or its reports) are left out of this version's boxes, so
+        one log can serve every version; ``identified`` is then this version's new
+        records only (e.g. :func:`review.search.new_since`).
     report_study : Mapping[str, str], optional
         Report (record id) -> study id, for studies with several reports. Reports not in
         the mapping are studies of their own (study id = record id).
@@ -1136,6 +1140,18 @@ def prisma_counts(
     if labels is None:
         notes.append("no reason labels given: exclusion reasons shown by their codes")
     final = final_decisions(decisions)
+    earlier = _previous_universe(previous)
+    if earlier:
+        # One log serves every version of a living review: rows on the previous version's
+        # records belong to its flow (the "previous studies" box), not to this one's.
+        old = final["record_id"].isin(earlier)
+        if old.any():
+            n_old = final.loc[old, "record_id"].nunique()
+            notes.append(
+                f"decisions on {n_old} records of the previous version were left out "
+                "(they are counted in the previous-studies column)"
+            )
+            final = final[~old]
     for row in final.itertuples(index=False):
         if row.stage != "full_text" or row.decision != "exclude":
             if row.reason == NOT_RETRIEVED and row.decision not in ("exclude", None):
@@ -1375,6 +1391,20 @@ def prisma_counts(
     if check:
         counts.check()
     return counts
+
+
+def _previous_universe(obj: Any) -> frozenset[str]:
+    """Record ids that belong to the previous version of an updated review."""
+    if isinstance(obj, PrismaCounts):
+        keys = ("databases", "registers", "other_identified", "total_reports")
+        return frozenset().union(*(obj._ids.get(k, frozenset()) for k in keys))
+    if isinstance(obj, pd.DataFrame) and "record_id" in obj.columns:
+        return frozenset(str(r) for r in obj["record_id"])
+    if isinstance(obj, Mapping):
+        reports = obj.get("reports")
+        if isinstance(reports, Iterable) and not isinstance(reports, str | bytes):
+            return frozenset(str(r) for r in reports)
+    return frozenset()
 
 
 def _previous(

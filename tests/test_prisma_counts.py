@@ -330,10 +330,11 @@ def test_previous_arm_from_ids_a_new_report_of_an_old_study_adds_no_study():
 
 def test_previous_arm_from_an_earlier_version():
     earlier = counts()
-    # the update: a new search with one new record, included
+    # the update: a new search with one new record, included; the one log holds both
+    # versions' decisions
     new_records = pd.DataFrame({"record_id": ["pubmed:50"], "source": ["PubMed"]})
     log = make_log(
-        [("pubmed:50", TA, "A", "include", None), ("pubmed:50", FT, "A", "include", None)]
+        [*ROWS, ("pubmed:50", TA, "A", "include", None), ("pubmed:50", FT, "A", "include", None)]
     )
     ext = pd.concat([EXTRACTION, pd.DataFrame({"study_id": ["New2026"], "pmid": ["50"]})])
     c = prisma_counts(
@@ -344,7 +345,12 @@ def test_previous_arm_from_an_earlier_version():
         included_studies=ext,
     )
     assert (c.previous.studies, c.previous.reports) == (2, 3)
+    assert (c.records_screened, c.new_studies, c.new_reports) == (1, 1, 1)
     assert (c.total_studies, c.total_reports) == (3, 4)
+    assert any("previous version were left out" in n for n in c.notes)
+    # without the previous version, its rows are decisions on records never identified
+    with pytest.raises(PrismaInconsistency, match="not in the de-duplicated set"):
+        prisma_counts(identified=new_records, decisions=log, reason_labels=REASONS)
 
 
 # --------------------------------------------------------------------------- inconsistencies
