@@ -157,3 +157,15 @@ def test_measured_width_matches_rendered(fits):
 def test_funnel_no_overlap(fits):
     assert_no_overlap(funnel(fits[20], test="peters"))
     assert_no_overlap(funnel(fits[5], test="egger"))
+
+
+def test_draw_into_a_given_axes(fits):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.0, 6.0))
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+    assert forest(fits[5], ax=ax) is fig
+    assert_no_overlap(fig)
+    small = Figure(figsize=(7.0, 2.0))
+    with pytest.warns(UserWarning, match="needs .* of height"):
+        forest(fits[20], ax=small.add_axes((0.0, 0.0, 1.0, 1.0)))

@@ -962,6 +962,19 @@ def forest(
     2001;322:1479-80. IntHout J, Ioannidis JPA, Rovers MM, Goeman JJ. Plea for routinely
     presenting prediction intervals in meta-analysis. *BMJ Open* 2016;6:e010247.
     Schwarzer G, Carpenter JR, Rücker G. *Meta-Analysis with R*. Springer; 2015 (forest.meta).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from review.meta import pool_proportions
+    >>> df = pd.DataFrame({"label": ["A 2019", "B 2020", "C 2021", "D 2022"],
+    ...                    "events": [2, 5, 1, 8], "n": [40, 60, 35, 90]})
+    >>> res = pool_proportions(df, measure="PLO", method="DL", label="label")
+    >>> fig = forest(res, sort="year")
+    >>> cells = {t.get_gid(): t.get_text() for t in fig.findobj() if hasattr(t, "get_text")}
+    >>> # metafor 3.8-1: transf.ilogit of rma(measure="PLO", method="DL") b, ci.lb, ci.ub
+    >>> cells["est:pooled:random"], cells["ci:pooled:random"]  # percent, 1 decimal
+    ('7.5', '[4.7, 11.9]')
     """
     from review.meta.results import PoolResult, SubgroupResult
 

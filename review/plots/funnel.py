@@ -125,6 +125,17 @@ def funnel(
     *BMJ* 2011;343:d4002. Hunter JP et al. In meta-analyses of proportion studies, funnel
     plots were found to be an inaccurate method of assessing publication bias. *J Clin
     Epidemiol* 2014;67:897-903.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from review.meta import pool_proportions
+    >>> df = pd.DataFrame({"events": [2, 5, 1, 8, 4, 9], "n": [40, 60, 35, 90, 50, 200]})
+    >>> res = pool_proportions(df, measure="PLO", method="REML")
+    >>> fig = funnel(res, test="egger")
+    >>> text = [t.get_text() for t in fig.texts if t.get_gid() == "funnel-test"][0]
+    >>> text.startswith("Egger's test (predictor SE")
+    True
     """
     from review.meta._vocab import MEASURES
     from review.meta.results import PoolResult
