@@ -222,3 +222,16 @@ def test_sources_csv_lists_every_url_the_outcomes_cite() -> None:
     out = pd.read_csv(EXTRACTION / "outcomes.csv", dtype=str, keep_default_na=False)
     pages = set(pd.read_csv(EXTRACTION / "sources.csv", dtype=str)["url"])
     assert set(out["source_url"]) <= pages
+
+
+def test_studies_without_a_total_say_why() -> None:
+    """A study with sub-types but no ``spm_any`` is not pooled for any SPM; its note says why."""
+    df = load_extraction(EXTRACTION)
+    no_total = df[df["spm_any"].isna()]
+    assert len(no_total) >= 1  # DESCAR-T strata and Lorenc 2024 enter the T-cell analysis only
+    for _, row in no_total.iterrows():
+        assert pd.notna(row["spm_tcell"]), f"{row['study_id']}: no SPM count at all"
+        why = f"{row['study_id']}: note does not say why spm_any is empty"
+        assert "spm_any" in row["note"], why
+    lorenc = df.set_index("study_id").loc["lorenc2024"]
+    assert (lorenc["n_treated"], lorenc["spm_tcell"]) == (355, 0)
