@@ -363,3 +363,14 @@ def test_one_study_subgroup_has_no_pooled_row():
     assert "est:g2:study:0" in tx and "est:g2:pooled:random" not in tx
     assert "est:g0:pooled:random" in tx and "est:g1:pooled:random" in tx
     assert "one study has no pooled row" in tx["footnote"].replace("\n", " ")
+
+
+def test_funnel_of_a_glmm_tests_the_inverse_variance_refit():
+    g = pool_proportions(study_frame(12), events="events", n="n", method="GLMM", label="label")
+    iv = pool_proportions(study_frame(12), events="events", n="n", method="REML",
+                          label="label")
+    rt = regtest(iv, predictor="ninv")
+    txt = " ".join(texts(funnel(g, test="peters"))["funnel-test"].replace("\u00a0", " ").split())
+    assert "A GLMM has no regression test" in txt
+    m = re.search(r"z = (-?[\d.]+), p (=|<) (\.\d+)", txt)
+    assert m and close(float(m.group(1)), rt.zval, 2)

@@ -88,7 +88,8 @@ def funnel(
         for proportions, as the methods guidance recommends, ``"egger"`` for rates.
     regtest : RegtestResult, optional
         A test already computed; by default :func:`review.meta.regtest` is called with the
-        predictor that matches ``test``.
+        predictor that matches ``test`` (for a GLMM fit, on its inverse-variance REML
+        refit, as metafor has no ``regtest`` for ``rma.glmm``; the figure says so).
     ax : matplotlib.axes.Axes, optional
         Draw into this axes (the test is then printed as its title block).
     levels : tuple of float
@@ -150,10 +151,19 @@ def funnel(
     if test == "peters" and rate:
         raise OptionError("test='peters' needs sample sizes (proportions); use 'egger' for rates")
     predictor = "sei" if test == "egger" else "ninv"
+    note_refit = None
     if regtest is None:
+        from review.meta import refit
         from review.meta import regtest as _regtest
 
-        regtest = _regtest(res, predictor=predictor)
+        target = res
+        if res.method == "GLMM":
+            # metafor has no regtest for rma.glmm: test the inverse-variance REML fit of the
+            # same measure (the studies' plotted yi and vi), and say so on the figure
+            target = refit(res, method="REML")
+            note_refit = ("A GLMM has no regression test: the test is on the inverse-variance "
+                          f"{res.measure} fit (REML) of the same studies.")
+        regtest = _regtest(target, predictor=predictor)
     if regtest.predictor != predictor:
         raise OptionError(f"test={test!r} draws against the predictor {predictor!r}, but the "
                           f"regtest result used {regtest.predictor!r}")
@@ -172,6 +182,8 @@ def funnel(
     corrected = st["corrected"].to_numpy(bool) if "corrected" in st else np.zeros(len(st), bool)
 
     lines = [regtest_text(regtest)]
+    if note_refit:
+        lines.append(note_refit)
     if regtest.k < 10:
         lines.append(f"Exploratory: k = {regtest.k} < 10 studies; asymmetry tests have low power "
                      "(Sterne et al. 2011).")
