@@ -110,38 +110,35 @@ class Eval:
 
 
 def _modes(d: Data, eta0: FloatArray, tau: float, u0: FloatArray | None) -> FloatArray:
-    """Per-study mode of ``g(u) = l(eta0 + tau u) - u^2/2`` by safeguarded Newton.
+    """Per-study mode of ``g(u) = l(eta0 + tau u) - u^2/2`` by bracketed Newton.
 
-    ``g`` is strictly concave (``g'' <= -1``), so the mode is unique; step halving keeps
-    every Newton step an ascent step.
+    ``g'`` is strictly decreasing with slope ``g'' <= -1``, so the root lies between ``u``
+    and ``u + g'(u)``; Newton steps that leave the bracket are replaced by bisection,
+    which makes the iteration globally convergent (and quadratic near the mode).
     """
     x, s = d.x, d.size
-    u = np.zeros_like(eta0) if u0 is None else u0.copy()
     if tau == 0.0:
         return np.zeros_like(eta0)
-
-    def gval(u):
-        return _cond(d, eta0 + tau * u, x, s, order=1)[0] - 0.5 * u * u
-
-    g = gval(u)
-    for _ in range(100):
+    u = np.zeros_like(eta0) if u0 is None else u0.copy()
+    _, l1, l2, _ = _cond(d, eta0 + tau * u, x, s, order=2)
+    g1 = tau * l1 - u
+    lo = np.where(g1 > 0, u, u + g1)
+    hi = np.where(g1 > 0, u + g1, u)
+    for _ in range(200):
+        g2 = tau * tau * l2 - 1.0
+        un = u - g1 / g2
+        out = ~((un >= lo) & (un <= hi))
+        if out.any():
+            un = np.where(out, 0.5 * (lo + hi), un)
+        done = np.max(np.abs(un - u)) < 1e-11
+        u = un
+        if done:
+            break
         _, l1, l2, _ = _cond(d, eta0 + tau * u, x, s, order=2)
         g1 = tau * l1 - u
-        g2 = tau * tau * l2 - 1.0
-        step = np.clip(-g1 / g2, -10.0, 10.0)
-        if np.max(np.abs(step)) < 1e-11:
-            u = u + step
-            break
-        t = np.ones_like(u)
-        for _ in range(60):
-            unew = u + t * step
-            gnew = gval(unew)
-            # halve only real overshoots; tiny final steps may lose to rounding in g
-            bad = ~(gnew >= g - 1e-12 * np.abs(g)) & (np.abs(t * step) > 1e-7)
-            if not bad.any():
-                break
-            t = np.where(bad, 0.5 * t, t)
-        u, g = unew, gnew
+        pos = g1 > 0
+        lo = np.where(pos, np.maximum(lo, u), lo)
+        hi = np.where(pos, hi, np.minimum(hi, u))
     return u
 
 
@@ -435,6 +432,66 @@ def profile_ll(
     theta = np.append(beta0, tau)
     theta, ev, _, _, _ = _newton(d, theta, u0, fixed_tau=True, H0=H0)
     return ev.ll, float(ev.grad[d.p]), theta[: d.p], ev.modes
+
+
+def profile_limit(d: Data, fit: Fit, crit: float, side: int, maxit: int = 40) -> tuple[float, bool]:
+    """One limit of the profile-likelihood interval for tau by a joint Newton iteration.
+
+    Solves ``dl/dbeta = 0`` and ``2 (l_max - l(beta, tau)) = crit`` together in
+    ``(beta, tau)``: at the solution ``beta`` maximises the likelihood at that ``tau``, so
+    ``tau`` is a root of the profile equation. The Jacobian's ``beta`` columns come from
+    one-sided differences of the analytic gradient (p extra calls an iteration); its last
+    row is ``-2 * gradient``. ``side`` is ``-1`` (lower) or ``+1`` (upper). Returns
+    ``(tau, ok)``; ``ok=False`` when the iteration leaves the bracket or stalls (the caller
+    then falls back to a bracketed search on the profile itself).
+    """
+    p = d.p
+    H = fit.hessian
+    if H is None or not np.all(np.isfinite(H)):
+        return float("nan"), False
+    tau_hat = fit.tau
+    vtt = float(fit.vcov[p, p])
+    width = np.sqrt(crit * vtt) if np.isfinite(vtt) and vtt > 0 else 0.5
+    tau0 = tau_hat + side * width
+    if side < 0:
+        tau0 = max(tau0, 0.5 * tau_hat)
+    # start on the quadratic approximation of the profile path beta(tau)
+    try:
+        slope = -np.linalg.solve(H[:p, :p], H[:p, p])
+    except np.linalg.LinAlgError:
+        return float("nan"), False
+    theta = np.append(fit.beta + slope * (tau0 - tau_hat), tau0)
+    u = fit.modes
+    for _ in range(maxit):
+        ev = evaluate(d, theta, u)
+        if not np.isfinite(ev.ll):
+            return float("nan"), False
+        u = ev.modes
+        F = np.append(ev.grad[:p], 2.0 * (fit.ll - ev.ll) - crit)
+        J = np.empty((p + 1, p + 1))
+        for j in range(p):
+            h = 1e-6 * max(1.0, abs(theta[j]))
+            tp = theta.copy()
+            tp[j] += h
+            col = (evaluate(d, tp, u).grad - ev.grad) / h  # column j of the Hessian
+            J[:p, j] = col[:p]
+            J[j, p] = col[p]  # H[beta_j, tau] = H[tau, beta_j] (symmetry)
+            J[p, j] = -2.0 * ev.grad[j]
+        J[p, p] = -2.0 * ev.grad[p]
+        try:
+            step = np.linalg.solve(J, -F)
+        except np.linalg.LinAlgError:
+            return float("nan"), False
+        big = np.max(np.abs(step))
+        if big > 1.0:
+            step *= 1.0 / big
+        theta = theta + step
+        t = theta[p]
+        if (side > 0 and t <= tau_hat) or (side < 0 and not (0.0 < t < tau_hat)):
+            return float("nan"), False
+        if abs(step[p]) < 1e-10 * (1.0 + abs(t)) and abs(F[p]) < 1e-6:
+            return float(t), True
+    return float("nan"), False
 
 
 def solve_bracketed(fun, x0: float, a: float, b: float, fa_sign: float, tol: float = 1e-10):

@@ -595,15 +595,19 @@ def _profile_ci(d, fit, level: float, vt: float) -> Tau2CI:
     _, ll0, _ = _aghq.fit_glm(d)
     lo, hi = 0.0, float("nan")
     if tau_hat > 0.0 and 2.0 * (llmax - ll0) - crit > 0.0:
-        x0 = max(tau_hat - width, 0.5 * tau_hat)
-        lo, ok = _aghq.solve_bracketed(f, x0, tau_hat, 0.0, -1.0)
+        lo, ok = _aghq.profile_limit(d, fit, crit, -1)
+        if not ok:  # fall back on Newton along the profile itself, kept in its bracket
+            x0 = max(tau_hat - width, 0.5 * tau_hat)
+            lo, ok = _aghq.solve_bracketed(f, x0, tau_hat, 0.0, -1.0)
         if not ok:
             notes.append("lower profile-likelihood limit for tau^2 not found")
             lo = float("nan")
-    # upper limit: Newton from the quadratic approximation, bracket widened as needed
-    state["beta"], state["u"] = fit.beta.copy(), fit.modes.copy()
-    x0 = tau_hat + (width if tau_hat > 0 else 0.5)
-    hi, ok = _aghq.solve_bracketed(f, x0, tau_hat, float("inf"), -1.0)
+    # upper limit
+    hi, ok = _aghq.profile_limit(d, fit, crit, +1) if tau_hat > 0 else (float("nan"), False)
+    if not ok:
+        state["beta"], state["u"] = fit.beta.copy(), fit.modes.copy()
+        x0 = tau_hat + (width if tau_hat > 0 else 0.5)
+        hi, ok = _aghq.solve_bracketed(f, x0, tau_hat, float("inf"), -1.0)
     if not ok:
         notes.append("upper profile-likelihood limit for tau^2 not found")
         hi = float("nan")
