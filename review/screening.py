@@ -1027,6 +1027,12 @@ class AgreementResult:
         Chance agreement under Cohen's model, sum_k p_1k p_2k.
     kappa : float
         Cohen's kappa, (p_o - p_e) / (1 - p_e); NaN when p_e = 1.
+    kappa_se : float
+        Large-sample standard error of kappa (Fleiss, Cohen & Everitt 1969).
+    kappa_ci_low, kappa_ci_high : float
+        Wald interval kappa -/+ z * kappa_se at ``level``, truncated to [-1, 1].
+    level : float
+        Confidence level of the kappa interval.
     expected_ac1 : float
         Chance agreement under Gwet's model, sum_k pi_k (1 - pi_k) / (q - 1).
     ac1 : float
@@ -1047,6 +1053,10 @@ class AgreementResult:
     observed: float
     expected_kappa: float
     kappa: float
+    kappa_se: float
+    kappa_ci_low: float
+    kappa_ci_high: float
+    level: float
     expected_ac1: float
     ac1: float
     pabak: float
@@ -1073,6 +1083,9 @@ class AgreementResult:
                     f"n_only_{b}",
                     "observed",
                     "kappa",
+                    "kappa_se",
+                    "kappa_ci_low",
+                    "kappa_ci_high",
                     "ac1",
                     "pabak",
                 ],
@@ -1082,6 +1095,9 @@ class AgreementResult:
                     float(self.n_only[b]),
                     self.observed,
                     self.kappa,
+                    self.kappa_se,
+                    self.kappa_ci_low,
+                    self.kappa_ci_high,
                     self.ac1,
                     self.pabak,
                 ],
@@ -1090,9 +1106,10 @@ class AgreementResult:
 
     def summary(self) -> str:
         """Plain-text report: counts table, agreement statistics, missing data."""
-        from review._format import fmt_x
+        from review._format import fmt_ci, fmt_x
 
         a, b = self.reviewers
+        ci = fmt_ci(self.kappa_ci_low, self.kappa_ci_high)
         lines = [
             f"Agreement at stage {self.stage}: reviewer {a} (rows) vs {b} (columns)",
             f"Records screened by both: {self.n_both}; by {a} only: {self.n_only[a]}; "
@@ -1102,7 +1119,8 @@ class AgreementResult:
             "",
             f"Observed agreement  {fmt_x(self.observed)}",
             f"Cohen's kappa       {fmt_x(self.kappa)}"
-            f"   (chance agreement {fmt_x(self.expected_kappa)})",
+            f"   (chance agreement {fmt_x(self.expected_kappa)}; SE {fmt_x(self.kappa_se)}, "
+            f"{self.level:.0%} CI {ci})",
             f"Gwet's AC1          {fmt_x(self.ac1)}"
             f"   (chance agreement {fmt_x(self.expected_ac1)})",
             f"PABAK               {fmt_x(self.pabak)}",
@@ -1155,12 +1173,30 @@ def _coefficients(
     return po, pe_k, kappa, pe_g, ac1, pabak
 
 
+def _kappa_se(counts: Sequence[Sequence[int]], kappa: float, pe: float) -> float:
+    """Large-sample SE of kappa, not assuming kappa = 0 (Fleiss, Cohen & Everitt 1969)."""
+    q = len(counts)
+    n = sum(sum(r) for r in counts)
+    if n == 0 or math.isnan(kappa):
+        return math.nan
+    p = [[counts[i][j] / n for j in range(q)] for i in range(q)]
+    row = [sum(p[i]) for i in range(q)]
+    col = [sum(p[i][j] for i in range(q)) for j in range(q)]
+    a = sum(p[i][i] * (1 - (row[i] + col[i]) * (1 - kappa)) ** 2 for i in range(q))
+    b = (1 - kappa) ** 2 * sum(
+        p[i][j] * (col[i] + row[j]) ** 2 for i in range(q) for j in range(q) if i != j
+    )
+    c = (kappa - pe * (1 - kappa)) ** 2
+    return math.sqrt(max(a + b - c, 0.0) / (n * (1 - pe) ** 2))
+
+
 def agreement(
     log: ScreeningLog,
     stage: Stage = "title_abstract",
     reviewers: tuple[str, str] = ("A", "B"),
     *,
     maybe: Literal["include", "category"] = "include",
+    level: float = 0.95,
 ) -> AgreementResult:
     """Inter-rater agreement of two reviewers at one stage: kappa, AC1, PABAK.
 
@@ -1180,6 +1216,8 @@ def agreement(
     maybe : {"include", "category"}, default "include"
         ``"include"`` counts *maybe* as *include* (both send a record on to full text; as
         Covidence counts it), giving two categories; ``"category"`` keeps three.
+    level : float, default 0.95
+        Confidence level of the interval for kappa.
 
     Returns
     -------
@@ -1191,7 +1229,9 @@ def agreement(
     With q categories, p_o the observed agreement, p_1k and p_2k the reviewers' marginal
     proportions and pi_k = (p_1k + p_2k) / 2:
 
-    - Cohen's kappa = (p_o - p_e) / (1 - p_e), p_e = sum_k p_1k p_2k (Cohen 1960).
+    - Cohen's kappa = (p_o - p_e) / (1 - p_e), p_e = sum_k p_1k p_2k (Cohen 1960), with
+      the large-sample standard error of Fleiss, Cohen & Everitt (1969) and a Wald interval
+      (the same as statsmodels' ``cohens_kappa``, but truncated to [-1, 1]).
     - Gwet's AC1 = (p_o - p_e) / (1 - p_e), p_e = sum_k pi_k (1 - pi_k) / (q - 1)
       (Gwet 2008); it does not collapse when one category is rare, as includes are.
     - PABAK = (q p_o - 1) / (q - 1), i.e. 2 p_o - 1 for two categories (Byrt et al. 1993).
@@ -1208,6 +1248,9 @@ def agreement(
 
     Byrt T, Bishop J, Carlin JB. Bias, prevalence and kappa. J Clin Epidemiol
     1993;46:423-9.
+
+    Fleiss JL, Cohen J, Everitt BS. Large sample standard errors of kappa and weighted
+    kappa. Psychol Bull 1969;72:323-7.
 
     Examples
     --------
@@ -1231,6 +1274,8 @@ def agreement(
         raise OptionError(f"Invalid stage {stage!r}; must be one of {list(STAGES)}")
     if maybe not in ("include", "category"):
         raise OptionError(f"Invalid maybe {maybe!r}; must be one of ['include', 'category']")
+    if not 0 < level < 1:
+        raise OptionError(f"level must lie in (0, 1), got {level!r}")
     if len(reviewers) != 2 or reviewers[0] == reviewers[1]:
         raise OptionError(f"reviewers must be two different names, got {reviewers!r}")
     a, b = reviewers
@@ -1248,6 +1293,10 @@ def agreement(
     for rid in both:
         counts[idx[da[rid]]][idx[db[rid]]] += 1
     po, pe_k, kappa, pe_g, ac1, pabak = _coefficients(counts)
+    from scipy.stats import norm
+
+    se = _kappa_se(counts, kappa, pe_k)
+    z = float(norm.ppf(0.5 + level / 2))
     notes = []
     if not both:
         notes.append(f"no record was screened by both {a} and {b} at {stage}")
@@ -1270,6 +1319,10 @@ def agreement(
         observed=po,
         expected_kappa=pe_k,
         kappa=kappa,
+        kappa_se=se,
+        kappa_ci_low=max(-1.0, kappa - z * se) if not math.isnan(se) else math.nan,
+        kappa_ci_high=min(1.0, kappa + z * se) if not math.isnan(se) else math.nan,
+        level=level,
         expected_ac1=pe_g,
         ac1=ac1,
         pabak=pabak,

@@ -534,3 +534,23 @@ def test_reader_waits_for_a_line_in_progress_instead_of_calling_it_torn(tmp_path
     reader.join(5)
     assert result["ids"].tolist() == ["r1", "r2"]
     assert not p.with_name("log.jsonl.torn").exists()
+
+
+@pytest.mark.parametrize("maybe", ["include", "category"])
+def test_kappa_se_and_interval_match_statsmodels(log, maybe):
+    from statsmodels.stats.inter_rater import cohens_kappa
+
+    rng = np.random.default_rng(7)
+    cats = ["include", "exclude", "maybe"]
+    a = rng.choice(cats, size=80, p=[0.2, 0.6, 0.2]).tolist()
+    b = [x if rng.random() < 0.75 else rng.choice(cats) for x in a]
+    _dual(log, a, b)
+    res = agreement(log, "title_abstract", maybe=maybe)
+    ref = cohens_kappa(res.table.to_numpy())  # 95 % Wald interval
+    assert res.kappa == pytest.approx(ref.kappa, abs=1e-12)
+    assert res.kappa_se == pytest.approx(ref.std_kappa, rel=1e-10)
+    assert res.kappa_ci_low == pytest.approx(max(-1, ref.kappa_low), rel=1e-10)
+    assert res.kappa_ci_high == pytest.approx(min(1, ref.kappa_upp), rel=1e-10)
+    r90 = agreement(log, "title_abstract", maybe=maybe, level=0.9)
+    assert r90.kappa_ci_high - r90.kappa == pytest.approx(1.6448536269514722 * ref.std_kappa)
+    assert "90% CI" in r90.summary()
