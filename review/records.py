@@ -64,6 +64,7 @@ __all__ = [
     "RECORD_COLUMNS",
     "SOURCES",
     "combine_records",
+    "load_review_records",
     "normalise_author",
     "read_csv_export",
     "read_ris",
@@ -899,3 +900,49 @@ def combine_records(*frames: pd.DataFrame | Iterable[pd.DataFrame]) -> pd.DataFr
             row=int(dup.index[0]), column="record_id",
         )  # fmt: skip
     return out
+
+
+def load_review_records(paths: Any) -> pd.DataFrame:
+    """Every record a review identified, from every source, before de-duplication.
+
+    Stacks the records of each search snapshot under ``search/`` (a folder with a
+    ``metadata.json``) and of each export in ``imports/`` (``.ris``, ``.txt`` as RIS or
+    Web of Science, ``.csv`` with its database named by the file name, e.g.
+    ``scopus.csv``), in name order, with unique record ids.
+
+    Parameters
+    ----------
+    paths : review.paths.ReviewPaths or path-like
+        The review folder.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Records in the shared schema (:func:`combine_records`).
+
+    Raises
+    ------
+    review.errors.InputError
+        A review with no source at all, or an export that cannot be read (the subclass
+        names the file and record).
+    """
+    from review.paths import ReviewPaths
+    from review.search import load_snapshot
+
+    if not isinstance(paths, ReviewPaths):
+        paths = ReviewPaths(paths)
+    frames: list[pd.DataFrame] = []
+    if paths.search.is_dir():
+        for folder in sorted(p.parent for p in paths.search.glob("*/metadata.json")):
+            frames.append(load_snapshot(folder).records)
+    if paths.imports.is_dir():
+        for f in sorted(paths.imports.iterdir()):
+            suffix = f.suffix.lower()
+            if suffix in (".ris", ".txt"):
+                frames.append(read_ris(f))
+            elif suffix == ".csv":
+                frames.append(read_csv_export(f, source=SOURCES.get(f.stem.lower(), f.stem)))
+    if not frames:
+        raise InputError("no search snapshot under search/ and no export under imports/",
+                         path=paths.root)
+    return combine_records(*frames)
