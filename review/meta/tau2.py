@@ -217,10 +217,9 @@ def _pmat_ols(X: FloatArray) -> FloatArray:
 def qe_func(tau2: float, yi: FloatArray, vi: FloatArray, X: FloatArray | None) -> float:
     """Generalised Q statistic ``y' P(tau2) y`` (metafor ``.QE.func`` without objective)."""
     w = 1.0 / (vi + tau2)
-    if X is None:  # intercept only: no matrices
-        sw = w.sum()
-        r = yi - (w @ yi) / sw
-        return float(w @ (r * r))
+    if X is None:  # intercept only: sum w y^2 - (sum w y)^2 / sum w (y centred by callers)
+        swy = w @ yi
+        return float(w @ (yi * yi) - swy * swy / w.sum())
     WX = X * w[:, None]
     beta = np.linalg.solve(X.T @ WX, WX.T @ yi)
     r = yi - X @ beta
@@ -609,6 +608,7 @@ def qprofile_ci(
     if k - p < 1:
         return _CI(float("nan"), float("nan"), ("Q-profile CI needs k > p",))
     alpha = 1 - level
+    yi = yi - yi.mean()  # Q is invariant to a shift; centring keeps the sums well conditioned
     lo_t, hi_t = 0.0, max(100.0, tau2 * 10)
     crit_u = chi2_quantile(1 - alpha / 2, k - p)
     crit_l = chi2_quantile(alpha / 2, k - p)

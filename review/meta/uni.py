@@ -47,7 +47,7 @@ from review.meta._vocab import (
     ZeroCellTo,
     check_code,
 )
-from review.meta.escalc import escalc, exact_ci, validate_counts
+from review.meta.escalc import _escalc_arrays, _exact_ci_arrays, escalc, validate_counts
 from review.meta.results import (
     FixedEffect,
     LinkScale,
@@ -507,7 +507,13 @@ def _pool(
         return dataclasses.replace(
             res, options={k: v for k, v in res.options.items() if k != "warn"}
         )
-    es = escalc(data, measure, add=add, to=to, warn=warn)
+    size_all = data["n" if kind == "proportion" else "time"].to_numpy(dtype=float)
+    xi_all = data["events"].to_numpy(dtype=float)
+    lab_all = data["label"].array  # an extension array: no string inference downstream
+    add_v = MEASURES[measure].default_add if add is None else float(add)
+    if not math.isfinite(add_v) or add_v < 0:
+        raise OptionError(f"Invalid add {add!r}; must be a number >= 0")
+    es = _escalc_arrays(measure, xi_all, size_all, lab_all, add=add_v, to=to, warn=warn)
     k = int(es.used.sum())
     if method != "FE" and k < 2:
         raise InputError(
@@ -518,8 +524,10 @@ def _pool(
     if k < 1:
         raise InputError("no usable study", column="events")
     fit = fit_rma(es.yi, es.vi, method=method, test=test, level=level)
-    used = data if es.used.all() else data[es.used]
-    size = used["n" if kind == "proportion" else "time"].to_numpy(dtype=float)
+    u = es.used
+    all_used = bool(u.all())
+    size = size_all if all_used else size_all[u]
+    xi_u = xi_all if all_used else xi_all[u]
     n_bt = size if measure == "PFT" else None
     est, se = float(fit.beta[0]), float(fit.se[0])
     pi_lo, pi_hi, pi_df = prediction_interval(
@@ -560,12 +568,12 @@ def _pool(
         except ConvergenceError as e:
             notes.append(f"Q-profile CI for tau^2 not found: {e}")
     # per-study table
-    pe, plo, phi = exact_ci(used, kind, level)
+    pe, plo, phi = _exact_ci_arrays(kind, xi_u, size, level)
     wts = 100 * fit.wi / float(np.sum(fit.wi))
     studies = pd.DataFrame(
         {
-            "label": used["label"].to_numpy(dtype=object),
-            "events": used["events"].to_numpy(dtype=float),
+            "label": lab_all if all_used else lab_all[u],
+            "events": xi_u,
             ("n" if kind == "proportion" else "time"): size,
             "yi": es.yi,
             "vi": es.vi,
