@@ -7,8 +7,6 @@ survive a journal's column width, the Okabe-Ito palette) and is written in one c
 
 from __future__ import annotations
 
-from typing import Any
-
 from review.plots.export import COLUMN_MM, PAGE_MM, save_figure
 from review.plots.forest import (
     forest,
@@ -17,6 +15,7 @@ from review.plots.forest import (
     method_sensitivity_plot,
 )
 from review.plots.funnel import funnel
+from review.plots.prisma_diagram import prisma_diagram
 
 __all__ = [
     "COLUMN_MM",
@@ -29,13 +28,3 @@ __all__ = [
     "prisma_diagram",
     "save_figure",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    # The PRISMA diagram lives in its own module (another helper's); imported on first use
-    # so that the plots package works while it is absent.
-    if name == "prisma_diagram":
-        from review.plots.prisma_diagram import prisma_diagram
-
-        return prisma_diagram
-    raise AttributeError(f"module 'review.plots' has no attribute {name!r}")
