@@ -169,3 +169,15 @@ def test_draw_into_a_given_axes(fits):
     small = Figure(figsize=(7.0, 2.0))
     with pytest.warns(UserWarning, match="needs .* of height"):
         forest(fits[20], ax=small.add_axes((0.0, 0.0, 1.0, 1.0)))
+
+
+@pytest.mark.parametrize("k", [5, 60])
+def test_forest_fits_one_column_without_counts_and_weights(fits, k):
+    from review.plots import COLUMN_MM
+
+    fig = forest(fits[k], counts=False, weights=False, width=COLUMN_MM / 25.4)
+    assert fig.get_size_inches()[0] == pytest.approx(COLUMN_MM / 25.4)
+    gids = {t.get_gid() for t in fig.findobj(matplotlib.text.Text)}
+    assert "events:study:0" not in gids and "weight:study:0" not in gids
+    assert "est:study:0" in gids
+    assert_no_overlap(fig)

@@ -468,12 +468,11 @@ def _layout(t: _Table, width: float | None) -> dict[str, Any]:
         plot_w = t.plot_width
     else:
         avail = width - fixed
-        label_w = min(natural_label, t.label_width, max(avail - t.plot_width, _MIN_LABEL))
-        label_w = min(label_w, natural_label)
+        cap = min(natural_label, t.label_width)
+        # the label column keeps its width while the plot panel can shrink to _MIN_PLOT;
+        # below that both give way, the label down to _MIN_LABEL
+        label_w = max(min(cap, avail - _MIN_PLOT), min(cap, _MIN_LABEL))
         plot_w = avail - label_w
-        if plot_w < _MIN_PLOT:
-            label_w = max(min(natural_label, avail - _MIN_PLOT), _MIN_LABEL)
-            plot_w = avail - label_w
         if plot_w < _MIN_PLOT - 1e-9:
             need = fixed + _MIN_LABEL + _MIN_PLOT
             raise OptionError(
@@ -509,7 +508,8 @@ def _layout(t: _Table, width: float | None) -> dict[str, Any]:
     left_block = x["left_block_r"] - x["label_l"]
     for r in t.rows:
         if r.span_text is not None:
-            r.lines = L.wrap(r.span_text, left_block)
+            # the row is its own: nothing else is drawn on it, so it may run under the plot
+            r.lines = L.wrap(r.span_text, max(left_block, total_w - 2 * _MARGIN))
             r.height = len(r.lines) * lh + 2 * pad
         elif r.kind == "spacer":
             r.lines = []
@@ -877,6 +877,8 @@ def forest(
     study_header: str = "Study",
     time_header: str = "Person-years",
     refline: bool = True,
+    counts: bool = True,
+    weights: bool = True,
     title: str | None = None,
 ) -> Figure:
     """Forest plot of a pooled proportion or incidence rate.
@@ -931,6 +933,9 @@ def forest(
         Column headings of the label column and of the person-time column.
     refline : bool
         Dotted vertical line at the pooled estimate.
+    counts, weights : bool
+        Show the events / total (person-years) columns and the weight column. Without
+        them a forest fits one journal column (``save_figure(..., width_mm=85)``).
     title : str, optional
         A bold title above the table.
 
@@ -994,10 +999,13 @@ def forest(
                                       prediction_subgroups=prediction_subgroups,
                                       subgroup_test=subgroup_test, wd=int(weight_digits))
     rate = s.kind == "rate"
-    left = [_Col("label", study_header, "left"), _Col("events", "Events"),
-            _Col("n", time_header if rate else "Total")]
+    left = [_Col("label", study_header, "left")]
+    if counts:
+        left += [_Col("events", "Events"), _Col("n", time_header if rate else "Total")]
     right = [_Col("est", f"{s.header}\n[{_pct(base.level)} CI]", span_with_next=True),
-             _Col("ci", ""), _Col("weight", "Weight")]
+             _Col("ci", "")]
+    if weights:
+        right.append(_Col("weight", "Weight"))
     t = _Table(left, right, rows, s.axis_label, s.mult, xscale, xlim,
                base.estimate if refline else None, None,
                _footnote(base, prediction=prediction, extra=extra), label_width, plot_width,
