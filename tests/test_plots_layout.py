@@ -181,3 +181,23 @@ def test_forest_fits_one_column_without_counts_and_weights(fits, k):
     assert "events:study:0" not in gids and "weight:study:0" not in gids
     assert "est:study:0" in gids
     assert_no_overlap(fig)
+
+
+def test_wrap_property():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    words = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-/()0123456789.,",
+                    min_size=1, max_size=30)
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(words, min_size=1, max_size=25), st.floats(0.3, 3.0))
+    def check(ws, width):
+        s = " ".join(ws)
+        lines = L.wrap(s, width)
+        # no line overflows (a single character is never cut further)
+        assert all(L.text_width(x) <= width + 1e-9 or len(x) == 1 for x in lines)
+        # nothing is lost or reordered
+        assert "".join("".join(lines).split()) == "".join(s.split())
+
+    check()
