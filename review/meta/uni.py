@@ -584,10 +584,12 @@ def _pool(
             "corrected": es.corrected[es.used],
         }
     )
-    if measure in ("PR", "IR") and (bt[1] < 0 or (measure == "PR" and bt[2] > 1)):
+    low_bt = min(bt[1], bt[3]) if not math.isnan(bt[3]) else bt[1]
+    high_bt = max(bt[2], bt[4]) if not math.isnan(bt[4]) else bt[2]
+    if measure in ("PR", "IR") and (low_bt < 0 or (measure == "PR" and high_bt > 1)):
         notes.append(
-            f"{measure} is not bounded: the interval extends outside the possible range "
-            "(metafor reports it so; consider PLO or GLMM)"
+            f"{measure} is not bounded: the confidence or prediction interval extends outside "
+            "the possible range (metafor reports it so; consider PLO or GLMM)"
         )
     if measure == "PFT":
         notes.append(
