@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from lxml import etree
 from pymed.article import PubMedArticle
 from pymed.book import PubMedBookArticle
 
@@ -36,6 +37,8 @@ NOTICE_TYPES = frozenset(
         "ErratumFor",
     }
 )
+_LxmlElement = etree._Element
+_STRING = etree.XPath("string()", smart_strings=False)
 _YEAR = re.compile(r"\b(1[5-9]\d\d|2\d\d\d)\b")
 
 
@@ -64,9 +67,11 @@ def text_of(el: Any) -> str | None:
         t = el.text
         if not t:
             return None
-        s = " ".join(t.split()) if ("\n" in t or "  " in t or "\t" in t) else t.strip()
+    elif isinstance(el, _LxmlElement):
+        t = _STRING(el)  # XPath string(): libxml2 joins the text nodes, no Python loop
     else:
-        s = " ".join("".join(el.itertext()).split())
+        t = "".join(el.itertext())
+    s = " ".join(t.split())
     return s or None
 
 
@@ -160,31 +165,31 @@ def _section(sections: list[dict[str, str | None]], category: str) -> str | None
 
 
 def _author(a: Any) -> dict[str, Any]:
-    # One pass over the children (the hot loop of the parser: records list many authors).
+    # One pass over the children: the parser's hot loop (records list many authors).
     last = fore = initials = collective = orcid = None
     affs: list[str] = []
     for c in a:
         tag = c.tag
         if tag == "LastName":
-            last = _leaf(c)
+            last = c.text.strip() if len(c) == 0 and c.text else text_of(c)
         elif tag == "ForeName":
-            fore = _leaf(c)
+            fore = c.text.strip() if len(c) == 0 and c.text else text_of(c)
         elif tag == "Initials":
-            initials = _leaf(c)
-        elif tag == "CollectiveName":
-            collective = text_of(c)
+            initials = c.text.strip() if c.text else None
         elif tag == "AffiliationInfo":
             for x in c:
                 if x.tag == "Affiliation":
-                    t = _leaf(x)
+                    t = text_of(x)
                     if t:
                         affs.append(t)
+        elif tag == "CollectiveName":
+            collective = text_of(c)
         elif tag == "Identifier" and c.get("Source") == "ORCID":
             orcid = _leaf(c)
     return {
-        "lastname": last,
-        "firstname": fore,
-        "initials": initials,
+        "lastname": last or None,
+        "firstname": fore or None,
+        "initials": initials or None,
         "collective": collective,
         "affiliation": affs or None,
         "orcid": orcid,
