@@ -323,3 +323,12 @@ def test_random_data_sets_converge_to_a_stationary_point(family, k, mu, tau, see
     assert np.isfinite(res.link.se) and res.link.se > 0
     lo, hi = res.tau2_ci
     assert lo <= res.tau2 <= hi
+
+
+def test_profile_interval_fallback_gives_the_same_limits(monkeypatch) -> None:
+    res = fit(PRITZ)
+    monkeypatch.setattr(glmm_mod._aghq, "profile_limit", lambda *a, **k: (float("nan"), False))
+    ci = profile_tau2_ci(res)
+    assert ci.tau2_low == pytest.approx(res.tau2_ci[0], rel=1e-8)
+    assert ci.tau2_high == pytest.approx(res.tau2_ci[1], rel=1e-8)
+    assert ci.notes == ()

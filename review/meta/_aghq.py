@@ -297,6 +297,16 @@ def _newton(
             ok = np.max(np.abs(g)) < 1e-4
             return theta, ev, ok, it, "line search failed"
         small = np.max(np.abs(t * step)) < 1e-10
+        # BFGS update of -H with the step and the change in gradient (both already
+        # known), so the kept Hessian improves between refreshes (superlinear steps)
+        sv = t * step
+        yb = -(evn.grad[free] - g)
+        ys = float(yb @ sv)
+        B = -H
+        Bs = B @ sv
+        sBs = float(sv @ Bs)
+        if ys > 1e-12 * max(1.0, sBs) and sBs > 0:
+            H = -(B - np.outer(Bs, Bs) / sBs + np.outer(yb, yb) / ys)
         theta, ev, u0 = tn, evn, evn.modes
         if small:
             return theta, ev, True, it, msg
