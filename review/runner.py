@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from importlib import metadata
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
@@ -225,12 +227,28 @@ def run_notebooks(
 def _execute(src: Path, target: Path, params: dict[str, object], timeout: int) -> None:
     nb = nbformat.read(src, as_version=4)
     injected_at = _inject_parameters(nb, params)
-    client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(src.parent)}},
-    )
+    # IPC transport: the kernel talks over local sockets in a private folder, not over TCP.
+    with tempfile.TemporaryDirectory(prefix="review-kernel-") as runtime:
+        km = KernelManager(
+            kernel_name="python3", transport="ipc", connection_file=str(Path(runtime, "k.json"))
+        )
+        client = NotebookClient(
+            nb, km=km, timeout=timeout, resources={"metadata": {"path": str(src.parent)}}
+        )
+        try:
+            _run_client(client, nb, src, target, injected_at)
+        finally:
+            if km.has_kernel:  # a kernel manager passed in is ours to shut down
+                km.shutdown_kernel(now=False)
+
+
+def _run_client(
+    client: NotebookClient,
+    nb: nbformat.NotebookNode,
+    src: Path,
+    target: Path,
+    injected_at: int,
+) -> None:
     try:
         client.execute()
     except (CellExecutionError, CellTimeoutError) as exc:
