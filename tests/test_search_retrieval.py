@@ -169,3 +169,30 @@ def test_efetch_bytes_parse_in_request_order(tmp_path: Path) -> None:
         ids = sorted(srv.corpus.dates, reverse=True)[:7]
         df = parse_pubmed_xml(client(srv).efetch(ids))
     assert list(df["pmid"]) == ids  # document order kept (pymed regroups by type, S8)
+
+
+def test_search_pubmed_resumes_into_the_snapshot_folder(tmp_path: Path) -> None:
+    corpus = Corpus.synthetic(1_200)
+    folder = tmp_path / "search" / "pubmed"
+    with EUtilsServer(corpus, rate_limit=1000) as srv:
+        srv.inject("ok", 1, endpoint="efetch.fcgi")
+        srv.inject("500", 2, endpoint="efetch.fcgi")
+        with pytest.raises(ServerError):
+            search_pubmed(
+                TERM,
+                live=True,
+                snapshot=folder,
+                client=client(srv, max_tries=2),
+                batch_size=400,
+                progress=False,
+            )
+        assert (folder / ".partial" / "batches" / "000000.xml").is_file()
+        assert not (folder / "records.jsonl").exists()  # no half snapshot
+        n_before = len(srv.log)
+        snap = search_pubmed(
+            TERM, live=True, snapshot=folder, client=client(srv), batch_size=400, progress=False
+        )
+        fetched = [r.n_ids for r in srv.log[n_before:] if r.endpoint == "efetch.fcgi"]
+    assert fetched == [400, 400]  # batch 0 came from disk
+    assert len(snap.records) == snap.records["pmid"].nunique() == 1_200
+    assert not (folder / ".partial").exists()

@@ -221,3 +221,23 @@ def test_new_since_matches_on_pmid_and_doi() -> None:
         )
     )
     assert list(new_since(old, new)["record_id"]) == ["pubmed:333"]
+
+
+def test_schema_helpers() -> None:
+    from review._schema import clean_doi, records_from_dicts
+
+    assert clean_doi("https://doi.org/10.1/ABC ") == "10.1/abc"
+    assert clean_doi("doi: 10.1/x") == "10.1/x" and clean_doi(float("nan")) is None
+    df = records_from_dicts(
+        [
+            {"record_id": "embase:1", "pmid": 12345.0, "year": "2019", "authors": "Smith J"},
+            {"record_id": "embase:2", "pmid": "PMC99", "doi": "", "keywords": None},
+        ]
+    )
+    assert tuple(df.columns) == RECORD_COLUMNS
+    assert df.loc[0, "pmid"] == "12345" and df.loc[1, "pmid"] is None  # digits only
+    assert df.loc[0, "authors"] == ["Smith J"] and df.loc[1, "keywords"] == []
+    assert str(df["year"].dtype) == "Int64" and df.loc[0, "year"] == 2019
+    assert df.loc[1, "doi"] is None and df.loc[1, "title"] is None
+    empty = empty_records()
+    assert len(empty) == 0 and tuple(empty.columns) == RECORD_COLUMNS
