@@ -33,7 +33,7 @@ from review.screening import CONSENSUS, STAGES, ScreeningLog, _final_rows, _ids_
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["StoppingResult", "rank_unscreened", "recall_curve", "stopping_test"]
+__all__ = ["StoppingResult", "rank_unscreened", "recall_curve", "stopping_test", "text_features"]
 
 _RELEVANT = {"include": 1, "maybe": 1, "conflict": 1, "exclude": 0}
 
@@ -66,6 +66,36 @@ def _text(records: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     return [" ".join(part(row[c]) for c in columns) for _, row in records.iterrows()]
 
 
+def text_features(
+    records: pd.DataFrame, *, text_columns: Sequence[str] = ("title", "abstract")
+) -> Any:
+    """TF-IDF features of the records' text, one row per record (a scipy sparse matrix).
+
+    Words and word pairs, sublinear term frequency, English stop words removed; from 100
+    records on, terms seen in only one record are dropped (``min_df=2``), which keeps the
+    pair vocabulary, and the time to fit, in proportion. Compute once and pass to
+    :func:`rank_unscreened` as ``features=`` to re-rank quickly after every decision.
+
+    Raises
+    ------
+    review.errors.OptionError
+        If a text column is missing or no record has any text.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    text = _text(records, text_columns)
+    vectorizer = TfidfVectorizer(
+        ngram_range=(1, 2),
+        sublinear_tf=True,
+        stop_words="english",
+        min_df=2 if len(text) >= 100 else 1,
+    )
+    try:
+        return vectorizer.fit_transform(text)
+    except ValueError as e:  # empty vocabulary
+        raise OptionError(f"the records have no text to learn from ({e})") from e
+
+
 def rank_unscreened(
     records: pd.DataFrame,
     log: ScreeningLog,
@@ -74,6 +104,7 @@ def rank_unscreened(
     reviewer: str | None = None,
     id_column: str = "record_id",
     text_columns: Sequence[str] = ("title", "abstract"),
+    features: Any = None,
     random_state: int = 0,
 ) -> pd.DataFrame:
     """Order the records not yet screened by relevance learnt from the decisions so far.
@@ -95,6 +126,9 @@ def rank_unscreened(
         Identifier column.
     text_columns : sequence of str, default ("title", "abstract")
         Columns joined into the text the model reads (list-valued columns are joined).
+    features : sparse matrix, optional
+        Precomputed :func:`text_features` of ``records`` (same rows, same order); computed
+        here when not given.
     random_state : int, default 0
         Seed of the classifier, for reproducible ranks.
 
@@ -107,8 +141,8 @@ def rank_unscreened(
 
     Notes
     -----
-    Features are TF-IDF weights of words and word pairs (sublinear term frequency, English
-    stop words removed), fitted on all records' text; the classifier is an L2 logistic
+    Features are TF-IDF weights of words and word pairs (:func:`text_features`), fitted on
+    all records' text; the classifier is an L2 logistic
     regression with class weights balanced against the rarity of includes; records are
     ranked by predicted probability, highest first, the certainty-based ("max") querying of
     ASReview (van de Schoot et al. 2021). *maybe* and unresolved conflicts count as relevant.
@@ -152,17 +186,23 @@ def rank_unscreened(
     elif not is_todo.any():
         method = "nothing left to rank"
     else:
-        from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
-        text = _text(records, text_columns)
-        try:
-            x = TfidfVectorizer(
-                ngram_range=(1, 2), sublinear_tf=True, stop_words="english"
-            ).fit_transform(text)
-        except ValueError:  # empty vocabulary: no text at all
-            method = "original order (the records have no text to learn from)"
+        x = None
+        if features is not None:
+            if features.shape[0] != len(records):
+                raise OptionError(
+                    f"features have {features.shape[0]} rows for {len(records)} records"
+                )
+            x = features
         else:
+            try:
+                x = text_features(records, text_columns=text_columns)
+            except OptionError as e:
+                if "no text" not in str(e):
+                    raise
+                method = "original order (the records have no text to learn from)"
+        if x is not None:
             model = LogisticRegression(
                 class_weight="balanced", max_iter=1000, random_state=random_state
             )

@@ -188,6 +188,14 @@ class Screener:
             self._base_order = list(self._ids)
         self._queue: list[str] = []
         self._stopping_text = ""
+        self._features: Any = None
+        if order == "relevance":  # fit TF-IDF once; each decision only refits the classifier
+            from review.prioritise import text_features
+
+            try:
+                self._features = text_features(self.records)
+            except OptionError:
+                self._features = None  # no text: rank_unscreened keeps the original order
         self._build()
         self._refresh()
 
@@ -306,9 +314,13 @@ class Screener:
         if self.order == "relevance":
             from review.prioritise import rank_unscreened, recall_curve, stopping_test
 
-            ranked = rank_unscreened(self.records, self.log, self.stage, reviewer=self.reviewer)[
-                "record_id"
-            ].tolist()
+            ranked = rank_unscreened(
+                self.records,
+                self.log,
+                self.stage,
+                reviewer=self.reviewer,
+                features=self._features,
+            )["record_id"].tolist()
             queue = [i for i in ranked if i in remaining]
             curve = recall_curve(self.log, self.stage, reviewer=self.reviewer)
             known = curve[curve["record_id"].isin(self._row_of)]

@@ -175,3 +175,30 @@ def test_recall_curve_counts_a_consensus_only_record(tmp_path):
     log.resolve("b", decision="include")
     assert recall_curve(log)["record_id"].tolist() == ["a", "b"]
     assert recall_curve(log)["relevant"].tolist() == [0, 1]
+
+
+def test_precomputed_features_give_the_same_ranking(tmp_path):
+    from review.prioritise import text_features
+
+    records, _ = _records()
+    log = ScreeningLog(tmp_path / "log.jsonl")
+    log.record("r0", decision="include")
+    log.record("r1", decision="exclude")
+    x = text_features(records)
+    assert x.shape[0] == len(records)
+    a = rank_unscreened(records, log)
+    b = rank_unscreened(records, log, features=x)
+    assert a["record_id"].tolist() == b["record_id"].tolist()
+    assert np.allclose(a["relevance"], b["relevance"])
+    with pytest.raises(OptionError, match="rows"):
+        rank_unscreened(records, log, features=x[:3])
+
+
+def test_records_without_text_keep_their_order(tmp_path):
+    records = pd.DataFrame({"record_id": ["a", "b", "c"], "title": ["", None, ""], "abstract": ""})
+    log = ScreeningLog(tmp_path / "log.jsonl")
+    log.record("a", decision="include")
+    log.record("b", decision="exclude")
+    ranked = rank_unscreened(records, log)
+    assert ranked["record_id"].tolist() == ["c"]
+    assert "no text" in ranked.attrs["method"]
