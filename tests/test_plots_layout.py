@@ -84,7 +84,10 @@ def fits():
 
 @pytest.mark.parametrize("k", [5, 20, 60])
 def test_forest_no_overlap(fits, k):
-    fig = forest(fits[k], common=True)
+    fig = forest(fits[k], common=True, null=2.0,
+                 title="Second primary malignancies after CAR-T cell therapy: any cancer, "
+                       "all studies, a title long enough to wrap over two lines or more")
+    assert any(a.get_gid() == "null-line" for a in fig.findobj())
     boxes = assert_no_overlap(fig)
     assert sum(1 for s, _ in boxes if s.endswith("%") and s != "100.0%") >= k
 

@@ -523,7 +523,7 @@ def _layout(t: _Table, width: float | None) -> dict[str, Any]:
     title_h = 0.0
     if t.title:
         title_h = _lh(RC["axes.titlesize"]) * len(L.wrap(t.title, total_w - 2 * _MARGIN,
-                                                        RC["axes.titlesize"], "bold")) + 0.04
+                                                        RC["axes.titlesize"], "bold")) + 0.08
     y += title_h
     header_lines = max(len(c.header.split("\n")) for c in t.left + t.right)
     header_h = header_lines * lh + 2 * pad
@@ -683,8 +683,9 @@ def _render(fig: Figure, t: _Table, width: float | None, box: Axes | None = None
                                           "italic" if italic else "normal"))
 
     if t.title:
-        put(x["label_l"], _MARGIN, t.title, "title", bold=True, size=RC["axes.titlesize"],
-            va="top")
+        lines = L.wrap(t.title, W - 2 * _MARGIN, RC["axes.titlesize"], "bold")
+        put(x["label_l"], _MARGIN, "\n".join(lines), "title", bold=True,
+            size=RC["axes.titlesize"], va="top")
     # header
     # headers sit on a common baseline just above the rule (two-line headers grow upwards)
     hy = lay["rule_y"] - 0.55 * _lh() * 0.5
@@ -769,7 +770,7 @@ def _draw_glyphs(pax: Axes, t: _Table, lo: float, hi: float, lay: dict[str, Any]
                  ls=(0, (1.5, 1.5)), zorder=1)
     if t.nullline is not None and lo <= t.nullline <= hi:
         pax.plot([t.nullline] * 2, [lay["rows_top"], lay["rows_bottom"]], color="black",
-                 lw=0.6, zorder=1)
+                 lw=0.6, zorder=1, gid="null-line")
 
     def seg(a: float, b: float, y: float, color: str = _C_LINE, lw: float = 0.8) -> None:
         a_c, b_c = max(a, lo) if np.isfinite(a) else lo, min(b, hi) if np.isfinite(b) else hi
@@ -879,6 +880,7 @@ def forest(
     refline: bool = True,
     counts: bool = True,
     weights: bool = True,
+    null: float | None = None,
     title: str | None = None,
 ) -> Figure:
     """Forest plot of a pooled proportion or incidence rate.
@@ -936,6 +938,9 @@ def forest(
     counts, weights : bool
         Show the events / total (person-years) columns and the weight column. Without
         them a forest fits one journal column (``save_figure(..., width_mm=85)``).
+    null : float, optional
+        A solid vertical reference line at this value, in display units (for example a
+        background incidence of 2 (%)).
     title : str, optional
         A bold title above the table.
 
@@ -1007,7 +1012,7 @@ def forest(
     if weights:
         right.append(_Col("weight", "Weight"))
     t = _Table(left, right, rows, s.axis_label, s.mult, xscale, xlim,
-               base.estimate if refline else None, None,
+               base.estimate if refline else None, None if null is None else null / s.mult,
                _footnote(base, prediction=prediction, extra=extra), label_width, plot_width,
                title, s.kind)
     return _new_figure(t, ax, width)
