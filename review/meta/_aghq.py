@@ -449,10 +449,10 @@ def profile_limit(d: Data, fit: Fit, crit: float, side: int, maxit: int = 40) ->
 
     Solves ``dl/dbeta = 0`` and ``2 (l_max - l(beta, tau)) = crit`` together in
     ``(beta, tau)``: at the solution ``beta`` maximises the likelihood at that ``tau``, so
-    ``tau`` is a root of the profile equation. The Jacobian's ``beta`` columns come from
-    one-sided differences of the analytic gradient (p extra calls an iteration); its last
-    row is ``-2 * gradient``. ``side`` is ``-1`` (lower) or ``+1`` (upper). Returns
-    ``(tau, ok)``; ``ok=False`` when the iteration leaves the bracket or stalls (the caller
+    ``tau`` is a root of the profile equation. The Jacobian's first ``p`` rows (the
+    Hessian rows of ``beta``) start from the fit's Hessian and are updated by Broyden's
+    rank-one formula; its last row is ``-2 * gradient``, exact. ``side`` is ``-1``
+    (lower) or ``+1`` (upper). Returns ``(tau, ok)``; ``ok=False`` when the iteration leaves the bracket or stalls (the caller
     then falls back to a bracketed search on the profile itself).
     """
     p = d.p
@@ -472,22 +472,24 @@ def profile_limit(d: Data, fit: Fit, crit: float, side: int, maxit: int = 40) ->
         return float("nan"), False
     theta = np.append(fit.beta + slope * (tau0 - tau_hat), tau0)
     u = fit.modes
+    # rows of dl/dbeta's Jacobian: the fit's Hessian, then Broyden rank-one updates from
+    # the gradients already computed (one likelihood call an iteration)
+    top = np.array(H[:p, :], dtype=float)
+    prev = None
     for _ in range(maxit):
         ev = evaluate(d, theta, u)
         if not np.isfinite(ev.ll):
             return float("nan"), False
         u = ev.modes
         F = np.append(ev.grad[:p], 2.0 * (fit.ll - ev.ll) - crit)
-        J = np.empty((p + 1, p + 1))
-        for j in range(p):
-            h = 1e-6 * max(1.0, abs(theta[j]))
-            tp = theta.copy()
-            tp[j] += h
-            col = (evaluate(d, tp, u).grad - ev.grad) / h  # column j of the Hessian
-            J[:p, j] = col[:p]
-            J[j, p] = col[p]  # H[beta_j, tau] = H[tau, beta_j] (symmetry)
-            J[p, j] = -2.0 * ev.grad[j]
-        J[p, p] = -2.0 * ev.grad[p]
+        if abs(F[p]) < 1e-9 and np.max(np.abs(F[:p])) < 1e-7 and theta[p] > 0:
+            return float(theta[p]), True
+        if prev is not None:
+            s_, y_ = theta - prev[0], ev.grad[:p] - prev[1]
+            ss = float(s_ @ s_)
+            if ss > 0:
+                top += np.outer(y_ - top @ s_, s_) / ss
+        J = np.vstack([top, -2.0 * ev.grad[None, :]])
         try:
             step = np.linalg.solve(J, -F)
         except np.linalg.LinAlgError:
@@ -495,12 +497,11 @@ def profile_limit(d: Data, fit: Fit, crit: float, side: int, maxit: int = 40) ->
         big = np.max(np.abs(step))
         if big > 1.0:
             step *= 1.0 / big
+        prev = (theta.copy(), ev.grad[:p].copy())
         theta = theta + step
         t = theta[p]
         if (side > 0 and t <= tau_hat) or (side < 0 and not (0.0 < t < tau_hat)):
             return float("nan"), False
-        if abs(step[p]) < 1e-10 * (1.0 + abs(t)) and abs(F[p]) < 1e-6:
-            return float(t), True
     return float("nan"), False
 
 

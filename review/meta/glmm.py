@@ -563,15 +563,20 @@ def _study_rows(
             "corrected": np.asarray(esc.corrected, dtype=bool),
         }
     )
-    rep = esc.report.copy()
-    glmm_reason = "raw counts enter the GLMM; yi/vi shown with "
-    rep["status"] = np.where(rep["status"] == "dropped", "used", rep["status"])
-    rep["reason"] = [
-        (glmm_reason + r)
-        if s == "corrected"
-        else ("raw counts enter the GLMM; no plotted yi (zero cell, no correction)" if r else "")
-        for s, r in zip(rep["status"], rep["reason"])
-    ]
+    status_in = esc.report["status"].to_numpy()
+    reason_in = esc.report["reason"].to_numpy()
+    status, reason = [], []
+    for st, why in zip(status_in.tolist(), reason_in.tolist()):
+        if st == "corrected":
+            status.append("corrected")
+            reason.append("raw counts enter the GLMM; yi/vi shown with " + why)
+        elif st == "dropped":
+            status.append("used")
+            reason.append("raw counts enter the GLMM; no plotted yi (zero cell, no correction)")
+        else:
+            status.append("used")
+            reason.append("")
+    rep = pd.DataFrame({"label": studies["label"].to_numpy(), "status": status, "reason": reason})
     return studies, rep
 
 
