@@ -452,8 +452,9 @@ def profile_limit(d: Data, fit: Fit, crit: float, side: int, maxit: int = 40) ->
     ``tau`` is a root of the profile equation. The Jacobian's first ``p`` rows (the
     Hessian rows of ``beta``) start from the fit's Hessian and are updated by Broyden's
     rank-one formula; its last row is ``-2 * gradient``, exact. ``side`` is ``-1``
-    (lower) or ``+1`` (upper). Returns ``(tau, ok)``; ``ok=False`` when the iteration leaves the bracket or stalls (the caller
-    then falls back to a bracketed search on the profile itself).
+    (lower) or ``+1`` (upper). Returns ``(tau, ok)``; ``ok=False`` when the iteration
+    leaves the bracket or stalls (the caller then falls back to a bracketed search on the
+    profile itself).
     """
     p = d.p
     H = fit.hessian
