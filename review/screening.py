@@ -65,6 +65,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 import filelock
@@ -1315,7 +1316,7 @@ def agreement(
         reviewers=(a, b),
         categories=categories,
         n_both=len(both),
-        n_only=only,
+        n_only=MappingProxyType(only),
         observed=po,
         expected_kappa=pe_k,
         kappa=kappa,
