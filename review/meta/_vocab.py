@@ -113,7 +113,7 @@ def ipft(x: ArrayLike, n: ArrayLike) -> FloatArray:
     """
     x = np.asarray(x, dtype=float)
     n = np.asarray(n, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(all="ignore"):  # NaN/inf outside the domain are mapped to 0 or 1 below
         s = np.sin(2 * x)
         z = 0.5 * (1 - np.sign(np.cos(2 * x)) * np.sqrt(1 - (s + (s - 1 / s) / n) ** 2))
     z = np.where(np.isnan(z), np.nan, z)
