@@ -196,3 +196,15 @@ def test_search_pubmed_resumes_into_the_snapshot_folder(tmp_path: Path) -> None:
     assert fetched == [400, 400]  # batch 0 came from disk
     assert len(snap.records) == snap.records["pmid"].nunique() == 1_200
     assert not (folder / ".partial").exists()
+
+
+def test_zero_results_give_an_empty_snapshot(tmp_path: Path) -> None:
+    corpus = Corpus.synthetic(5)
+    corpus.queries["none"] = []
+    with EUtilsServer(corpus, rate_limit=1000) as srv:
+        snap = search_pubmed(
+            "none", live=True, snapshot=tmp_path / "s", client=client(srv), progress=False
+        )
+        assert srv.count("efetch.fcgi") == 0
+    assert len(snap.records) == 0 and snap.metadata["count_reported"] == 0
+    assert (tmp_path / "s" / "records.jsonl").read_text() == ""

@@ -402,7 +402,7 @@ class ReviewPubMed(PubMed):
         """Raw efetch XML of ``ids`` (POST above 200 IDs)."""
         ids = list(ids)
         params = dict(self.parameters)
-        params.update(id=ids, retmode="xml", rettype="abstract")
+        params.update(id=ids, retmode="xml")
         return self._request("efetch.fcgi", params).content
 
     # pymed's hooks, repaired: complete, eager, in document order, typed articles.
