@@ -376,3 +376,15 @@ def test_funnel_of_a_glmm_tests_the_inverse_variance_refit():
     assert "A GLMM has no regression test" in txt
     m = re.search(r"z = (-?[\d.]+), p (=|<) (\.\d+)", txt)
     assert m and close(float(m.group(1)), rt.zval, 2)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # engine, NaN CI
+def test_missing_interval_prints_na_and_draws_no_line():
+    knha = pool_proportions(study_frame(6), events="events", n="n", label="label", test="knha")
+    cum = cumulative(knha)
+    first = cum.table.iloc[0]
+    assert first["k"] == 1 and np.isnan(first["ci_low"])  # t with k - 1 = 0 df: no interval
+    fig = forest_cumulative(cum)
+    assert texts(fig)["ci:step:0"] == "[NA, NA]"
+    gids = [a.get_gid() for a in fig.findobj() if a.get_gid()]
+    assert "arrow-left" not in gids and "arrow-right" not in gids

@@ -773,6 +773,8 @@ def _draw_glyphs(pax: Axes, t: _Table, lo: float, hi: float, lay: dict[str, Any]
                  lw=0.6, zorder=1, gid="null-line")
 
     def seg(a: float, b: float, y: float, color: str = _C_LINE, lw: float = 0.8) -> None:
+        if np.isnan(a) or np.isnan(b):  # no interval (NA is printed), so no line or arrow
+            return
         a_c, b_c = max(a, lo) if np.isfinite(a) else lo, min(b, hi) if np.isfinite(b) else hi
         if t.xscale != "linear" and not a > 0:
             a_c = lo
