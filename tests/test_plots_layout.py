@@ -101,8 +101,6 @@ def test_forest_no_overlap_at_page_width_logit_sorted(fits, k):
 
 @pytest.mark.parametrize("k", [5, 20, 60])
 def test_subgroup_forest_no_overlap(fits, k):
-    if k == 5:
-        pytest.skip("k = 5 leaves subgroups of 2-3 studies; covered at 20 and 60")
     sg = subgroups(fits[k], by="target")
     assert_no_overlap(forest(sg, common=True, prediction_subgroups=True))
 
