@@ -46,6 +46,12 @@ def _html_table(title: str, text: str, frame: pd.DataFrame | None) -> str:
     return f"<div><strong>{html.escape(title)}</strong>{body}</div>"
 
 
+def _pv(p: float, digits: int = 4, word: str = "p-val") -> str:
+    """``p-val < .0001`` or ``p-val = .1231``, as metafor's print methods."""
+    t = fmt_p(p, digits)
+    return f"{word} < {t[1:]}" if t.startswith("<") else f"{word} = {t}"
+
+
 def _sig(p: float) -> str:
     if p != p:  # NaN
         return ""
@@ -345,8 +351,7 @@ class PoolResult:
             )
         out.append("")
         out.append("Test for Heterogeneity:")
-        qp = fmt_p(self.q_pvalue, d)
-        qp = f"p-val {qp}" if qp.startswith("<") else f"p-val = {qp}"
+        qp = _pv(self.q_pvalue, d)
         out.append(f"Q(df = {self.q_df}) = {fmt_x(self.q, d)}, {qp}")
         out.append("")
         out.append("Model Results (model scale):")
@@ -516,7 +521,7 @@ class SubgroupResult:
         out.append(
             "Test for subgroup differences, separate tau^2 (R meta, Q between): "
             f"Q(df = {self.q_between_df}) = {fmt_x(self.q_between, d)}, "
-            f"p-val = {fmt_p(self.q_between_pvalue, d)}"
+            f"{_pv(self.q_between_pvalue, d)}"
         )
         stat = "F" if self.qm_dist == "F" else "QM"
         dfs = (
@@ -526,7 +531,7 @@ class SubgroupResult:
         )
         out.append(
             "Test of moderators, common tau^2 (metafor mods = ~ factor): "
-            f"{stat}({dfs}) = {fmt_x(self.qm, d)}, p-val = {fmt_p(self.qm_pvalue, d)}"
+            f"{stat}({dfs}) = {fmt_x(self.qm, d)}, {_pv(self.qm_pvalue, d)}"
         )
         out += [f"Note: {n}" for n in self.notes]
         return "\n".join(out)
@@ -703,7 +708,7 @@ class RegtestResult:
             f"Predictor: {self.predictor}",
             "",
             f"Test for Funnel Plot Asymmetry: {stat} = {fmt_x(self.zval, d)}{dfs}, "
-            f"p = {fmt_p(self.pval, d)}",
+            f"{_pv(self.pval, d, 'p')}",
             f"Limit Estimate (as predictor -> 0): b = {fmt_x(self.est, d)} "
             f"(CI: {fmt_x(self.ci_low, d)}, {fmt_x(self.ci_high, d)})",
         ]
@@ -802,22 +807,18 @@ class MetaRegressionResult:
         out.append(f"R^2 (amount of heterogeneity accounted for):            {self.r2:.2f}%")
         out.append("")
         out.append("Test for Residual Heterogeneity:")
-        out.append(
-            f"QE(df = {self.qe_df}) = {fmt_x(self.qe, d)}, p-val = {fmt_p(self.qe_pvalue, d)}"
-        )
+        out.append(f"QE(df = {self.qe_df}) = {fmt_x(self.qe, d)}, {_pv(self.qe_pvalue, d)}")
         out.append("")
         coefs = ", ".join(str(i + 2) for i in range(self.qm_df))
         if self.qm_dist == "F":
             out.append(f"Test of Moderators (coefficients {coefs}):")
             out.append(
                 f"F(df1 = {self.qm_df}, df2 = {self.qm_df2:g}) = {fmt_x(self.qm, d)}, "
-                f"p-val = {fmt_p(self.qm_pvalue, d)}"
+                f"{_pv(self.qm_pvalue, d)}"
             )
         else:
             out.append(f"Test of Moderators (coefficients {coefs}):")
-            out.append(
-                f"QM(df = {self.qm_df}) = {fmt_x(self.qm, d)}, p-val = {fmt_p(self.qm_pvalue, d)}"
-            )
+            out.append(f"QM(df = {self.qm_df}) = {fmt_x(self.qm, d)}, {_pv(self.qm_pvalue, d)}")
         out.append("")
         out.append("Model Results:")
         out.append("")
