@@ -71,7 +71,8 @@ def _logit(p: ArrayLike) -> FloatArray:
 
 def _expit(x: ArrayLike) -> FloatArray:
     x = np.asarray(x, dtype=float)
-    return np.exp(-np.logaddexp(0.0, -x))
+    with np.errstate(invalid="ignore"):  # NaN stays NaN (an interval that does not exist)
+        return np.exp(-np.logaddexp(0.0, -x))
 
 
 def _asin_sqrt(p: ArrayLike) -> FloatArray:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -646,17 +647,21 @@ def _pool_glmm(data: pd.DataFrame, options: dict[str, Any]) -> PoolResult:
         ) from e
     if options["add"] is None:  # escalc's default for the plotted yi/vi (PLO, IRLN)
         options = {**options, "add": MEASURES[want].default_add}
-    res = pool_glmm(
-        data,
-        family="binomial" if kind == "proportion" else "poisson",
-        label="label",
-        test=options["test"],
-        level=options["level"],
-        pi_method=options["pi_method"],
-        add=options["add"],
-        to=options["to"],
-        warn=options.get("warn", True),
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = pool_glmm(
+            data,
+            family="binomial" if kind == "proportion" else "poisson",
+            label="label",
+            test=options["test"],
+            level=options["level"],
+            pi_method=options["pi_method"],
+            add=options["add"],
+            to=options["to"],
+            warn=options.get("warn", True),
+        )
+    for w in caught:  # re-issue at the caller's line (user -> pool_* -> _pool -> here)
+        warnings.warn(w.message, w.category, stacklevel=4)
     report = pd.DataFrame(
         {
             "label": data["label"].astype(str).to_numpy(),
