@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import expit as _expit
 from scipy.special import gammaln
 
 FloatArray = NDArray[np.float64]
@@ -79,23 +80,33 @@ def make_data(family: str, x, size, X=None) -> Data:
     return Data(family, x, size, X, offset, const)
 
 
-def _cond(d: Data, eta: FloatArray, x: FloatArray, size: FloatArray, order: int = 3):
-    """Conditional log-likelihood (without constant) and its derivatives in eta."""
+def _cond(
+    d: Data, eta: FloatArray, x: FloatArray, size: FloatArray, order: int = 3, l0: bool = True
+):
+    """Conditional log-likelihood (without constant) and its derivatives in eta.
+
+    ``l0=False`` skips the log-likelihood itself (the mode search needs derivatives only).
+    """
     if d.family == "binomial":
-        sp = np.logaddexp(0.0, eta)  # log(1 + e^eta)
-        p = np.exp(eta - sp)
-        q = np.exp(-sp)  # 1 - p, without cancellation
-        l0 = x * eta - size * sp
+        if l0:
+            sp = np.logaddexp(0.0, eta)  # log(1 + e^eta)
+            p = np.exp(eta - sp)
+            q = np.exp(-sp)  # 1 - p, without cancellation
+            v0 = x * eta - size * sp
+        else:
+            p = _expit(eta)
+            q = _expit(-eta)
+            v0 = None
         l1 = x - size * p
         l2 = -size * p * q
         l3 = l2 * (q - p) if order >= 3 else None
     else:
         mu = np.exp(eta)
-        l0 = x * eta - mu
+        v0 = x * eta - mu if l0 else None
         l1 = x - mu
         l2 = -mu
         l3 = -mu if order >= 3 else None
-    return l0, l1, l2, l3
+    return v0, l1, l2, l3
 
 
 # ------------------------------------------------------------------------ AGHQ core
@@ -120,7 +131,7 @@ def _modes(d: Data, eta0: FloatArray, tau: float, u0: FloatArray | None) -> Floa
     if tau == 0.0:
         return np.zeros_like(eta0)
     u = np.zeros_like(eta0) if u0 is None else u0.copy()
-    _, l1, l2, _ = _cond(d, eta0 + tau * u, x, s, order=2)
+    _, l1, l2, _ = _cond(d, eta0 + tau * u, x, s, order=2, l0=False)
     g1 = tau * l1 - u
     lo = np.where(g1 > 0, u, u + g1)
     hi = np.where(g1 > 0, u + g1, u)
@@ -134,7 +145,7 @@ def _modes(d: Data, eta0: FloatArray, tau: float, u0: FloatArray | None) -> Floa
         u = un
         if done:
             break
-        _, l1, l2, _ = _cond(d, eta0 + tau * u, x, s, order=2)
+        _, l1, l2, _ = _cond(d, eta0 + tau * u, x, s, order=2, l0=False)
         g1 = tau * l1 - u
         pos = g1 > 0
         lo = np.where(pos, np.maximum(lo, u), lo)
@@ -153,7 +164,7 @@ def evaluate(d: Data, theta: FloatArray, u0: FloatArray | None = None, grad: boo
     X, x, s = d.X, d.x, d.size
     eta0 = X @ beta + d.offset
     uh = _modes(d, eta0, tau, u0)
-    _, l1h, l2h, l3h = _cond(d, eta0 + tau * uh, x, s)
+    _, l1h, l2h, l3h = _cond(d, eta0 + tau * uh, x, s, l0=False)
     g2h = tau * tau * l2h - 1.0
     sig = 1.0 / np.sqrt(-g2h)
     uq = uh[:, None] + sig[:, None] * _Z[None, :]  # k x Q
@@ -483,7 +494,8 @@ def profile_limit(d: Data, fit: Fit, crit: float, side: int, maxit: int = 40) ->
             return float("nan"), False
         u = ev.modes
         F = np.append(ev.grad[:p], 2.0 * (fit.ll - ev.ll) - crit)
-        if abs(F[p]) < 1e-9 and np.max(np.abs(F[:p])) < 1e-7 and theta[p] > 0:
+        # |F_tau| < 1e-8 on the deviance scale puts tau within ~1e-9 of the limit
+        if abs(F[p]) < 1e-8 and np.max(np.abs(F[:p])) < 1e-7 and theta[p] > 0:
             return float(theta[p]), True
         if prev is not None:
             s_, y_ = theta - prev[0], ev.grad[:p] - prev[1]
@@ -625,7 +637,7 @@ def _loglik_at(d: Data, mu: FloatArray) -> float:
     return float((lp + d.const).sum())
 
 
-def heterogeneity(d: Data, ll_fe: float) -> tuple[float, float, bool]:
+def heterogeneity(d: Data, ll_fe: float) -> tuple[float, float, Saturated]:
     """metafor's ``QE.Wld`` and ``QE.LRT`` from the saturated and common-effect fits.
 
     ``QE.Wld`` is the Wald test of the study effects beyond ``X`` in the saturated
@@ -641,4 +653,4 @@ def heterogeneity(d: Data, ll_fe: float) -> tuple[float, float, bool]:
     r = eta - d.X @ bhat
     qw = float(np.sum(W * r * r))
     qlrt = -2.0 * (ll_fe - sat.ll)
-    return max(qw, 0.0), max(qlrt, 0.0), sat.converged
+    return max(qw, 0.0), max(qlrt, 0.0), sat

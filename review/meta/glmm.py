@@ -394,7 +394,8 @@ def _fit_frame(
 
     # ---- heterogeneity tests (saturated and common-effect GLMs, as metafor)
     bglm, ll_fe, vglm = fit.glm
-    q_wld, q_lrt, sat_ok = _aghq.heterogeneity(d, ll_fe)
+    q_wld, q_lrt, sat = _aghq.heterogeneity(d, ll_fe)
+    sat_ok = sat.converged
     q_df = k - p
     q_p = float(special.chdtrc(q_df, q_wld)) if q_df > 0 else 1.0
     q_lrt_p = float(special.chdtrc(q_df, q_lrt)) if q_df > 0 else 1.0
@@ -467,7 +468,6 @@ def _fit_frame(
         )
         npar = p + 1
         ll = fit.ll
-        sat = _aghq.saturated_glm(d)
         aicc_k = max(k, npar + 2)
         fit_stats = {
             "logLik": ll,
@@ -597,7 +597,7 @@ def _profile_ci(d, fit, level: float, vt: float) -> Tau2CI:
     vtt = float(fit.vcov[-1, -1])
     width = math.sqrt(crit * vtt) if np.isfinite(vtt) and vtt > 0 else 0.5
     # lower limit: 0 when the common-effect GLM is within the bound
-    _, ll0, _ = _aghq.fit_glm(d)
+    ll0 = fit.glm[1] if fit.glm is not None else _aghq.fit_glm(d)[1]
     lo, hi = 0.0, float("nan")
     if tau_hat > 0.0 and 2.0 * (llmax - ll0) - crit > 0.0:
         lo, ok = _aghq.profile_limit(d, fit, crit, -1)
