@@ -128,6 +128,9 @@ class GLMMResult(PoolResult):
         Per-study conditional modes of the standardised random effects.
     iterations : int
         Newton iterations of the outer optimisation.
+    _core : object
+        Internal (the numerical data and fit, for refits and the profile interval); not
+        part of the public API.
     """
 
     family: str = "binomial"
@@ -240,7 +243,8 @@ def pool_glmm(
         the typical within-study variance, as in metafor. The GLMM itself always uses the
         raw counts.
     tau2_ci : bool
-        Compute the profile-likelihood interval for tau^2 (about 50-100 ms).
+        Compute the profile-likelihood interval for tau^2 (a few milliseconds; see
+        :func:`profile_tau2_ci`).
     start : tuple of float, optional
         Starting values ``(beta_0, tau)`` (warm start for refits).
     warn : bool
