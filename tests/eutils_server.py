@@ -197,16 +197,18 @@ class EUtilsServer:
                 pass
 
             def do_GET(self) -> None:
+                t = time.monotonic()
                 q = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
-                server._handle(self, "GET", q)
+                server._handle(self, "GET", q, t)
 
             def do_POST(self) -> None:
+                t = time.monotonic()  # arrival: before the body is read
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n).decode("utf-8")
                 q = parse_qs(body, keep_blank_values=True)
                 for k, v in parse_qs(urlsplit(self.path).query).items():
                     q.setdefault(k, v)
-                server._handle(self, "POST", q)
+                server._handle(self, "POST", q, t)
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
@@ -279,8 +281,9 @@ class EUtilsServer:
                 return fault, ra
         return None
 
-    def _handle(self, h: BaseHTTPRequestHandler, method: str, q: dict[str, list[str]]) -> None:
-        now = time.monotonic()
+    def _handle(
+        self, h: BaseHTTPRequestHandler, method: str, q: dict[str, list[str]], now: float
+    ) -> None:
         endpoint = urlsplit(h.path).path.rstrip("/").rsplit("/", 1)[-1]
         flat = {k: ",".join(v) for k, v in q.items()}
         key = flat.pop("api_key", None)

@@ -60,13 +60,18 @@ class _RedactedCause(Exception):
     """The original transport error, its text redacted (kept as ``__cause__``)."""
 
 
+#: Spacing factor of the limiter (see :class:`RateLimiter`).
+MARGIN = 1.15
+
+
 class RateLimiter:
     """Sleeping, process-wide spacing of requests on a monotonic clock.
 
-    A request may be sent only ``1.1 / rate`` seconds after the previous one (the 10 %
-    margin absorbs network jitter, as Biopython's 0.37 s spacing does), so no one-second
-    window ever holds more than ``rate`` requests. The wait sleeps (no busy loop) and the
-    send time is recorded before the request goes out, failures included.
+    A request may be sent only ``1.15 / rate`` seconds after the previous one, so any
+    ``rate + 1`` requests span at least 1.15 s: no one-second window at the server holds
+    more than ``rate`` of them even when arrivals jitter by up to 0.15 s (Biopython spaces
+    requests 0.37 s apart for the same reason). The wait sleeps (no busy loop) and the send
+    time is recorded before the request goes out, failures included.
     """
 
     def __init__(self) -> None:
@@ -76,7 +81,7 @@ class RateLimiter:
 
     def wait(self, rate: float) -> None:
         """Block until a request may be sent at ``rate`` requests a second, then record it."""
-        interval = 1.1 / rate
+        interval = MARGIN / rate
         with self._lock:
             now = time.monotonic()
             delay = self._last + interval - now
