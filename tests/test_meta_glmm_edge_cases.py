@@ -332,3 +332,18 @@ def test_profile_interval_fallback_gives_the_same_limits(monkeypatch) -> None:
     assert ci.tau2_low == pytest.approx(res.tau2_ci[0], rel=1e-8)
     assert ci.tau2_high == pytest.approx(res.tau2_ci[1], rel=1e-8)
     assert ci.notes == ()
+
+
+def test_mode_search_from_a_cold_start_with_huge_counts() -> None:
+    # a study with 4.8 million events and tau ~ 2.6: Newton from u = 0 overshoots into
+    # exp() overflow and would then creep down the exponential; the bracketed (rtsafe)
+    # search must still land on the mode found along the warm-started path
+    x = [1350, 517, 713, 224, 4808163, 96, 23, 82, 2, 230, 40, 13, 12917]
+    t = [1447.8, 1127.3, 842.1, 3288.8, 3959.7, 986.3, 4951.8, 2746.6, 3026.8]
+    t += [4667.4, 4314.5, 2786.3, 4118.0]
+    d = _aghq.make_data("poisson", x, t)
+    f = _aghq.fit_ml(d)
+    eta0 = d.X @ f.beta + d.offset
+    with np.errstate(over="ignore"):
+        cold = _aghq._modes(d, eta0, f.tau, None)
+    assert cold == pytest.approx(f.modes, abs=1e-9)

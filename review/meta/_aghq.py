@@ -135,13 +135,18 @@ def _modes(d: Data, eta0: FloatArray, tau: float, u0: FloatArray | None) -> Floa
     g1 = tau * l1 - u
     lo = np.where(g1 > 0, u, u + g1)
     hi = np.where(g1 > 0, u + g1, u)
+    dxold = hi - lo
     for _ in range(200):
         g2 = tau * tau * l2 - 1.0
-        un = u - g1 / g2
-        out = ~((un >= lo) & (un <= hi))
+        with np.errstate(invalid="ignore"):
+            un = u - g1 / g2
+            # Numerical Recipes' rtsafe rule: bisect when Newton leaves the bracket or
+            # would not halve the previous step (e.g. creeping down an exponential)
+            out = ~((un >= lo) & (un <= hi)) | ~(np.abs(2.0 * g1) <= np.abs(dxold * g2))
         if out.any():
             un = np.where(out, 0.5 * (lo + hi), un)
-        done = np.max(np.abs(un - u)) < 1e-11
+        dxold = np.abs(un - u)
+        done = np.max(dxold) < 1e-11
         u = un
         if done:
             break
@@ -375,6 +380,26 @@ def _glm_start(d: Data) -> FloatArray:
     return np.linalg.lstsq(Xw.T @ d.X, Xw.T @ y, rcond=None)[0]
 
 
+def _approx_hessian(d: Data, theta: FloatArray) -> FloatArray:
+    """Normal-approximation Hessian of the log-likelihood at ``theta`` (a Newton seed).
+
+    With study variances ``v_i`` of the linear predictor at the GLM fit and
+    ``w_i = 1/(v_i + tau^2)``: ``H_bb = -X'WX``, ``H_tt = -2 tau^2 sum w_i^2``,
+    ``H_bt = 0``. Only a starting matrix: the Newton iteration refreshes it with
+    differences of the exact gradient whenever it does not make fast progress.
+    """
+    p = d.p
+    tau = float(theta[p])
+    eta = d.X @ theta[:p] + d.offset
+    _, _, l2, _ = _cond(d, eta, d.x, d.size, order=2, l0=False)
+    v = 1.0 / np.maximum(-l2, 1e-8)
+    w = 1.0 / (v + tau * tau)
+    H = np.zeros((p + 1, p + 1))
+    H[:p, :p] = -(d.X * w[:, None]).T @ d.X
+    H[p, p] = -2.0 * tau * tau * float(np.sum(w * w)) - 1e-3
+    return H
+
+
 def _tau_start(d: Data) -> float:
     """DerSimonian-Laird tau on the empirical logits / log rates (+0.5), floored at 0.1."""
     if d.family == "binomial":
@@ -406,6 +431,8 @@ def fit_ml(
     bglm, llglm, vglm = fit_glm(d)
     if start is None:
         theta0 = np.append(bglm, _tau_start(d))
+        if H0 is None:
+            H0 = _approx_hessian(d, theta0)
     else:
         theta0 = np.asarray(start, dtype=float).copy()
         if abs(theta0[p]) < 1e-3:
