@@ -17,6 +17,7 @@ Garwood F. Fiducial limits for the Poisson distribution. *Biometrika* 1936;28:43
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -29,7 +30,14 @@ from scipy import special
 from review.errors import InputError, OptionError
 from review.meta._vocab import MEASURES, check_code
 
-__all__ = ["EscalcData", "clopper_pearson", "escalc", "exact_ci", "validate_counts"]
+__all__ = [
+    "EscalcData",
+    "clopper_pearson",
+    "escalc",
+    "exact_ci",
+    "frame_from_columns",
+    "validate_counts",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -59,6 +67,29 @@ def _numeric(df: pd.DataFrame, col: str) -> np.ndarray:
             raise InputError(f"not a finite number: {raw!r}", row=idx, column=col)
         raise InputError(f"not a number: {raw!r}", row=idx, column=col)
     return vals
+
+
+@functools.lru_cache(maxsize=256)
+def _columns(names: tuple[str, ...]) -> pd.Index:
+    return pd.Index(list(names))
+
+
+def frame_from_columns(cols: dict[str, object], index: pd.Index | None = None) -> pd.DataFrame:
+    """A DataFrame from equal-length 1-D arrays, without per-column type inference.
+
+    Uses ``DataFrame._from_arrays`` (with its integrity check), which skips the dict
+    constructor's inference; falls back to the public constructor if that private
+    helper is missing in another pandas version. Small fits spend most of their time
+    building frames, which is why this exists.
+    """
+    n = len(next(iter(cols.values()))) if cols else 0
+    idx = pd.RangeIndex(n) if index is None else index
+    try:
+        return pd.DataFrame._from_arrays(  # type: ignore[attr-defined]
+            list(cols.values()), columns=_columns(tuple(cols)), index=idx
+        )
+    except (AttributeError, TypeError):  # pragma: no cover - other pandas versions
+        return pd.DataFrame(cols, index=idx)
 
 
 def _first(mask: np.ndarray) -> int | None:
@@ -103,6 +134,20 @@ def validate_counts(
         greater than n, n or person-time not positive, fewer than ``min_k`` rows,
         duplicate labels. The error names the row (index label) and the column.
     """
+    return _validate(df, kind=kind, events=events, n=n, time=time, label=label, min_k=min_k)[0]
+
+
+def _validate(
+    df: pd.DataFrame,
+    *,
+    kind: str,
+    events: str = "events",
+    n: str | None = "n",
+    time: str | None = None,
+    label: str | None = None,
+    min_k: int = 1,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, object]:
+    """:func:`validate_counts`, also returning ``(events, n|time, labels)`` arrays."""
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"expected a pandas DataFrame, got {type(df).__name__}")
     if kind not in ("proportion", "rate"):
@@ -161,12 +206,16 @@ def validate_counts(
             column=events,
         )
     used = {events, label, n if kind == "proportion" else time}
-    cols: dict[str, object] = {"label": labels, "events": ev, size_col: size}
+    cols: dict[str, object] = {
+        "label": pd.array(labels, dtype="str"),
+        "events": ev,
+        size_col: size,
+    }
     for c in df.columns:
         if c not in used and c not in cols:
-            cols[c] = df[c].to_numpy()
-    out = pd.DataFrame(cols, index=ix)
-    return out
+            cols[c] = df[c].array
+    out = frame_from_columns(cols, ix)
+    return out, ev, size, cols["label"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -269,6 +318,21 @@ def escalc(
     )
 
 
+_STATUS_DTYPE = pd.CategoricalDtype(["used", "corrected", "dropped"])
+
+
+@functools.lru_cache(maxsize=64)
+def _reason_dtype(measure: str, add: float, to: str) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(
+        [
+            "",
+            f"{add:g} added (escalc add={add:g}, to={to!r})",
+            f"{measure} outcome or sampling variance not finite and positive "
+            f"(zero cell, no correction: to={to!r}, add={add:g})",
+        ]
+    )
+
+
 def _escalc_arrays(
     measure: str,
     xi: FloatArray,
@@ -326,17 +390,9 @@ def _escalc_arrays(
     ok = np.isfinite(yi) & np.isfinite(vi) & (vi > 0)
     # categoricals: three possible values each, and far cheaper than inferring strings
     codes = np.where(~ok, 2, np.where(corr, 1, 0)).astype(np.int8)
-    status = pd.Categorical.from_codes(codes, categories=["used", "corrected", "dropped"])
-    reason = pd.Categorical.from_codes(
-        codes,
-        categories=[
-            "",
-            f"{add:g} added (escalc add={add:g}, to={to!r})",
-            f"{measure} outcome or sampling variance not finite and positive "
-            f"(zero cell, no correction: to={to!r}, add={add:g})",
-        ],
-    )
-    report = pd.DataFrame({"label": labels, "status": status, "reason": reason})
+    status = pd.Categorical.from_codes(codes, dtype=_STATUS_DTYPE, validate=False)
+    reason = pd.Categorical.from_codes(codes, dtype=_reason_dtype(measure, add, to), validate=False)
+    report = frame_from_columns({"label": labels, "status": status, "reason": reason})
     notes: list[str] = []
     if corr.any():
         what = "events and non-events" if info.kind == "proportion" else "events"

@@ -48,7 +48,13 @@ from review.meta._vocab import (
     ZeroCellTo,
     check_code,
 )
-from review.meta.escalc import _escalc_arrays, _exact_ci_arrays, escalc, validate_counts
+from review.meta.escalc import (
+    _escalc_arrays,
+    _exact_ci_arrays,
+    _validate,
+    escalc,
+    frame_from_columns,
+)
 from review.meta.results import (
     FixedEffect,
     LinkScale,
@@ -490,8 +496,12 @@ def _pool(
     add: float | None,
     to: str,
     warn: bool = True,
+    arrays: tuple[Any, Any, Any] | None = None,
 ) -> PoolResult:
-    """Fit a validated canonical frame; shared by the entry points and :func:`refit`."""
+    """Fit a validated canonical frame; shared by the entry points and :func:`refit`.
+
+    ``arrays`` = ``(events, n|time, labels)`` of ``data`` when the caller has them.
+    """
     options: dict[str, Any] = {
         "kind": kind,
         "measure": measure,
@@ -508,9 +518,12 @@ def _pool(
         return dataclasses.replace(
             res, options={k: v for k, v in res.options.items() if k != "warn"}
         )
-    size_all = data["n" if kind == "proportion" else "time"].to_numpy(dtype=float)
-    xi_all = data["events"].to_numpy(dtype=float)
-    lab_all = data["label"].array  # an extension array: no string inference downstream
+    if arrays is None:
+        xi_all = data["events"].to_numpy(dtype=float)
+        size_all = data["n" if kind == "proportion" else "time"].to_numpy(dtype=float)
+        lab_all = data["label"].array  # an extension array: no string inference downstream
+    else:
+        xi_all, size_all, lab_all = arrays
     add_v = MEASURES[measure].default_add if add is None else float(add)
     if not math.isfinite(add_v) or add_v < 0:
         raise OptionError(f"Invalid add {add!r}; must be a number >= 0")
@@ -571,7 +584,7 @@ def _pool(
     # per-study table
     pe, plo, phi = _exact_ci_arrays(kind, xi_u, size, level)
     wts = 100 * fit.wi / float(np.sum(fit.wi))
-    studies = pd.DataFrame(
+    studies = frame_from_columns(
         {
             "label": lab_all if all_used else lab_all[u],
             "events": xi_u,
@@ -765,11 +778,12 @@ def pool_proportions(
     check_code("pi_method", pi_method)
     check_code("to", to)
     level = _check_level(level)
-    data = validate_counts(
+    data, *arrays = _validate(
         df, kind="proportion", events=events, n=n, label=label, min_k=1 if method == "FE" else 2
     )
     return _pool(
         data,
+        arrays=tuple(arrays),  # type: ignore[arg-type]
         kind="proportion",
         measure=measure,
         method=method,
@@ -837,7 +851,7 @@ def pool_rates(
     check_code("pi_method", pi_method)
     check_code("to", to)
     level = _check_level(level)
-    data = validate_counts(
+    data, *arrays = _validate(
         df,
         kind="rate",
         events=events,
@@ -848,6 +862,7 @@ def pool_rates(
     )
     return _pool(
         data,
+        arrays=tuple(arrays),  # type: ignore[arg-type]
         kind="rate",
         measure=measure,
         method=method,
