@@ -610,10 +610,22 @@ def qprofile_ci(
     alpha = 1 - level
     yi = yi - yi.mean()  # Q is invariant to a shift; centring keeps the sums well conditioned
     lo_t, hi_t = 0.0, max(100.0, tau2 * 10)
+    if X is None:  # the same sums as qe_func, with y^2 computed once
+        y2 = yi * yi
+
+        def q_of(t: float) -> float:
+            w = 1.0 / (vi + t)
+            swy = w.dot(yi)
+            return float(w.dot(y2) - swy * swy / w.sum())
+    else:
+
+        def q_of(t: float) -> float:
+            return qe_func(t, yi, vi, X)
+
     crit_u = chi2_quantile(1 - alpha / 2, k - p)
     crit_l = chi2_quantile(alpha / 2, k - p)
-    q_max = qe_func(hi_t, yi, vi, X)
-    q_min = qe_func(lo_t, yi, vi, X)
+    q_max = q_of(hi_t)
+    q_min = q_of(lo_t)
     notes: list[str] = []
     lb = ub = float("nan")
     if q_min < crit_l:
@@ -624,14 +636,14 @@ def qprofile_ci(
             ub = hi_t
             notes.append(f"upper Q-profile bound for tau^2 > {hi_t:g} (search limit)")
         else:
-            ub = uniroot(lambda t: qe_func(t, yi, vi, X) - crit_l, lo_t, hi_t)
+            ub = uniroot(lambda t: q_of(t) - crit_l, lo_t, hi_t)
     if q_max > crit_u:
         lb = ub = hi_t
         notes.append(f"Q-profile CI for tau^2 lies above the search limit {hi_t:g}")
     elif q_min < crit_u:
         lb = lo_t
     else:
-        lb = uniroot(lambda t: qe_func(t, yi, vi, X) - crit_u, lo_t, hi_t)
+        lb = uniroot(lambda t: q_of(t) - crit_u, lo_t, hi_t)
     return _CI(lb, ub, tuple(notes))
 
 
