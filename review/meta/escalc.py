@@ -92,6 +92,12 @@ def frame_from_columns(cols: dict[str, object], index: pd.Index | None = None) -
         return pd.DataFrame(cols, index=idx)
 
 
+@functools.lru_cache(maxsize=64)
+def _default_labels(k: int) -> pd.api.extensions.ExtensionArray:
+    # metafor's default study labels; cached (never mutated downstream)
+    return pd.array([f"Study {i + 1}" for i in range(k)], dtype="str")
+
+
 def _first(mask: np.ndarray) -> int | None:
     return int(np.argmax(mask)) if mask.any() else None
 
@@ -178,8 +184,9 @@ def _validate(
         if (i := _first(tt <= 0)) is not None:
             raise InputError(f"person-time {tt[i]:g} is not positive", row=ix[i], column=time)
         size_col, size = "time", tt
+    label_arr = None
     if label is None:
-        labels = np.array([f"Study {i + 1}" for i in range(len(df))], dtype=object)
+        label_arr = _default_labels(len(df))
     else:
         if label not in df.columns:
             raise InputError(
@@ -197,6 +204,10 @@ def _validate(
                 raise InputError(f"duplicate study label {sv!r}", row=ix[i], column=label)
             seen.add(sv)
             labels[i] = sv
+        if pd.api.types.is_string_dtype(df[label].dtype) and not isinstance(
+            df[label].dtype, np.dtype
+        ):
+            label_arr = df[label].array  # already a string array: reuse, no re-inference
     if len(df) < min_k:
         row = ix[0] if len(df) else None
         raise InputError(
@@ -207,7 +218,7 @@ def _validate(
         )
     used = {events, label, n if kind == "proportion" else time}
     cols: dict[str, object] = {
-        "label": pd.array(labels, dtype="str"),
+        "label": pd.array(labels, dtype="str") if label_arr is None else label_arr,
         "events": ev,
         size_col: size,
     }
