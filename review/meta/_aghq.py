@@ -135,14 +135,16 @@ def _modes(d: Data, eta0: FloatArray, tau: float, u0: FloatArray | None) -> Floa
     g1 = tau * l1 - u
     lo = np.where(g1 > 0, u, u + g1)
     hi = np.where(g1 > 0, u + g1, u)
-    dxold = hi - lo
+    dxold = np.full_like(u, np.inf)  # no step-halving test on the first Newton step
     for _ in range(200):
         g2 = tau * tau * l2 - 1.0
         with np.errstate(invalid="ignore"):
             un = u - g1 / g2
             # Numerical Recipes' rtsafe rule: bisect when Newton leaves the bracket or
             # would not halve the previous step (e.g. creeping down an exponential)
-            out = ~((un >= lo) & (un <= hi)) | ~(np.abs(2.0 * g1) <= np.abs(dxold * g2))
+            # (never for a study already at its mode: bisecting would undo it)
+            slow = ~(np.abs(2.0 * g1) <= np.abs(dxold * g2)) & (np.abs(un - u) > 1e-8)
+            out = ~((un >= lo) & (un <= hi)) | slow
         if out.any():
             un = np.where(out, 0.5 * (lo + hi), un)
         dxold = np.abs(un - u)
