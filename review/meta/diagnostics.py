@@ -128,6 +128,22 @@ def leave_one_out(res: PoolResult) -> LeaveOneOutResult:
     References
     ----------
     Viechtbauer W, Cheung MWL. *Res Synth Methods* 2010;1:112-25.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from review.meta import pool_proportions, leave_one_out
+    >>> df = pd.DataFrame(
+    ...     {
+    ...         "events": [2, 5, 1, 8, 4, 12],
+    ...         "n": [40, 60, 35, 90, 50, 100],
+    ...         "target": ["CD19", "BCMA"] * 3,
+    ...         "fu": [12.0, 24, 18, 36, 6, 30],
+    ...     }
+    ... )
+    >>> res = pool_proportions(df, method="REML")
+    >>> leave_one_out(res).table["estimate"].round(4).tolist()
+    [0.0939, 0.0915, 0.0937, 0.0906, 0.0917, 0.0762]
     """
     if res.k < 2:
         raise InputError(f"leave-one-out needs at least 2 studies; got k = {res.k}")
@@ -215,6 +231,22 @@ def influence(res: PoolResult) -> InfluenceResult:
     References
     ----------
     Viechtbauer W, Cheung MWL. *Res Synth Methods* 2010;1:112-25.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from review.meta import pool_proportions, influence
+    >>> df = pd.DataFrame(
+    ...     {
+    ...         "events": [2, 5, 1, 8, 4, 12],
+    ...         "n": [40, 60, 35, 90, 50, 100],
+    ...         "target": ["CD19", "BCMA"] * 3,
+    ...         "fu": [12.0, 24, 18, 36, 6, 30],
+    ...     }
+    ... )
+    >>> res = pool_proportions(df, method="REML")
+    >>> influence(res).table["cook_d"].round(4).tolist()
+    [0.0571, 0.0076, 0.0514, 0.0008, 0.0105, 0.9706]
     """
     if res.k < 2:
         raise InputError(f"influence diagnostics need at least 2 studies; got k = {res.k}")
@@ -302,6 +334,22 @@ def cumulative(res: PoolResult, order: str | Sequence[int] | None = None) -> Cum
     References
     ----------
     Lau J, Schmid CH, Chalmers TC. *J Clin Epidemiol* 1995;48:45-57.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from review.meta import pool_proportions, cumulative
+    >>> df = pd.DataFrame(
+    ...     {
+    ...         "events": [2, 5, 1, 8, 4, 12],
+    ...         "n": [40, 60, 35, 90, 50, 100],
+    ...         "target": ["CD19", "BCMA"] * 3,
+    ...         "fu": [12.0, 24, 18, 36, 6, 30],
+    ...     }
+    ... )
+    >>> res = pool_proportions(df, method="REML")
+    >>> cumulative(res, order="fu").table["label"].tolist()
+    ['Study 5', 'Study 1', 'Study 3', 'Study 2', 'Study 6', 'Study 4']
     """
     n = res.k
     used_labels = res.studies["label"].astype(str).tolist()
@@ -416,6 +464,23 @@ def regtest(
     Egger M et al. *BMJ* 1997;315:629-34. Peters JL et al. *JAMA* 2006;295:676-80.
     Sterne JAC et al. *BMJ* 2011;343:d4002. Hunter JP et al. *J Clin Epidemiol*
     2014;67:897-903.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from review.meta import pool_proportions, regtest
+    >>> df = pd.DataFrame(
+    ...     {
+    ...         "events": [2, 5, 1, 8, 4, 12],
+    ...         "n": [40, 60, 35, 90, 50, 100],
+    ...         "target": ["CD19", "BCMA"] * 3,
+    ...         "fu": [12.0, 24, 18, 36, 6, 30],
+    ...     }
+    ... )
+    >>> res = pool_proportions(df, method="REML")
+    >>> r = regtest(res, predictor="ninv")
+    >>> round(r.zval, 4), round(r.pval, 4)
+    (-1.6495, 0.099)
     """
     if predictor not in ("sei", "vi", "ninv", "sqrtninv"):
         raise OptionError(

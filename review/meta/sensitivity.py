@@ -70,6 +70,22 @@ def ft_guardrail(res: PoolResult, *, warn: bool = True) -> FTGuardrailResult:
     ----------
     Miller JJ. *Am Stat* 1978;32:138. Schwarzer G et al. *Res Synth Methods*
     2019;10:476-83.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from review.meta import pool_proportions, ft_guardrail
+    >>> df = pd.DataFrame(
+    ...     {
+    ...         "events": [2, 5, 1, 8, 4, 12],
+    ...         "n": [40, 60, 35, 90, 50, 100],
+    ...         "target": ["CD19", "BCMA"] * 3,
+    ...         "fu": [12.0, 24, 18, 36, 6, 30],
+    ...     }
+    ... )
+    >>> res = pool_proportions(df, method="REML")
+    >>> ft_guardrail(res, warn=False).table["estimate"].round(4).tolist()
+    [0.0825, 0.0787, 0.0827, 0.0859]
     """
     if res.kind != "proportion":
         raise OptionError("ft_guardrail applies to proportions (measure 'PFT')")
@@ -156,6 +172,22 @@ def method_sensitivity(
     ----------
     Lin L, Xu C, Chu H. *J Gen Intern Med* 2022;37:308-17. Schwarzer G et al. *Res Synth
     Methods* 2019;10:476-83. Stijnen T et al. *Stat Med* 2010;29:3046-67.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from review.meta import pool_proportions, method_sensitivity
+    >>> df = pd.DataFrame(
+    ...     {
+    ...         "events": [2, 5, 1, 8, 4, 12],
+    ...         "n": [40, 60, 35, 90, 50, 100],
+    ...         "target": ["CD19", "BCMA"] * 3,
+    ...         "fu": [12.0, 24, 18, 36, 6, 30],
+    ...     }
+    ... )
+    >>> res = pool_proportions(df, method="REML")
+    >>> method_sensitivity(df).table["estimate"].round(4).tolist()
+    [0.0853, 0.0902, 0.0829, 0.0825, 0.0734]
     """
     check_code("method", method)
     if method == "GLMM":

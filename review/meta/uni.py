@@ -931,6 +931,23 @@ def confint_tau2(res: PoolResult, *, type: str = "QP", level: float | None = Non
     ----------
     Viechtbauer W. *Stat Med* 2007;26:37-52. Hardy RJ, Thompson SG. *Stat Med*
     1996;15:619-29.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from review.meta import pool_proportions, confint_tau2
+    >>> df = pd.DataFrame(
+    ...     {
+    ...         "events": [2, 5, 1, 8, 4, 12],
+    ...         "n": [40, 60, 35, 90, 50, 100],
+    ...         "target": ["CD19", "BCMA"] * 3,
+    ...         "fu": [12.0, 24, 18, 36, 6, 30],
+    ...     }
+    ... )
+    >>> res = pool_proportions(df, method="REML")
+    >>> ci = confint_tau2(res, type="PL")
+    >>> round(ci.tau2_low, 4), round(ci.tau2_high, 4)
+    (0.0, 0.6118)
     """
     if type not in ("QP", "PL"):
         raise OptionError(f"Invalid type {type!r}; must be one of ['QP', 'PL']")
@@ -1051,6 +1068,23 @@ def meta_regression(
     ----------
     Thompson SG, Higgins JPT. How should meta-regression analyses be undertaken and
     interpreted? *Stat Med* 2002;21:1559-73. Raudenbush SW 2009 (R^2).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from review.meta import pool_proportions, meta_regression
+    >>> df = pd.DataFrame(
+    ...     {
+    ...         "events": [2, 5, 1, 8, 4, 12],
+    ...         "n": [40, 60, 35, 90, 50, 100],
+    ...         "target": ["CD19", "BCMA"] * 3,
+    ...         "fu": [12.0, 24, 18, 36, 6, 30],
+    ...     }
+    ... )
+    >>> res = pool_proportions(df, method="REML")
+    >>> m = meta_regression(res, mods="fu")
+    >>> m.coefficients["estimate"].round(4).tolist(), round(m.qm_pvalue, 4)
+    ([-2.7621, 0.0174], 0.3561)
     """
     _iv_only(res, "meta_regression")
     if isinstance(mods, str):
@@ -1143,6 +1177,23 @@ def subgroups(res: PoolResult, by: str) -> SubgroupResult:
     ----------
     Borenstein M, Hedges LV, Higgins JPT, Rothstein HR. *Introduction to Meta-Analysis*.
     Wiley; 2009, ch. 19. Viechtbauer W. *J Stat Softw* 2010;36(3):1-48.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from review.meta import pool_proportions, subgroups
+    >>> df = pd.DataFrame(
+    ...     {
+    ...         "events": [2, 5, 1, 8, 4, 12],
+    ...         "n": [40, 60, 35, 90, 50, 100],
+    ...         "target": ["CD19", "BCMA"] * 3,
+    ...         "fu": [12.0, 24, 18, 36, 6, 30],
+    ...     }
+    ... )
+    >>> res = pool_proportions(df, method="REML")
+    >>> s = subgroups(res, by="target")
+    >>> round(s.q_between, 4), s.q_between_df, s.table["estimate"].round(4).tolist()
+    (1.6165, 1, [0.1012, 0.0602])
     """
     data = res.data
     if by not in data.columns:
