@@ -347,3 +347,24 @@ def test_mode_search_from_a_cold_start_with_huge_counts() -> None:
     with np.errstate(over="ignore"):
         cold = _aghq._modes(d, eta0, f.tau, None)
     assert cold == pytest.approx(f.modes, abs=1e-9)
+
+
+def test_meta_core_entry_points_use_this_engine() -> None:
+    # the contract with review.meta: pool_proportions / pool_rates(method="GLMM") return
+    # this engine's result with its numbers, labels kept; generic LOO dispatches here
+    from review.meta import leave_one_out, pool_proportions, pool_rates
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        res = pool_proportions(A1, events="events", n="n", label="study", method="GLMM")
+        rate = pool_rates(RATES, events="events", time="py", method="GLMM", measure="IRLN")
+    ours = fit(A1, label="study")
+    assert isinstance(res, GLMMResult)
+    assert res.link.estimate == pytest.approx(ours.link.estimate, rel=1e-12)
+    assert res.tau2_ci == pytest.approx(ours.tau2_ci, rel=1e-10)
+    assert list(res.studies["label"]) == list(A1["study"])
+    assert rate.family == "poisson" and rate.measure == "IRLN"
+    loo = leave_one_out(res)
+    assert loo.table["link_estimate"].to_numpy() == pytest.approx(
+        leave_one_out_glmm(ours).table["link_estimate"].to_numpy(), rel=1e-12
+    )
