@@ -204,3 +204,20 @@ def test_reference_covers_the_whole_grid() -> None:
     assert min(sizes) == 2 and max(sizes) == 50
     assert "pritz1997" in REF["datasets"]
     assert REF["source"]["metafor"] == "3.8.1"
+
+
+LEVELS = REF["levels"]
+
+
+@pytest.mark.parametrize("case", LEVELS, ids=[c["id"] for c in LEVELS])
+def test_other_confidence_levels_match_metafor(case: dict) -> None:
+    # R: rma(..., level = 90 | 99); predict(res); confint(res)
+    v = case["values"]
+    res = _fit(case)
+    rtol = _tol(case["method"])
+    _close(res.link.ci_low, v["ci_lb"], rtol, "ci lb")
+    _close(res.link.ci_high, v["ci_ub"], rtol, "ci ub")
+    _close(res.link.pi_low, v["pi_lb_link"], rtol, "pi lb")
+    _close(res.link.pi_high, v["pi_ub_link"], rtol, "pi ub")
+    _close(res.tau2_ci[0], v["tau2_qp_lb"], TOL["iterative"], "QP lb")
+    _close(res.tau2_ci[1], v["tau2_qp_ub"], TOL["iterative"], "QP ub")

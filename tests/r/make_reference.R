@@ -252,6 +252,28 @@ for (s in mod_specs) {
   }
 }
 
+# ------------------------------------------------------------------ other levels
+levels_cases <- list()
+for (s in list(list(dataset = "pritz1997", kind = "proportion", measure = "PLO"),
+               list(dataset = "rates8", kind = "rate", measure = "IRLN"))) {
+  d <- if (s$kind == "proportion") prop_sets[[s$dataset]] else rate_sets[[s$dataset]]
+  for (me in c("DL", "REML")) for (te in tests) for (lev in c(90, 99)) {
+    res <- if (s$kind == "proportion")
+      rma(measure = s$measure, xi = xi, ni = ni, data = d, method = me, test = te, level = lev) else
+      rma(measure = s$measure, xi = xi, ti = ti, data = d, method = me, test = te, level = lev)
+    pr <- predict(res)
+    ci <- confint(res)
+    levels_cases[[length(levels_cases) + 1]] <- list(
+      id = paste(s$dataset, s$measure, me, te, lev, sep = "-"), dataset = s$dataset,
+      kind = s$kind, measure = s$measure, method = me, test = te, level = lev / 100,
+      call = sprintf("rma(measure=\"%s\", ..., method=\"%s\", test=\"%s\", level=%d); predict(res); confint(res)",
+                     s$measure, me, te, lev),
+      values = list(ci_lb = res$ci.lb, ci_ub = res$ci.ub, pi_lb_link = pr$pi.lb,
+                    pi_ub_link = pr$pi.ub, tau2_qp_lb = ci$random[1, 2],
+                    tau2_qp_ub = ci$random[1, 3]))
+  }
+}
+
 datasets <- list()
 for (dn in names(prop_sets)) {
   d <- prop_sets[[dn]]
@@ -287,7 +309,8 @@ ref <- list(
   datasets = datasets,
   cases = cases,
   diagnostics = diagnostics,
-  moderators = moderators
+  moderators = moderators,
+  levels = levels_cases
 )
 writeLines(json(ref), out_file, useBytes = TRUE)
 cat("wrote", out_file, "with", length(cases), "cases\n")
