@@ -1,10 +1,18 @@
-"""Pooled incidence: proportions and rates, matching R metafor 3.8.
+"""Pooled incidence: proportions and rates, matching R metafor 3.8-1.
 
-The entry points (``pool_proportions``, ``pool_rates``) and the analyses that take a
-result (``subgroups``, ``meta_regression``, ``leave_one_out``, ``influence``,
-``regtest``, ``cumulative``, ``ft_guardrail``, ``confint_tau2``,
-``method_sensitivity``) live in this package; the vocabulary is in
-:mod:`review.meta._vocab` and the result objects in :mod:`review.meta.results`.
+Entry points (a DataFrame and column names in, keyword options in metafor's vocabulary)::
+
+    res = pool_proportions(df, events="events", n="n", measure="PLO", method="REML",
+                           test="z", level=0.95)
+    res = pool_rates(df, events="events", time="person_years", measure="IRLN")
+
+Analyses that take a result and reuse its options: :func:`subgroups`,
+:func:`meta_regression`, :func:`leave_one_out`, :func:`influence`, :func:`cumulative`,
+:func:`regtest`, :func:`confint_tau2`, :func:`ft_guardrail`, :func:`refit`; and
+:func:`method_sensitivity` (one call, every model). The vocabulary (codes, long names,
+citations, transforms) is declared once in :mod:`review.meta._vocab`; the result objects
+are in :mod:`review.meta.results`; :mod:`review.meta.glmm` fits the GLMMs
+(``method="GLMM"``).
 """
 
 from __future__ import annotations
