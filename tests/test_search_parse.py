@@ -339,23 +339,73 @@ def test_sources_path_bytes_and_file_agree(pubmed_fixtures: Path) -> None:
     pd.testing.assert_frame_equal(a, c)
 
 
-def test_streaming_clears_parsed_records() -> None:
-    # The parser frees each record once read: the tree holds only the records of the
-    # parser's current read-ahead buffer, however long the file.
-    n = 5000
-    body = b"".join(
-        b"<PubmedArticle><MedlineCitation><PMID>%d</PMID><Article><ArticleTitle>t"
-        b"</ArticleTitle></Article></MedlineCitation></PubmedArticle>" % i
-        for i in range(1, n + 1)
-    )
-    xml = b"<PubmedArticleSet>" + body + b"</PubmedArticleSet>"
-    sizes = []
-    gen = iter_pubmed_records(xml)
-    for i, rec in enumerate(gen, 1):
-        frame = gen.gi_frame
-        if frame is not None and "elem" in frame.f_locals:
-            parent = frame.f_locals["elem"].getparent()
-            sizes.append(len(parent) if parent is not None else 0)
-        assert rec["pmid"] == str(i)
-    assert len(sizes) == n
-    assert max(sizes) < n // 10  # bounded by the read-ahead, not by the file
+def _many(n: int, torn_at: int | None = None) -> bytes:
+    recs = []
+    for i in range(1, n + 1):
+        title = f"Record {i} on <i>CD{i % 30}</i> &amp; more" + " words" * (i % 17)
+        rec = (
+            f"<PubmedArticle>\n<MedlineCitation><PMID>{i}</PMID><Article>\n"
+            f"<ArticleTitle>{title}</ArticleTitle></Article></MedlineCitation>\n</PubmedArticle>"
+        )
+        if i == torn_at:
+            rec = rec[: len(rec) // 2]
+        recs.append(rec)
+    body = "\n".join(recs)
+    if torn_at:
+        body = body.replace("</PubmedArticle>", "</PubmedArticle >", 0)
+    return (
+        '<?xml version="1.0" ?>\n<!DOCTYPE PubmedArticleSet>\n<PubmedArticleSet>\n'
+        + body
+        + "\n</PubmedArticleSet>\n"
+    ).encode()
+
+
+def test_chunks_cut_anywhere_give_the_same_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    import review.search._parse as parse_mod
+
+    xml = _many(400)
+    whole = pd.DataFrame(list(parse_mod._Reader(None, b"", "raise", None).stream(io.BytesIO(xml))))
+    for size in (64, 1000, 4096, 1 << 20):
+        monkeypatch.setattr(parse_mod, "CHUNK", size)
+        df = parse_pubmed_xml(xml)
+        assert list(df["pmid"]) == [str(i) for i in range(1, 401)], size
+        assert list(df["title"]) == list(whole["title"]), size
+    assert df.loc[0, "title"] == "Record 1 on CD1 & more words"
+
+
+def test_memory_bounded_by_chunks_not_by_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each tree built holds one chunk of records, however long the file.
+    import review.search._parse as parse_mod
+
+    monkeypatch.setattr(parse_mod, "CHUNK", 8192)
+    sizes: list[int] = []
+    real = parse_mod.etree.fromstring
+
+    def spy(data: bytes, *a: object, **k: object) -> object:
+        sizes.append(len(data))
+        return real(data, *a, **k)
+
+    monkeypatch.setattr(parse_mod.etree, "fromstring", spy)
+    xml = _many(5000)
+    n = sum(1 for _ in iter_pubmed_records(xml))
+    assert n == 5000
+    assert len(sizes) > 50 and sum(sizes) >= len(xml) * 0.95  # the file went through in pieces
+    assert max(sizes) < 3 * 8192  # no piece much larger than a chunk
+
+
+def test_torn_record_deep_in_a_large_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    import review.search._parse as parse_mod
+
+    monkeypatch.setattr(parse_mod, "CHUNK", 4096)
+    xml = _many(300, torn_at=250)
+    start = xml.rindex(b"<PubmedArticle>", 0, xml.index(b"<PMID>250</PMID>"))
+    torn_line = xml[:start].count(b"\n") + 1  # the line where the torn record starts
+    with pytest.raises(PubMedXMLError) as info:
+        parse_pubmed_xml(xml)
+    e = info.value
+    assert list(e.records["pmid"]) == [str(i) for i in range(1, 250)]  # nothing read is lost
+    assert "record #250 (PMID 250) is not closed" in str(e)
+    assert e.row == torn_line
+    df = parse_pubmed_xml(xml, errors="collect")
+    assert {str(i) for i in range(1, 250)} <= set(df["pmid"])
+    assert "250" not in set(df["pmid"]) and len(df.attrs["errors"]) >= 1
