@@ -2,8 +2,9 @@
 
 Entry points (a DataFrame and column names in, keyword options in metafor's vocabulary)::
 
-    res = pool_proportions(df, events="events", n="n", measure="PLO", method="REML",
-                           test="z", level=0.95)
+    res = pool_proportions(
+        df, events="events", n="n", measure="PLO", method="REML", test="z", level=0.95
+    )
     res = pool_rates(df, events="events", time="person_years", measure="IRLN")
 
 Analyses that take a result and reuse its options: :func:`subgroups`,
