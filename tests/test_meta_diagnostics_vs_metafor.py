@@ -154,3 +154,25 @@ def test_meta_regression_matches_rma_mods(spec: dict) -> None:
     assert m.tau2 == pytest.approx(v["tau2"], rel=rtol, abs=1e-12)
     assert m.i2 == pytest.approx(v["I2"], rel=rtol, abs=1e-10)
     assert m.r2 == pytest.approx(v["R2"], rel=rtol, abs=1e-8)
+
+
+SUBG = REF["subgroups"]
+
+
+@pytest.mark.parametrize("spec", SUBG, ids=[s["id"] for s in SUBG])
+def test_subgroups_separate_tau2_match_metafor(spec: dict) -> None:
+    # R: per group rma(yi, vi, subset = g == gg, method=, test=), then
+    #    rma(b, sei = se, method = "FE") -> QE, QEp (the test for subgroup differences
+    #    with a separate tau^2 in each subgroup)
+    from review.meta import subgroups
+
+    res = _fit(spec)
+    v = spec["values"]
+    sub = subgroups(res, by="g")
+    rtol = _tol(spec["method"])
+    assert list(sub.table["group"]) == spec["groups"]
+    np.testing.assert_allclose(sub.table["link_estimate"], v["b"], rtol=rtol)
+    np.testing.assert_allclose(sub.table["link_se"], v["se"], rtol=rtol)
+    np.testing.assert_allclose(sub.table["tau2"], v["tau2"], rtol=rtol, atol=1e-12)
+    assert sub.q_between == pytest.approx(v["Q_between"], rel=rtol)
+    assert sub.q_between_pvalue == pytest.approx(v["Q_between_p"], rel=rtol)

@@ -252,6 +252,29 @@ for (s in mod_specs) {
   }
 }
 
+# ------------------------------------------------------------------ subgroups, separate tau^2
+# Each subgroup fitted on its own; the subgroup estimates compared with an FE model
+# (metafor's documented way to test subgroup differences without assuming one tau^2).
+subgroup_cases <- list()
+for (s in list(list(dataset = "k30", kind = "proportion", measure = "PLO", method = "REML", test = "z"),
+               list(dataset = "k50", kind = "proportion", measure = "PFT", method = "DL", test = "knha"),
+               list(dataset = "rates30", kind = "rate", measure = "IRLN", method = "REML", test = "z"))) {
+  d <- if (s$kind == "proportion") prop_sets[[s$dataset]] else rate_sets[[s$dataset]]
+  es <- if (s$kind == "proportion") escalc(measure = s$measure, xi = xi, ni = ni, data = d) else
+    escalc(measure = s$measure, xi = xi, ti = ti, data = d)
+  grp <- sort(unique(d$g))
+  fits <- lapply(grp, function(gg) rma(yi, vi, data = es, subset = g == gg,
+                                       method = s$method, test = s$test))
+  b <- sapply(fits, function(f) c(f$b)); se <- sapply(fits, function(f) f$se)
+  comp <- rma(b, sei = se, method = "FE")
+  subgroup_cases[[length(subgroup_cases) + 1]] <- list(
+    id = paste(s$dataset, s$measure, s$method, s$test, "g", sep = "-"), dataset = s$dataset,
+    kind = s$kind, measure = s$measure, method = s$method, test = s$test, groups = I(grp),
+    call = "per group: rma(yi, vi, subset = g == gg, method=, test=); then rma(b, sei = se, method = \"FE\")",
+    values = list(b = vec(b), se = vec(se), tau2 = vec(sapply(fits, function(f) f$tau2)),
+                  Q_between = comp$QE, Q_between_p = comp$QEp))
+}
+
 # ------------------------------------------------------------------ other levels
 levels_cases <- list()
 for (s in list(list(dataset = "pritz1997", kind = "proportion", measure = "PLO"),
@@ -310,7 +333,8 @@ ref <- list(
   cases = cases,
   diagnostics = diagnostics,
   moderators = moderators,
-  levels = levels_cases
+  levels = levels_cases,
+  subgroups = subgroup_cases
 )
 writeLines(json(ref), out_file, useBytes = TRUE)
 cat("wrote", out_file, "with", length(cases), "cases\n")
