@@ -4,7 +4,8 @@ Transport: one ``requests.Session``, a sleeping process-wide rate limiter (monot
 counted at send time, failed requests included), ``tool``/``email`` required (pymed's
 placeholders refused), an API key from the environment that never appears in a log, a
 repr, an exception or a file, a timeout on every call, retries with exponential backoff and
-``Retry-After`` on 429/5xx/timeouts/connection errors, and POST above 200 IDs.
+``Retry-After`` on 429/5xx/timeouts/connection errors, and POST above 200 IDs (and for
+every request when an API key is set, so that the key never sits in a URL).
 
 Search planning: the count first; one esearch page when the result fits under PubMed's
 9,999 cap, otherwise date-range bisection (``mindate``/``maxdate``/``datetype``) until every
@@ -178,7 +179,8 @@ class ReviewPubMed(PubMed):
         refused.
     api_key : str, optional
         NCBI API key; read from ``NCBI_API_KEY`` when not given. Raises the limit from 3
-        to 10 requests a second. Never shown in a repr, a log, an error or a file.
+        to 10 requests a second. Never shown in a repr, a log, an error or a file: it is
+        sent in the body of a POST, never in a URL.
     base_url : str
         E-utilities root (a stand-in server in tests).
     rate : float, optional
