@@ -1,0 +1,147 @@
+"""The reviewer's experience in a real JupyterLab, driven in headless Chromium.
+
+JupyterLab is started on 127.0.0.1 with a token over a copy of the repository's notebooks and
+data; Playwright drives Debian's ``/usr/bin/chromium`` (no browser download). Each numbered
+notebook is opened and run with Run > Run All Cells; the saved notebook must hold no error and
+the expected figures must appear. Then the screener is clicked and typed at, and its decisions
+must be in the screening log on disk. Screenshots go to ``test-artifacts/``.
+
+Skipped with a message on a machine without Chromium; ``REVIEW_REQUIRE_BROWSER=1`` (set by
+``.ci/run`` when it installed Chromium) turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import nbformat
+import pytest
+from _jupyterlab import browser, chromium_available, jupyterlab, open_notebook, run_all_cells, save
+from conftest import REPO, require_or_skip
+
+from review.runner import find_notebooks
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ARTIFACTS = REPO / "test-artifacts"
+NOTEBOOKS = [p.name for p in find_notebooks(REPO / "notebooks")]
+#: Images each notebook must show in the browser (at least this many <img> outputs).
+MIN_IMAGES = {"04-full-text-and-prisma.ipynb": 1, "06-meta-analysis.ipynb": 3,
+              "07-sensitivity.ipynb": 2}
+SCREENSHOTS = {"04-full-text-and-prisma.ipynb": "prisma", "06-meta-analysis.ipynb": "forest"}
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory):
+    require_or_skip(chromium_available(), "REVIEW_REQUIRE_BROWSER",
+                    "Chromium (/usr/bin/chromium) or Playwright for Python not found")
+    root = tmp_path_factory.mktemp("lab")
+    shutil.copytree(REPO / "notebooks", root / "notebooks")
+    shutil.copytree(REPO / "data", root / "data", ignore=shutil.ignore_patterns("*.lock"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    with jupyterlab(root, ARTIFACTS / "jupyterlab.log") as server, browser() as b:
+        yield server, b
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_in_jupyterlab_without_error(lab, name: str) -> None:
+    server, b = lab
+    page = b.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        open_notebook(page, server, f"notebooks/{name}")
+        run_all_cells(page)
+        save(page)
+        saved = nbformat.read(server.root / "notebooks" / name, as_version=4)
+        errors = [(i, o.get("ename"), o.get("evalue")) for i, c in enumerate(saved.cells, 1)
+                  if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+        assert not errors, f"{name}: cells with errors {errors}"
+        assert all(c.execution_count for c in saved.cells if c.cell_type == "code"), name
+        images = page.locator(".jp-OutputArea-output img").count()
+        assert images >= MIN_IMAGES.get(name, 0), f"{name}: {images} figures shown"
+        if name in SCREENSHOTS:
+            page.locator(".jp-OutputArea-output img").first.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / f"{SCREENSHOTS[name]}.png"), full_page=False)
+    finally:
+        page.close()
+
+
+SCREENER_CELLS = [
+    """from review.paths import ReviewPaths
+from review.protocol import load_protocol
+from review.records import load_review_records
+from review.screening import ScreeningLog
+from review.screening_widget import Screener
+paths = ReviewPaths("../review")
+protocol = load_protocol(paths.protocol)
+log = ScreeningLog(paths.screening_log, protocol=protocol)
+records = load_review_records(paths)""",
+    """screener = Screener(records, log, reviewer="A", stage="title_abstract", protocol=protocol)
+screener""",
+]
+
+
+def test_screener_clicks_and_keys_land_in_the_log(lab) -> None:
+    server, b = lab
+    review = server.root / "review"
+    review.mkdir()
+    shutil.copy(REPO / "data" / "protocol.yaml", review / "protocol.yaml")
+    shutil.copytree(REPO / "data" / "search", review / "search")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in SCREENER_CELLS]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                 "language": "python"}
+    nbformat.write(nb, server.root / "notebooks" / "screener.ipynb")
+
+    page = b.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        open_notebook(page, server, "notebooks/screener.ipynb")
+        run_all_cells(page)
+        include = page.locator("button:has-text('Include')")
+        include.wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "screener.png"))
+        log_path = review / "screening" / "log.jsonl"
+
+        def rows() -> list[dict]:
+            if not log_path.exists():
+                return []
+            return [json.loads(line) for line in log_path.read_text().splitlines() if line]
+
+        def wait_rows(n: int) -> list[dict]:
+            for _ in range(100):
+                got = rows()
+                if len(got) >= n:
+                    return got
+                page.wait_for_timeout(100)
+            raise AssertionError(f"expected {n} log rows, found {len(rows())}")
+
+        include.click()
+        got = wait_rows(1)
+        first_id = got[0]["record_id"]
+        # an exclusion with a reason picked from the protocol's list
+        page.locator(".widget-dropdown select").select_option(index=1)
+        page.locator("button:has-text('Exclude')").click()
+        got = wait_rows(2)
+        # keyboard shortcuts typed in the key box: m (maybe), then u (undo)
+        keys = page.locator("input[placeholder^='shortcuts']")
+        keys.click()
+        keys.type("m")
+        got = wait_rows(3)
+        keys.type("u")
+        got = wait_rows(4)
+        page.screenshot(path=str(ARTIFACTS / "screener-after.png"))
+    finally:
+        page.close()
+
+    decisions = [(r["decision"], r["reviewer"], r["stage"]) for r in got]
+    assert decisions == [
+        ("include", "A", "title_abstract"),
+        ("exclude", "A", "title_abstract"),
+        ("maybe", "A", "title_abstract"),
+        ("undo", "A", "title_abstract"),
+    ]
+    assert got[0]["record_id"] == first_id
+    assert got[1]["record_id"] != first_id  # the screener moved on to the next record
+    assert got[1]["reason"] is not None  # the reason picked in the dropdown was recorded
+    assert got[3]["record_id"] == got[2]["record_id"]  # undo takes back the maybe
+    assert [r["seq"] for r in got] == [1, 2, 3, 4]
