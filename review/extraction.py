@@ -50,6 +50,7 @@ __all__ = [
     "SUBTYPE_FIELDS",
     "TARGETS",
     "load_extraction",
+    "person_time",
     "provenance",
     "report_study_map",
 ]
@@ -331,6 +332,56 @@ def provenance(folder: str | PathLike[str]) -> pd.DataFrame:
         present, ``source_url``; plus ``line``, the line of ``outcomes.csv`` it came from.
     """
     return load_extraction(folder).attrs["provenance"].copy()
+
+
+def person_time(
+    studies: pd.DataFrame,
+    *,
+    n: str = "n_treated",
+    followup: str = "median_followup_months",
+    reported: str = "person_years",
+) -> pd.DataFrame:
+    """Person-years per study: as reported, else approximated as N x median follow-up.
+
+    The approximation treats every patient as followed for the median time, which
+    overstates person-time when patients die or are censored early, so rates computed from it
+    are lower bounds of a sort and belong in a sensitivity analysis, not the primary one. Each
+    row says which it used.
+
+    Parameters
+    ----------
+    studies : pandas.DataFrame
+        The frame from :func:`load_extraction`.
+    n, followup, reported : str
+        Columns of patients treated, median follow-up in months, and reported person-years.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``studies`` with ``person_years_used`` (float) and ``person_time_source``
+        (``"reported"``, ``"N x median follow-up"`` or ``"not available"``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"n_treated": [100, 50], "median_followup_months": [12.0, None],
+    ...                    "person_years": [None, 80.0]})
+    >>> person_time(df)[["person_years_used", "person_time_source"]].to_dict("list")
+    {'person_years_used': [100.0, 80.0], 'person_time_source': ['N x median follow-up', 'reported']}
+    """
+    out = studies.copy()
+    rep = pd.to_numeric(out[reported], errors="coerce").astype(float)
+    approx = (
+        pd.to_numeric(out[n], errors="coerce").astype(float)
+        * pd.to_numeric(out[followup], errors="coerce").astype(float)
+        / 12.0
+    )
+    out["person_years_used"] = rep.where(rep.notna(), approx)
+    out["person_time_source"] = [
+        "reported" if pd.notna(r) else ("N x median follow-up" if pd.notna(a) else "not available")
+        for r, a in zip(rep, approx)
+    ]
+    return out
 
 
 def report_study_map(studies: pd.DataFrame) -> dict[str, str]:

@@ -1,0 +1,59 @@
+"""Published estimates beside ours, and the approximate person-time, trace to their sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import REPO
+from review.compare import compare_estimates, load_published
+from review.errors import ExtractionError
+from review.extraction import person_time
+from review.meta import pool_proportions
+
+TIX = REPO / "data" / "extraction" / "tix2024.csv"
+
+
+def test_tix_facts_load_with_their_sources() -> None:
+    tix = load_published(TIX)
+    assert tix.loc["pooled_spm", ["value", "ci_low", "ci_high"]].tolist() == [6.0, 4.8, 7.4]
+    assert tix.loc["patients", "value"] == 5517
+    assert (tix["pmid"] == "39256908").all()
+
+
+@pytest.mark.parametrize("column", ["pmid", "location"])
+def test_a_fact_without_its_source_is_refused(tmp_path: Path, column: str) -> None:
+    df = pd.read_csv(TIX, dtype=str, keep_default_na=False)
+    df.loc[3, column] = ""
+    bad = tmp_path / "published.csv"
+    df.to_csv(bad, index=False)
+    with pytest.raises(ExtractionError) as info:
+        load_published(bad)
+    assert info.value.row == 5 and info.value.column == column
+    assert str(bad) in str(info.value)
+
+
+def test_comparison_rows_are_the_computed_numbers() -> None:
+    df = pd.DataFrame({"events": [2, 5, 1, 8], "n": [40, 60, 35, 90], "label": list("abcd")})
+    res = pool_proportions(df, measure="PLO", method="REML")
+    table = compare_estimates({"ours": res}, load_published(TIX), published_label="Tix 2024")
+    ours, theirs = table.iloc[0], table.iloc[1]
+    assert ours["k"] == 4 and ours["patients"] == 225
+    assert ours["estimate_pct"] == pytest.approx(100 * res.estimate)
+    assert ours["ci_low_pct"] == pytest.approx(100 * res.ci_low)
+    assert theirs["k"] == 25 and theirs["patients"] == 5517
+    assert (theirs["estimate_pct"], theirs["ci_low_pct"], theirs["ci_high_pct"]) == (6.0, 4.8, 7.4)
+    assert theirs["source"].startswith("PMID 39256908")
+
+
+def test_person_time_prefers_reported_and_says_which() -> None:
+    df = pd.DataFrame({"n_treated": [120, 60, 30], "median_followup_months": [6.0, 24.0, None],
+                       "person_years": [None, 100.0, None]})
+    out = person_time(df)
+    assert out["person_years_used"].iloc[0] == pytest.approx(60.0)
+    assert out["person_years_used"].iloc[1] == 100.0
+    assert pd.isna(out["person_years_used"].iloc[2])
+    assert out["person_time_source"].tolist() == [
+        "N x median follow-up", "reported", "not available"]
