@@ -1,8 +1,10 @@
-"""Our pooled estimates beside a published meta-analysis's, from its sourced facts.
+"""Tables a review reports: pooled estimates, subgroup tests, a published comparison.
 
-The published figures are data like any other: a CSV with one row a quantity, each with its
-PMID and the place it was read (``data/extraction/tix2024.csv`` in the worked example), so the
-comparison table, like every other number the review shows, traces back to a source.
+These take the engine's results (:mod:`review.meta`) and lay them out for the manuscript; they
+compute nothing new. Published figures are data like any other: a CSV with one row a quantity,
+each with its PMID and the place it was read (``data/extraction/tix2024.csv`` in the worked
+example), so the comparison table, like every other number the review shows, traces back to a
+source.
 """
 
 from __future__ import annotations
@@ -13,10 +15,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from review.errors import ExtractionError
+from review.errors import ExtractionError, InputError
+from review.meta import subgroups
 from review.meta.results import PoolResult
 
-__all__ = ["PUBLISHED_COLUMNS", "compare_estimates", "load_published"]
+__all__ = [
+    "PUBLISHED_COLUMNS",
+    "compare_estimates",
+    "load_published",
+    "pooled_table",
+    "subgroup_tests",
+]
 
 #: Columns of a published-facts file.
 PUBLISHED_COLUMNS = ("quantity", "value", "unit", "ci_low", "ci_high", "pmid", "location")
@@ -123,4 +132,79 @@ def compare_estimates(
         "method": "random effects (as published)",
         "source": f"PMID {pub['pmid']}: {pub['location']}",
     })
+    return pd.DataFrame(rows)
+
+
+def pooled_table(results: Mapping[str, PoolResult]) -> pd.DataFrame:
+    """One row a pooled analysis, with the method and the prediction-interval method named.
+
+    Parameters
+    ----------
+    results : mapping of str to PoolResult
+        Analysis label -> result.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``analysis, kind, measure, method, test, k, events, total, estimate, ci_low, ci_high,
+        pi_low, pi_high, pi_method, tau2, i2, q, q_df, q_pvalue, converged`` (full precision;
+        ``total`` is patients for proportions and person-time for rates).
+    """
+    rows = []
+    for label, res in results.items():
+        size = "n" if res.kind == "proportion" else "time"
+        rows.append({
+            "analysis": label,
+            "kind": res.kind,
+            "measure": res.measure,
+            "method": res.method,
+            "test": res.test,
+            "k": res.k,
+            "events": float(res.data["events"].sum()),
+            "total": float(res.data[size].sum()),
+            "estimate": res.estimate,
+            "ci_low": res.ci_low,
+            "ci_high": res.ci_high,
+            "pi_low": res.pi_low,
+            "pi_high": res.pi_high,
+            "pi_method": res.pi_method,
+            "tau2": res.tau2,
+            "i2": res.i2,
+            "q": res.q,
+            "q_df": res.q_df,
+            "q_pvalue": res.q_pvalue,
+            "converged": res.converged,
+        })
+    return pd.DataFrame(rows)
+
+
+def subgroup_tests(res: PoolResult, by: list[str] | tuple[str, ...]) -> pd.DataFrame:
+    """The test for subgroup differences for each grouping, or why it cannot be made.
+
+    Parameters
+    ----------
+    res : PoolResult
+        The overall pooled result.
+    by : sequence of str
+        Columns of the result's data to group by, one test each (:func:`review.meta.subgroups`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by, groups, q_between, df, pvalue, note``; a grouping with fewer than two groups (or
+        otherwise refused by the engine) has NaN statistics and the engine's reason in
+        ``note``.
+    """
+    rows = []
+    for col in by:
+        try:
+            sub = subgroups(res, by=col)
+        except InputError as exc:
+            rows.append({"by": col, "groups": res.data[col].nunique(dropna=True),
+                         "q_between": float("nan"), "df": pd.NA, "pvalue": float("nan"),
+                         "note": exc.message})
+            continue
+        rows.append({"by": col, "groups": len(sub.groups), "q_between": sub.q_between,
+                     "df": sub.q_between_df, "pvalue": sub.q_between_pvalue,
+                     "note": "; ".join(sub.notes)})
     return pd.DataFrame(rows)

@@ -17,10 +17,11 @@ import shutil
 
 import nbformat
 import pytest
-from _jupyterlab import browser, chromium_available, jupyterlab, open_notebook, run_all_cells, save
-from conftest import REPO, require_or_skip
 
 from review.runner import find_notebooks
+
+from _jupyterlab import browser, chromium_available, jupyterlab, open_notebook, run_all_cells, save
+from conftest import REPO, require_or_skip
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -14,8 +14,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import REPO
 from review.runner import find_notebooks, run_notebooks
+
+from conftest import REPO
 
 NOTEBOOKS = find_notebooks(REPO / "notebooks")
 IDS = [p.stem for p in NOTEBOOKS]

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
 from review.errors import InputError
 from review.records import load_review_records, read_ris
 from review.search import load_snapshot
+
+from conftest import REPO
 
 
 def test_snapshots_and_exports_are_stacked_with_their_sources(tmp_path: Path) -> None:

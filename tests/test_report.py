@@ -7,11 +7,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO
-from review.compare import compare_estimates, load_published
 from review.errors import ExtractionError
 from review.extraction import person_time
 from review.meta import pool_proportions
+from review.report import compare_estimates, load_published
+
+from conftest import REPO
 
 TIX = REPO / "data" / "extraction" / "tix2024.csv"
 
@@ -57,3 +58,30 @@ def test_person_time_prefers_reported_and_says_which() -> None:
     assert pd.isna(out["person_years_used"].iloc[2])
     assert out["person_time_source"].tolist() == [
         "N x median follow-up", "reported", "not available"]
+
+
+def test_pooled_table_rows_are_the_results() -> None:
+    from review.report import pooled_table
+
+    df = pd.DataFrame({"events": [2, 5, 1, 8], "n": [40, 60, 35, 90]})
+    res = pool_proportions(df, measure="PLO", method="REML")
+    table = pooled_table({"a": res})
+    row = table.iloc[0]
+    assert (row["k"], row["events"], row["total"]) == (4, 16, 225)
+    assert row["estimate"] == res.estimate and row["i2"] == res.i2
+    assert row["pi_method"] == res.pi_method
+
+
+def test_subgroup_tests_say_why_a_test_cannot_be_made() -> None:
+    from review.meta import subgroups
+    from review.report import subgroup_tests
+
+    df = pd.DataFrame({"events": [2, 5, 1, 8, 3, 4], "n": [40, 60, 35, 90, 50, 70],
+                       "target": ["CD19", "CD19", "BCMA", "BCMA", "CD19", "BCMA"],
+                       "design": ["trial"] * 6})
+    res = pool_proportions(df, measure="PLO", method="REML")
+    table = subgroup_tests(res, ["target", "design"]).set_index("by")
+    expected = subgroups(res, by="target")
+    assert table.loc["target", "pvalue"] == expected.q_between_pvalue
+    assert pd.isna(table.loc["design", "pvalue"])
+    assert "at least 2 groups" in table.loc["design", "note"]

@@ -11,14 +11,19 @@ import pytest
 from review.runner import NotebookError, find_notebooks, run_notebooks
 
 
-def _notebook(path: Path, *cells: str, params: str = "REVIEW_DIR = None\nOUTPUT_DIR = None") -> None:
+PARAMS = "REVIEW_DIR = None\nOUTPUT_DIR = None"
+
+
+def _notebook(path: Path, *cells: str, params: str = PARAMS) -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells.append(nbformat.v4.new_markdown_cell("# test notebook"))
     p = nbformat.v4.new_code_cell(params)
     p.metadata["tags"] = ["parameters"]
     nb.cells.append(p)
     nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3", "display_name": "Python 3", "language": "python"
+    }
     nbformat.write(nb, path)
 
 
