@@ -14,11 +14,12 @@ import pymed
 import pymed.api
 import pytest
 import requests
-from eutils_server import Corpus, EUtilsServer
 
 from review.errors import OptionError, QueryError, RateLimited, SearchError, ServerError, Timeout
 from review.search import ESEARCH_CAP, ReviewPubMed, redact, search_pubmed
 from review.search._client import MARGIN, _parse_esearch
+
+from eutils_server import Corpus, EUtilsServer
 
 TERM = "synthetic[all]"
 ID = {"tool": "reviewtests", "email": "dev@example.org"}

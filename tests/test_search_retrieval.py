@@ -9,10 +9,11 @@ import re
 from pathlib import Path
 
 import pytest
-from eutils_server import Corpus, EUtilsServer, make_template, records_of
 
 from review.errors import OptionError, PubMedXMLError, ServerError
 from review.search import ReviewPubMed, parse_pubmed_xml, retrieve, search_pubmed
+
+from eutils_server import Corpus, EUtilsServer, make_template, records_of
 
 TERM = "synthetic[all]"
 ID = {"tool": "reviewtests", "email": "dev@example.org"}

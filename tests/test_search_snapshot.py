@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
-from eutils_server import Corpus, EUtilsServer
 
 from review._schema import RECORD_COLUMNS, empty_records, normalise_records
 from review.errors import InputError, OptionError
@@ -24,6 +23,8 @@ from review.search import (
     save_snapshot,
     search_pubmed,
 )
+
+from eutils_server import Corpus, EUtilsServer
 
 DATA = Path(__file__).parent / "data" / "pubmed"
 TERM = "synthetic[all]"
