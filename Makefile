@@ -33,7 +33,9 @@ bench: $(STAMP) ## speed goals of the issues, printed as ratios measured in one 
 	$(PY) benchmarks/run_all.py
 
 reference: ## regenerate the golden metafor values (needs R with metafor, lme4, metadat, jsonlite)
-	Rscript tests/r/make_reference.R tests/data/metafor_reference.json
+	Rscript tests/r/make_reference.R
+	Rscript tests/r/make_reference_glmm.R
+	Rscript tests/r/forest_reference.R
 
 clean: ## remove the virtual environment and the output folder
 	rm -rf $(VENV) output
