@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: The notebook panel on screen (other documents' panels are hidden).
+ACTIVE = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -58,7 +60,8 @@ class Lab:
         return f"http://127.0.0.1:{self.port}"
 
     def url(self, path: str) -> str:
-        return f"{self.base}/lab/tree/{path}?token={self.token}"
+        # reset: open only this document, not the tabs an earlier page left in the workspace
+        return f"{self.base}/lab/tree/{path}?token={self.token}&reset"
 
     def api(self, path: str) -> object:
         req = urllib.request.Request(
@@ -75,6 +78,12 @@ def jupyterlab(root: Path, log: Path) -> Iterator[Lab]:
     env = dict(os.environ, REVIEW_OFFLINE="1", JUPYTER_PLATFORM_DIRS="1")
     env["JUPYTER_CONFIG_DIR"] = str(root / ".jupyter-config")
     env["JUPYTER_RUNTIME_DIR"] = str(root / ".jupyter-runtime")
+    # render every cell (no windowing), so each output is in the page to be checked
+    settings = root / ".jupyterlab-settings"
+    tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True, exist_ok=True)
+    tracker.write_text(json.dumps({"windowingMode": "none"}))
+    env["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
     cmd = [
         sys.executable,
         "-m",
@@ -132,7 +141,7 @@ def browser() -> Iterator[object]:
 def open_notebook(page: object, lab: Lab, path: str) -> None:
     """Open a notebook, accept the kernel dialog if JupyterLab asks, wait for an idle kernel."""
     page.goto(lab.url(path), wait_until="domcontentloaded")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=90_000)
+    page.wait_for_selector(f"{ACTIVE} .jp-Notebook .jp-Cell", timeout=90_000)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         dialog = page.locator(".jp-Dialog .jp-mod-accept")
@@ -146,18 +155,22 @@ def open_notebook(page: object, lab: Lab, path: str) -> None:
 
 
 def run_all_cells(page: object, timeout_s: float = 600) -> None:
-    """Run > Run All Cells, then wait until no cell shows ``[*]``."""
+    """Run > Run All Cells, then wait until the kernel has been idle with no ``[*]`` twice.
+
+    A cell that raises stops the run (later cells stay unexecuted); the caller reads the saved
+    notebook to see which cells ran and whether any failed.
+    """
     page.click("#jp-MainMenu .lm-MenuBar-itemLabel:text-is('Run')")
     page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
     time.sleep(1.0)
     deadline = time.monotonic() + timeout_s
+    settled = 0
     while time.monotonic() < deadline:
-        prompts = page.locator(".jp-Cell.jp-CodeCell .jp-InputPrompt").all_inner_texts()
-        if (
-            prompts
-            and not any("*" in p for p in prompts)
-            and all(p.strip() not in ("[ ]:", "") for p in prompts)
-        ):
+        prompts = page.locator(f"{ACTIVE} .jp-CodeCell .jp-InputPrompt").all_inner_texts()
+        busy = any("*" in p for p in prompts)
+        idle = page.locator(".jp-StatusBar-Widget:has-text('Idle')").count() > 0
+        settled = settled + 1 if (idle and not busy) else 0
+        if settled >= 2:
             return
         time.sleep(1.0)
     raise TimeoutError("cells still running")

@@ -20,7 +20,15 @@ import pytest
 
 from review.runner import find_notebooks
 
-from _jupyterlab import browser, chromium_available, jupyterlab, open_notebook, run_all_cells, save
+from _jupyterlab import (
+    ACTIVE,
+    browser,
+    chromium_available,
+    jupyterlab,
+    open_notebook,
+    run_all_cells,
+    save,
+)
 from conftest import REPO, require_or_skip
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -58,10 +66,13 @@ def test_notebook_runs_in_jupyterlab_without_error(lab, name: str) -> None:
                   if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
         assert not errors, f"{name}: cells with errors {errors}"
         assert all(c.execution_count for c in saved.cells if c.cell_type == "code"), name
-        images = page.locator(".jp-OutputArea-output img").count()
+        saved_images = sum("image/png" in o.get("data", {}) for c in saved.cells
+                           if c.cell_type == "code" for o in c.outputs)
+        images = page.locator(f"{ACTIVE} .jp-OutputArea-output img").count()
+        assert saved_images >= MIN_IMAGES.get(name, 0), f"{name}: {saved_images} figures made"
         assert images >= MIN_IMAGES.get(name, 0), f"{name}: {images} figures shown"
         if name in SCREENSHOTS:
-            page.locator(".jp-OutputArea-output img").first.scroll_into_view_if_needed()
+            page.locator(f"{ACTIVE} .jp-OutputArea-output img").first.scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / f"{SCREENSHOTS[name]}.png"), full_page=False)
     finally:
         page.close()

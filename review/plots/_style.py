@@ -12,8 +12,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import matplotlib as mpl
+from matplotlib.figure import Figure
 
-__all__ = ["OKABE_ITO", "RC", "style"]
+__all__ = ["OKABE_ITO", "RC", "ReviewFigure", "style"]
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
 OKABE_ITO = {
@@ -78,3 +79,18 @@ def style() -> Iterator[None]:
     """Apply the toolkit's style inside a ``with`` block."""
     with mpl.rc_context(RC):
         yield
+
+
+class ReviewFigure(Figure):
+    """A matplotlib figure that shows itself in Jupyter without pyplot.
+
+    The figures of :mod:`review.plots` are made without pyplot (no global state, no
+    figure left open), so they display through ``_repr_png_`` at their own size.
+    """
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", dpi=100, bbox_inches=None, facecolor="white")
+        return buf.getvalue()

@@ -36,7 +36,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLoca
 from review._format import fmt_p, fmt_x
 from review.errors import OptionError
 from review.plots import _layout as L
-from review.plots._style import OKABE_ITO, RC, style
+from review.plots._style import OKABE_ITO, RC, ReviewFigure, style
 
 __all__ = [
     "SCALES",
@@ -833,21 +833,6 @@ def _draw_glyphs(pax: Axes, t: _Table, lo: float, hi: float, lay: dict[str, Any]
 
 
 # ------------------------------------------------------------------------ public API
-class ReviewFigure(Figure):
-    """A matplotlib figure that shows itself in Jupyter without pyplot.
-
-    The figures of :mod:`review.plots` are made without pyplot (no global state, no
-    figure left open), so they display through ``_repr_png_`` at their own size.
-    """
-
-    def _repr_png_(self) -> bytes:
-        import io
-
-        buf = io.BytesIO()
-        self.savefig(buf, format="png", dpi=100, bbox_inches=None, facecolor="white")
-        return buf.getvalue()
-
-
 def _new_figure(t: _Table, ax: Axes | None, width: float | None) -> Figure:
     with style():
         if ax is None:

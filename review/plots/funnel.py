@@ -22,8 +22,7 @@ from scipy import stats
 from review._format import fmt_p, fmt_x
 from review.errors import OptionError
 from review.plots import _layout as L
-from review.plots._style import OKABE_ITO, RC, style
-from review.plots.forest import ReviewFigure
+from review.plots._style import OKABE_ITO, RC, ReviewFigure, style
 
 __all__ = ["funnel", "regtest_text"]
 

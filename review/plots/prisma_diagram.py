@@ -34,7 +34,7 @@ from matplotlib.text import Text
 from matplotlib.transforms import Affine2D, Transform
 
 from review.errors import OptionError
-from review.plots._style import OKABE_ITO, RC, style
+from review.plots._style import OKABE_ITO, RC, ReviewFigure, style
 from review.prisma import PrismaCounts
 
 __all__ = ["prisma_diagram"]
@@ -714,7 +714,7 @@ def prisma_diagram(
     with style():
         fontsize = float(RC["font.size"])
         if ax is None:
-            fig = Figure()
+            fig = ReviewFigure()
             draw: Callable[[float | None], None] = lambda w: _draw(  # noqa: E731
                 fig,
                 counts,
