@@ -92,5 +92,5 @@ class ReviewFigure(Figure):
         import io
 
         buf = io.BytesIO()
-        self.savefig(buf, format="png", dpi=100, bbox_inches=None, facecolor="white")
+        self.savefig(buf, format="png", dpi=120, bbox_inches=None, facecolor="white")
         return buf.getvalue()
