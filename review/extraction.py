@@ -34,7 +34,7 @@ import math
 import re
 from os import PathLike
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 import pandas as pd
 
@@ -125,7 +125,8 @@ def _pmids(value: str) -> list[str]:
 
 def _check_studies(df: pd.DataFrame, path: Path) -> None:
     seen: dict[str, int] = {}
-    for line, row in df.iterrows():
+    for label, row in df.iterrows():
+        line = cast(int, label)  # _read_csv indexes rows by their line in the file
         sid = row["study_id"]
         if not sid:
             raise ExtractionError("study_id is empty", path=path, row=line, column="study_id")
@@ -207,7 +208,8 @@ def _check_outcomes(
             pm |= set(_pmids(srow["report_pmids"]))
         reports[srow["study_id"]] = pm
     values: dict[tuple[str, str], tuple[float, int]] = {}
-    for line, row in out.iterrows():
+    for label, row in out.iterrows():
+        line = cast(int, label)  # _read_csv indexes rows by their line in the file
         sid, field = row["study_id"], row["field"]
         if sid not in reports:
             raise ExtractionError(

@@ -29,6 +29,7 @@ coefficient diverges, contribute what they contribute in R.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -242,7 +243,7 @@ class Fit:
     message: str
     boundary: bool
     hessian: FloatArray | None = None  # observed Hessian of the log-likelihood at the optimum
-    glm: tuple | None = None  # the common-effect GLM: (beta, loglik, vcov)
+    glm: tuple[FloatArray, float, FloatArray] | None = None  # common-effect GLM (beta, ll, vcov)
 
 
 def _newton(
@@ -379,7 +380,8 @@ def _glm_start(d: Data) -> FloatArray:
         y = np.log((d.x + 0.5) / d.size)
         w = d.x + 0.5
     Xw = d.X * w[:, None]
-    return np.linalg.lstsq(Xw.T @ d.X, Xw.T @ y, rcond=None)[0]
+    # float64 in, float64 out (numpy stubs type the solution as floating[Any])
+    return cast(FloatArray, np.linalg.lstsq(Xw.T @ d.X, Xw.T @ y, rcond=None)[0])
 
 
 def _approx_hessian(d: Data, theta: FloatArray) -> FloatArray:
@@ -456,7 +458,7 @@ def fit_ml(
     else:
         H = hessian(d, th, ev.modes)
     try:
-        V = np.linalg.inv(-H)
+        V = cast(FloatArray, np.linalg.inv(-H))  # float64 in, float64 out
         if not np.all(np.isfinite(V)) or np.any(np.diag(V)[:p] <= 0):
             raise np.linalg.LinAlgError
     except np.linalg.LinAlgError:
@@ -636,7 +638,7 @@ def saturated_glm(d: Data, epsilon: float = 1e-8, maxit: int = 25) -> Saturated:
         eta = np.log(mu)
     devold = float(_dev_resids(fam, y, mu, wts).sum())
     conv = False
-    w = None
+    w: FloatArray | None = None
     for _ in range(maxit):
         var = mu * (1 - mu) if fam == "binomial" else mu
         me = _mu_eta(fam, eta)
@@ -650,6 +652,8 @@ def saturated_glm(d: Data, epsilon: float = 1e-8, maxit: int = 25) -> Saturated:
             break
         devold = dev
     ll = _loglik_at(d, mu)
+    if w is None:  # maxit < 1: no IRLS step, no weights (``w * w`` would raise TypeError)
+        raise TypeError(f"saturated_glm needs maxit >= 1, got {maxit}")
     return Saturated(eta, w * w, ll, conv)
 
 

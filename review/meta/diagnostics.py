@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -366,7 +366,10 @@ def cumulative(res: PoolResult, order: str | Sequence[int] | None = None) -> Cum
         d = data[data["label"].astype(str).isin(used_labels)]
         for ix, v in d[order].items():
             if pd.isna(v):
-                raise InputError("missing value in the order column", row=ix, column=order)
+                # the caller's index label, as given (pandas types labels as Hashable)
+                raise InputError(
+                    "missing value in the order column", row=cast("int | str", ix), column=order
+                )
         pos = {lab: i for i, lab in enumerate(used_labels)}
         sorted_labels = d.sort_values(order, kind="stable")["label"].astype(str)
         idx = np.array([pos[lab] for lab in sorted_labels])

@@ -20,7 +20,9 @@ from __future__ import annotations
 import functools
 import math
 import warnings
+from collections.abc import Sized
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -82,7 +84,7 @@ def frame_from_columns(cols: dict[str, object], index: pd.Index | None = None) -
     helper is missing in another pandas version. Small fits spend most of their time
     building frames, which is why this exists.
     """
-    n = len(next(iter(cols.values()))) if cols else 0
+    n = len(cast(Sized, next(iter(cols.values())))) if cols else 0  # the columns are 1-D arrays
     idx = pd.RangeIndex(n) if index is None else index
     try:
         return pd.DataFrame._from_arrays(  # type: ignore[attr-defined]

@@ -58,7 +58,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -397,6 +397,8 @@ def _fit_frame(
     back = _expit if family == "binomial" else math.exp
 
     # ---- heterogeneity tests (saturated and common-effect GLMs, as metafor)
+    if fit.glm is None:  # fit_ml always records it; unpacking None would raise TypeError
+        raise TypeError("the GLMM fit carries no common-effect GLM")
     bglm, ll_fe, vglm = fit.glm
     q_wld, q_lrt, sat = _aghq.heterogeneity(d, ll_fe)
     sat_ok = sat.converged
@@ -683,7 +685,7 @@ def profile_tau2_ci(res: GLMMResult, level: float | None = None) -> Tau2CI:
         raise ConvergenceError("the GLMM fit did not converge; no profile-likelihood interval")
     lev = res.level if level is None else level
     _check_options(res.family, res.test, lev, res.pi_method)
-    d, fit = res._core  # type: ignore[misc]
+    d, fit = cast("tuple[_aghq.Data, _aghq.Fit]", res._core)  # set by pool_glmm as (d, fit)
     return _profile_ci(d, fit, float(lev), res.vt)
 
 
@@ -694,7 +696,7 @@ def _loo_fits(res: GLMMResult) -> list[GLMMResult | None]:
     modes = np.asarray(res.modes)
     out: list[GLMMResult | None] = []
     opts = res.options
-    _, base_fit = res._core  # type: ignore[misc]
+    _, base_fit = cast("tuple[_aghq.Data, _aghq.Fit]", res._core)  # set by pool_glmm
     H0 = None
     if base_fit.hessian is not None and not base_fit.boundary:
         H0 = base_fit.hessian * (res.k - 1) / res.k  # one study fewer: ~(k-1)/k information

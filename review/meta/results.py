@@ -14,7 +14,7 @@ or GLMM).
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,11 @@ __all__ = [
     "SubgroupResult",
     "Tau2CI",
 ]
+
+
+def _rows(frame: pd.DataFrame) -> Iterable[Any]:
+    """``frame.itertuples()``; a printed table's columns differ in type, so its rows are ``Any``."""
+    return frame.itertuples()
 
 
 def _html_table(title: str, text: str, frame: pd.DataFrame | None) -> str:
@@ -172,7 +177,7 @@ class Tau2CI:
         f = self.to_frame()
         lines = [f"{self.method} confidence interval ({100 * self.level:g}%)", ""]
         lines.append(f"{'':8s}{'estimate':>10s}{'ci.lb':>10s}{'ci.ub':>10s}")
-        for r in f.itertuples():
+        for r in _rows(f):
             lines.append(
                 f"{r.parameter:8s}{fmt_x(r.estimate):>10s}{fmt_x(r.ci_low):>10s}"
                 f"{fmt_x(r.ci_high):>10s}"
@@ -511,7 +516,7 @@ class SubgroupResult:
             f"{'group':<20s}{'k':>4s}{'estimate':>10s}{'ci.lb':>10s}{'ci.ub':>10s}"
             f"{'tau2':>10s}{'I2(%)':>8s}"
         )
-        for r in self.table.itertuples():
+        for r in _rows(self.table):
             out.append(
                 f"{r.group!s:<20.20s}{r.k:>4d}{fmt_x(r.estimate, d):>10s}"
                 f"{fmt_x(r.ci_low, d):>10s}{fmt_x(r.ci_high, d):>10s}{fmt_x(r.tau2, d):>10s}"
@@ -577,7 +582,7 @@ class LeaveOneOutResult:
             f"{'omitted':<20s}{'estimate':>10s}{'ci.lb':>10s}{'ci.ub':>10s}{'tau2':>10s}"
             f"{'I2(%)':>8s}"
         )
-        for r in self.table.itertuples():
+        for r in _rows(self.table):
             out.append(
                 f"{r.label!s:<20.20s}{fmt_x(r.estimate, d):>10s}{fmt_x(r.ci_low, d):>10s}"
                 f"{fmt_x(r.ci_high, d):>10s}{fmt_x(r.tau2, d):>10s}{r.i2:>8.1f}"
@@ -827,7 +832,7 @@ class MetaRegressionResult:
             f"{'':16s}{'estimate':>10s}{'se':>10s}{stat:>10s}{'pval':>10s}{'ci.lb':>10s}"
             f"{'ci.ub':>10s}"
         )
-        for r in self.coefficients.itertuples():
+        for r in _rows(self.coefficients):
             out.append(
                 f"{r.term!s:<16.16s}{fmt_x(r.estimate, d):>10s}{fmt_x(r.se, d):>10s}"
                 f"{fmt_x(r.zval, d):>10s}{fmt_p(r.pval, d):>10s}{fmt_x(r.ci_low, d):>10s}"
@@ -875,7 +880,7 @@ class CumulativeResult:
         d = digits
         out = [f"Cumulative meta-analysis (ordered by {self.order or 'input order'})", ""]
         out.append(f"{'added':<20s}{'k':>4s}{'estimate':>10s}{'ci.lb':>10s}{'ci.ub':>10s}")
-        for r in self.table.itertuples():
+        for r in _rows(self.table):
             out.append(
                 f"{r.label!s:<20.20s}{r.k:>4d}{fmt_x(r.estimate, d):>10s}"
                 f"{fmt_x(r.ci_low, d):>10s}{fmt_x(r.ci_high, d):>10s}"
@@ -920,7 +925,7 @@ class FTGuardrailResult:
         d = digits
         out = ["Freeman-Tukey back-transform guardrail (Schwarzer et al. 2019)", ""]
         out.append(f"{'at':<16s}{'n':>10s}{'estimate':>10s}{'ci.lb':>10s}{'ci.ub':>10s}")
-        for r in self.table.itertuples():
+        for r in _rows(self.table):
             out.append(
                 f"{r.at:<16s}{r.n:>10.1f}{fmt_x(r.estimate, d):>10s}{fmt_x(r.ci_low, d):>10s}"
                 f"{fmt_x(r.ci_high, d):>10s}"
@@ -967,7 +972,7 @@ class SensitivityResult:
             f"{'model':<22s}{'estimate':>10s}{'ci.lb':>10s}{'ci.ub':>10s}{'pi.lb':>10s}"
             f"{'pi.ub':>10s}  status"
         )
-        for r in self.table.itertuples():
+        for r in _rows(self.table):
             out.append(
                 f"{r.model:<22.22s}{fmt_x(r.estimate, d):>10s}{fmt_x(r.ci_low, d):>10s}"
                 f"{fmt_x(r.ci_high, d):>10s}{fmt_x(r.pi_low, d):>10s}{fmt_x(r.pi_high, d):>10s}"

@@ -19,12 +19,22 @@ Stijnen T, Hamza TH, Ozdemir P. *Stat Med* 2010;29:3046-67.
 from __future__ import annotations
 
 import warnings
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from review.errors import ConvergenceError, OptionError
-from review.meta._vocab import Method, PIMethod, Test, check_code, harmonic_mean, ipft
+from review.meta._vocab import (
+    Method,
+    PIMethod,
+    ProportionMeasure,
+    RateMeasure,
+    Test,
+    check_code,
+    harmonic_mean,
+    ipft,
+)
 from review.meta.results import FTGuardrailResult, PoolResult, SensitivityResult
 from review.meta.uni import pool_proportions, pool_rates, refit
 
@@ -201,7 +211,8 @@ def method_sensitivity(
 
         def fit(measure: str, meth: str) -> PoolResult:
             return pool_rates(
-                df, events=events, time=time, measure=measure, method=meth, test=test,
+                df, events=events, time=time, measure=cast(RateMeasure, measure),
+                method=cast(Method, meth), test=test,
                 level=level, label=label, pi_method=pi_method,
             )  # fmt: skip
     else:
@@ -210,7 +221,8 @@ def method_sensitivity(
 
         def fit(measure: str, meth: str) -> PoolResult:
             return pool_proportions(
-                df, events=events, n=n or "n", measure=measure, method=meth, test=test,
+                df, events=events, n=n or "n", measure=cast(ProportionMeasure, measure),
+                method=cast(Method, meth), test=test,
                 level=level, label=label, pi_method=pi_method,
             )  # fmt: skip
 
@@ -221,7 +233,7 @@ def method_sensitivity(
         warnings.simplefilter("ignore")
         fits_iv = fit(first_iv[1], first_iv[2])
     for name, measure, meth in models:
-        row = {"model": name, "measure": measure, "method": meth, "test": test}
+        row: dict[str, Any] = {"model": name, "measure": measure, "method": meth, "test": test}
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -29,7 +29,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -213,7 +213,7 @@ def fit_rma(
     w = 1.0 / (vi + t2)
     WX = X * w[:, None]
     A = X.T @ WX
-    vb = np.linalg.inv(A)
+    vb = cast(FloatArray, np.linalg.inv(A))  # float64 in, float64 out (numpy stubs say floating)
     beta = vb @ (WX.T @ yi)
     r = yi - X @ beta
     rss = float(np.sum(w * r * r))
@@ -1008,7 +1008,8 @@ def _design(data: pd.DataFrame, mods: Sequence[str]) -> tuple[FloatArray, list[s
         s = data[m]
         for idx, v in s.items():
             if pd.isna(v):
-                raise InputError("missing moderator value", row=idx, column=m)
+                # the caller's index label, as given (pandas types labels as Hashable)
+                raise InputError("missing moderator value", row=cast("int | str", idx), column=m)
         if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
             cols.append(s.to_numpy(dtype=float))
             names.append(m)
@@ -1203,7 +1204,8 @@ def subgroups(res: PoolResult, by: str) -> SubgroupResult:
         )
     for idx, v in data[by].items():
         if pd.isna(v):
-            raise InputError("missing subgroup value", row=idx, column=by)
+            # the caller's index label, as given (pandas types labels as Hashable)
+            raise InputError("missing subgroup value", row=cast("int | str", idx), column=by)
     keys = data[by].astype(str)
     levels = sorted(keys.unique())
     if len(levels) < 2:
