@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Literal
 
 from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.font_manager import FontProperties
@@ -23,6 +24,8 @@ POINTS_PER_INCH = 72.0
 # hinting makes small text up to ~4% wider on a 100 dpi screen (Jupyter) and ~1% at 300 dpi.
 _MEASURE_DPIS = (100.0, 300.0, 720.0)
 
+FontStyle = Literal["normal", "italic", "oblique"]  # what FontProperties accepts
+
 
 @lru_cache(maxsize=4)
 def _renderer(dpi: float) -> RendererAgg:
@@ -31,7 +34,7 @@ def _renderer(dpi: float) -> RendererAgg:
 
 @lru_cache(maxsize=64)
 def font(
-    size: float | None = None, weight: str = "normal", style: str = "normal"
+    size: float | None = None, weight: str = "normal", style: FontStyle = "normal"
 ) -> FontProperties:
     """The toolkit's sans-serif font at ``size`` points (default: the style's font size)."""
     return FontProperties(
@@ -43,7 +46,7 @@ def font(
 
 
 @lru_cache(maxsize=20000)
-def _measure(s: str, size: float, weight: str, style: str) -> tuple[float, float, float]:
+def _measure(s: str, size: float, weight: str, style: FontStyle) -> tuple[float, float, float]:
     fp = font(size, weight, style)
     best = (0.0, 0.0, 0.0)
     for dpi in _MEASURE_DPIS:
@@ -53,7 +56,7 @@ def _measure(s: str, size: float, weight: str, style: str) -> tuple[float, float
 
 
 def text_width(s: str, size: float | None = None, weight: str = "normal",
-               style: str = "normal") -> float:
+               style: FontStyle = "normal") -> float:
     """Width of the one-line string ``s`` in inches (0 for an empty string)."""
     if not s:
         return 0.0
@@ -68,7 +71,7 @@ def line_height(size: float | None = None, spacing: float = 1.2) -> float:
 
 
 def wrap(s: str, width_in: float, size: float | None = None, weight: str = "normal",
-         style: str = "normal") -> list[str]:
+         style: FontStyle = "normal") -> list[str]:
     """Break ``s`` into lines no wider than ``width_in`` inches.
 
     Breaks at spaces (and after hyphens and slashes); a single word wider than the width is

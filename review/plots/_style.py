@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
+from matplotlib.rcsetup import cycler
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 __all__ = ["OKABE_ITO", "RC", "ReviewFigure", "style"]
 
@@ -44,7 +48,7 @@ def _installed(families: list[str]) -> list[str]:
     return found or ["DejaVu Sans"]
 
 
-RC: dict[str, Any] = {
+RC: dict[RcKeyType, Any] = {
     "font.family": "sans-serif",
     "font.sans-serif": _installed(SANS_SERIF),
     "font.size": 8.0,
@@ -59,7 +63,7 @@ RC: dict[str, Any] = {
     "lines.linewidth": 0.8,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "axes.prop_cycle": mpl.cycler(
+    "axes.prop_cycle": cycler(
         color=[
             OKABE_ITO[c] for c in ("blue", "vermillion", "green", "orange", "purple", "sky_blue")
         ]

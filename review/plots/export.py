@@ -13,9 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 from review.errors import OptionError
 from review.plots._style import RC
@@ -103,7 +107,8 @@ def save_figure(
         stem = stem.with_suffix("")
     stem.parent.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    rc = {k: RC[k] for k in ("svg.fonttype", "pdf.fonttype", "ps.fonttype")}
+    keys: tuple[RcKeyType, ...] = ("svg.fonttype", "pdf.fonttype", "ps.fonttype")
+    rc = {k: RC[k] for k in keys}
     with mpl.rc_context(rc):
         for f in fmts:
             path = stem.with_name(stem.name + "." + f)

@@ -21,10 +21,10 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -583,8 +583,9 @@ def _xlimits(t: _Table) -> tuple[float, float]:
         hi = float(a.max()) if a.size else 1.0
         if hi <= lo:
             hi = lo + 1.0 / t.mult
-        ticks = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(lo * t.mult,
-                                                                          hi * t.mult)
+        # tick_values returns an ndarray (matplotlib's stub says Sequence[float])
+        ticks = cast(np.ndarray, MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(
+            lo * t.mult, hi * t.mult))
         return lo, float(ticks[ticks >= hi * t.mult - 1e-12][0]) / t.mult
     pos = a[a > 0]
     if t.xscale == "logit":
@@ -626,7 +627,9 @@ def _nice_nonlinear(t: _Table, vmin: float, vmax: float) -> tuple[float, float]:
 
 def _ticks(t: _Table, lo: float, hi: float) -> np.ndarray:
     if t.xscale == "linear":
-        tv = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(lo * t.mult, hi * t.mult)
+        # tick_values returns an ndarray (matplotlib's stub says Sequence[float])
+        tv = cast(np.ndarray, MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(
+            lo * t.mult, hi * t.mult))
         tv = tv[(tv >= lo * t.mult - 1e-9) & (tv <= hi * t.mult + 1e-9)]
         return tv / t.mult
     levels = _log_levels() if t.xscale == "log" else _LOGIT_LEVELS
@@ -1008,7 +1011,9 @@ def forest(
 def _sens_rows(table: pd.DataFrame, s: _ScaleInfo, d: int, label: Callable[[Any], str],
                extra_cols: Sequence[tuple[str, Callable[[Any], str]]]) -> list[_Row]:
     rows = []
-    for i, r in enumerate(table.itertuples(index=False)):
+    # a sensitivity table's columns differ in type, so its rows are Any
+    records: Iterable[Any] = table.itertuples(index=False)
+    for i, r in enumerate(records):
         cells = {
             "label": label(r),
             "est": _fmt_est(float(r.estimate), s, d),
@@ -1024,7 +1029,7 @@ def _sens_rows(table: pd.DataFrame, s: _ScaleInfo, d: int, label: Callable[[Any]
     return rows
 
 
-def _sensitivity_figure(result: Any, *, title: str, label: Callable[[Any], str],
+def _sensitivity_figure(result: Any, *, title: str | None, label: Callable[[Any], str],
                         header: str, ax: Axes | None, scale: str | None, xscale: str,
                         xlim: tuple[float, float] | None, digits: int | None,
                         label_width: float, plot_width: float, width: float | None,

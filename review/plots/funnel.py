@@ -149,7 +149,7 @@ def funnel(
         raise OptionError(f"Invalid test {test!r}; must be one of ['egger', 'peters']")
     if test == "peters" and rate:
         raise OptionError("test='peters' needs sample sizes (proportions); use 'egger' for rates")
-    predictor = "sei" if test == "egger" else "ninv"
+    predictor: Literal["sei", "ninv"] = "sei" if test == "egger" else "ninv"
     note_refit = None
     if regtest is None:
         from review.meta import refit
@@ -289,6 +289,8 @@ def _fit_axes(fig: Figure, ax: Axes, pad: float = 0.04) -> None:
     renderer = FigureCanvasAgg(fig).get_renderer()
     for _ in range(3):  # narrower axes can bring new ticks; settle in a few passes
         tight = ax.get_tightbbox(renderer)
+        if tight is None:  # only an invisible axes has none (tight.x0 would raise AttributeError)
+            raise AttributeError("the funnel axes has no tight bounding box")
         fb = fig.bbox
         p = pad * fig.dpi
         over_l = max(0.0, fb.x0 + p - tight.x0)

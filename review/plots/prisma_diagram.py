@@ -29,7 +29,7 @@ from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch, Rectangle
 from matplotlib.text import Text
 from matplotlib.transforms import Affine2D, Transform
 
@@ -286,7 +286,9 @@ class _Measure:
             return 0.0
         return _width(s, self.fontsize, bold, self.dpis)
 
-    def extent(self, text: str, bold: bool, rotation: float, align: str) -> tuple[float, float]:
+    def extent(
+        self, text: str, bold: bool, rotation: float, align: Literal["left", "center"]
+    ) -> tuple[float, float]:
         """Width and height in inches of a (multi-line) text as a ``Text`` lays it out."""
         w = h = 0.0
         for r, f in zip(self.renderers, self.figures):
@@ -505,6 +507,7 @@ def _draw(
 
     by = {b.key: b for b in boxes}
     for b in boxes:
+        patch: Patch
         if b.kind == "box":
             patch = Rectangle(
                 (b.x, Y(b.y + b.h)),
