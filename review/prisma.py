@@ -34,10 +34,10 @@ import html
 import os
 import re
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -847,7 +847,8 @@ def final_decisions(decisions: Any) -> pd.DataFrame:
     final_input = "reviewer" not in log.columns
     allowed = DECISIONS if final_input else (*DECISIONS, UNDO)
     for idx, row in log.iterrows():
-        where = row["seq"] if "seq" in log.columns else idx
+        # the seq number or the caller's index label, as given (pandas types these as Hashable)
+        where = cast("int | str", row["seq"] if "seq" in log.columns else idx)
         if row["stage"] not in STAGES:
             raise InputError(
                 f"Invalid stage {row['stage']!r}; must be one of {list(STAGES)}",
@@ -863,7 +864,8 @@ def final_decisions(decisions: Any) -> pd.DataFrame:
         if _is_missing(row["record_id"]):
             raise InputError("empty record_id", row=where, column="record_id")
     out = []
-    for (rid, stage), grp in log.groupby(["record_id", "stage"], sort=False):
+    for key, grp in log.groupby(["record_id", "stage"], sort=False):
+        rid, stage = cast("tuple[Hashable, str]", key)  # stage was checked against STAGES
         reason_of = [None if _is_missing(r) else str(r) for r in grp["reason"]]
         if final_input:
             if len(grp) > 1:
@@ -1152,7 +1154,8 @@ def prisma_counts(
                 "(they are counted in the previous-studies column)"
             )
             final = final[~old]
-    for row in final.itertuples(index=False):
+    final_rows: Iterable[Any] = final.itertuples(index=False)  # columns differ in type
+    for row in final_rows:
         if row.stage != "full_text" or row.decision != "exclude":
             if row.reason == NOT_RETRIEVED and row.decision not in ("exclude", None):
                 raise InputError(
@@ -1385,7 +1388,7 @@ def prisma_counts(
         _study_ids=MappingProxyType(study_sets),
         _report_study=MappingProxyType(rs),
         _report_pmid=MappingProxyType(
-            {r: p for r in ids.get("total_reports", new_reports) if (p := _pmid_of(r, pmids))}
+            {r: pm for r in ids.get("total_reports", new_reports) if (pm := _pmid_of(r, pmids))}
         ),
     )
     if check:
@@ -1443,8 +1446,8 @@ def _previous(
                     raise OptionError(f"previous[{key!r}] must be >= 0, got {v}")
                 out.append((v, None))
             elif isinstance(v, Iterable) and not isinstance(v, str):
-                s = frozenset(str(x) for x in v)
-                out.append((len(s), s))
+                id_set = frozenset(str(x) for x in v)
+                out.append((len(id_set), id_set))
             else:
                 raise OptionError(f"previous[{key!r}]: expected a count or ids, got {v!r}")
         (n_s, s_ids), (n_r, r_ids) = out
@@ -1551,7 +1554,7 @@ def _extraction_problems(
     out = []
     missing = []
     for sid, reps in sorted(studies.items()):
-        rep_pmids = {_pmid_of(r, pmids) for r in reps} - {None}
+        rep_pmids = cast("set[str]", {_pmid_of(r, pmids) for r in reps} - {None})
         if sid not in ext_ids and not (rep_pmids & ext_pmids):
             missing.append(f"{sid} (PMID {', '.join(sorted(rep_pmids))})" if rep_pmids else sid)
     if missing:
