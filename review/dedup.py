@@ -48,10 +48,11 @@ import re
 import unicodedata
 import warnings
 from collections import Counter, defaultdict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -575,7 +576,10 @@ def _as_overrides(overrides: Any) -> pd.DataFrame:
         if "note" not in df.columns:
             df["note"] = None
         for i, r in df.iterrows():
-            _check_override(r["record_id_a"], r["record_id_b"], r["action"], r["reviewer"], row=i)
+            # df has a fresh RangeIndex (reset above), so its labels are the row positions
+            _check_override(
+                r["record_id_a"], r["record_id_b"], r["action"], r["reviewer"], row=cast(int, i)
+            )
         return df[list(OVERRIDE_COLUMNS)]
     raise OptionError(
         f"Invalid overrides of type {type(overrides).__name__}; must be a path, a DataFrame or None"
@@ -760,7 +764,8 @@ def deduplicate(
     ov = _as_overrides(overrides)
     effects: list[str] = [""] * len(ov)
     last: dict[frozenset[str], int] = {}
-    for k, r in enumerate(ov.itertuples(index=False)):
+    ov_rows: Iterable[Any] = ov.itertuples(index=False)  # columns differ in type
+    for k, r in enumerate(ov_rows):
         missing = [x for x in (r.record_id_a, r.record_id_b) if x not in index]
         if missing:
             effects[k] = f"not applied: unknown record_id {missing}"
@@ -809,8 +814,8 @@ def deduplicate(
     tokens = [t.split() for t in titles]
     eligible = [len(t) >= _MIN_TITLE_CHARS and len(tok) >= _MIN_TITLE_TOKENS
                 for t, tok in zip(titles, tokens)]  # fmt: skip
-    keys = [_keys(tok) if ok else [] for tok, ok in zip(tokens, eligible)]
-    scored = _candidate_pairs(keys, titles, years, float(threshold), progress)
+    block_keys = [_keys(tok) if ok else [] for tok, ok in zip(tokens, eligible)]
+    scored = _candidate_pairs(block_keys, titles, years, float(threshold), progress)
     accepted = []
     for (i, j), s in scored.items():
         yi, yj = years[i], years[j]
