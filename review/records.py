@@ -816,6 +816,7 @@ def read_csv_export(
                     column=header[cols["doi"]],
                 )  # fmt: skip
             year_raw = get.get("year")
+            authors = get.get("authors")
             rows.append(
                 {
                     "record_id": f"{slug}:{n}",
@@ -824,7 +825,7 @@ def read_csv_export(
                     "doi": doi,
                     "title": " ".join((get.get("title") or "").split()),
                     "abstract": get.get("abstract"),
-                    "authors": _split_authors(get["authors"]) if get.get("authors") else [],
+                    "authors": _split_authors(authors) if authors else [],
                     "journal": get.get("journal"),
                     "year": _year(year_raw),
                     "pub_date": get.get("pub_date") or year_raw,

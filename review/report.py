@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
@@ -121,11 +122,16 @@ def compare_estimates(
             "method": f"{res.measure}, {res.method}, {res.test}",
             "source": "this review",
         })
-    pub = published.loc[quantity]
+    # load_published: quantities are unique (the index) and values are numbers
+    pub = cast(pd.Series, published.loc[quantity])
+
+    def value(q: str) -> float:
+        return cast(float, published.loc[q, "value"])
+
     rows.append({
         "analysis": published_label,
-        "k": int(sum(published.loc[s, "value"] for s in studies)) if studies else pd.NA,
-        "patients": int(published.loc[patients, "value"]) if patients else pd.NA,
+        "k": int(sum(value(s) for s in studies)) if studies else pd.NA,
+        "patients": int(value(patients)) if patients else pd.NA,
         "estimate_pct": float(pub["value"]),
         "ci_low_pct": float(pub["ci_low"]),
         "ci_high_pct": float(pub["ci_high"]),

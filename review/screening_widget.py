@@ -352,7 +352,7 @@ class Screener:
         done = row is None
         for b in (self.include_button, self.exclude_button, self.maybe_button):
             b.disabled = done
-        if done:
+        if row is None:  # done
             self.record_html.value = "<p><b>All records screened at this stage.</b></p>"
             return
         inc, exc = self.protocol.highlight_include, self.protocol.highlight_exclude

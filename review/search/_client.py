@@ -274,6 +274,7 @@ class ReviewPubMed(PubMed):
         url = f"{self.base_url}/{endpoint}"
         shown = f"{method} {endpoint}"
         last: str = ""
+        kind: type[SearchError]  # the error raised once every attempt failed
         for attempt in range(1, self.max_tries + 1):
             LIMITER.wait(self._rateLimit)
             self.plan.requests += 1
