@@ -530,6 +530,10 @@ class ReviewBookArticle(PubMedBookArticle):
         }
 
 
+class _Unusual(Exception):
+    """A record shape the one-pass readers leave to the classes (which read it)."""
+
+
 def _author_label_of(a: Any) -> str | None:
     """:func:`author_label` of an ``Author`` element, in one pass (no affiliations)."""
     last = fore = initials = collective = None
@@ -681,15 +685,40 @@ def article_record(elem: Any) -> dict[str, Any]:
                 break
     mesh_terms = []
     if mesh_list is not None:
-        for m in _mesh(mesh_list):
-            mesh_terms.append(m["descriptor"] + ("*" if m["major"] else ""))
+        for h in mesh_list:  # _mesh(), keeping only what mesh_terms shows
+            desc = None
+            major = False
+            for c in h:
+                tag = c.tag
+                if tag == "DescriptorName":
+                    desc = c
+                elif tag == "QualifierName" and c.get("MajorTopicYN") == "Y":
+                    major = True
+            if desc is None:
+                continue
+            d = _leaf(desc)
+            if d is None:
+                raise _Unusual  # the class path raises its own error
+            mesh_terms.append(d + "*" if major or desc.get("MajorTopicYN") == "Y" else d)
+    abstract = None
+    if abstract_el is not None:  # join_sections(abstract_sections(...)), without the dicts
+        parts = []
+        for a in abstract_el:
+            if a.tag != "AbstractText":
+                continue
+            t = text_of(a)
+            if t is None:
+                continue
+            label = a.get("Label")
+            parts.append(f"{label}: {t}" if label else t)
+        abstract = "\n\n".join(parts) or None
     return {
         "record_id": f"pubmed:{pmid_s}",
         "source": "PubMed",
         "pmid": pmid_s,
         "doi": _doi_from(id_list, elocations),
         "title": text_of(title) or text_of(vernacular),
-        "abstract": join_sections(abstract_sections(abstract_el)),
+        "abstract": abstract,
         "authors": authors,
         "journal": text_of(journal_title),
         "year": year,
@@ -706,10 +735,6 @@ def article_record(elem: Any) -> dict[str, Any]:
         "pmcid": pmcid,
         "article_date": electronic,
     }
-
-
-class _Unusual(Exception):
-    """A record shape the one-pass readers leave to the classes (which read it)."""
 
 
 def book_record(elem: Any) -> dict[str, Any]:
