@@ -10,8 +10,10 @@ Builds a temporary efetch file by replicating the real records of
 * a bare ``lxml.etree.parse`` tree build (the practical floor);
 
 and prints the ratios of CPU times (``time.process_time``: the machine may be shared, and
-CPU time is what each parser itself costs; best of ``--repeat`` runs). Goals: >= 2.5x
-faster than pymed, <= 1.5x the bare build. Memory, at two file sizes (goal: flat, not
+CPU time is what each parser itself costs). With ``--repeat`` > 1 the three run in
+interleaved rounds; the ratios printed first are of the best times, then the ratios within
+each round and their median (a slow spell of the shared machine hits all three alike).
+Goals: >= 2.5x faster than pymed, <= 1.5x the bare build. Memory, at two file sizes (goal: flat, not
 growing with the file): tracemalloc peak (Python objects) and the growth of resident memory
 of a fresh process (libxml2 included). Usage::
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import gc
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,14 +104,25 @@ def ours(path: Path) -> int:
     return len(parse_pubmed_xml(path))
 
 
-def timed(fn, path: Path, repeat: int) -> tuple[float, int]:
-    best, n = float("inf"), 0
-    for _ in range(repeat):
-        gc.collect()
-        t = time.process_time()
-        n = fn(path)
-        best = min(best, time.process_time() - t)
-    return best, n
+def timed(fn, path: Path) -> tuple[float, int]:
+    gc.collect()
+    t = time.process_time()
+    n = fn(path)
+    return time.process_time() - t, n
+
+
+def rounds(path: Path, repeat: int, n: int) -> dict[str, list[float]]:
+    """CPU times of the three parsers, interleaved: each round runs all three in turn
+    (in a rotated order), so a slow spell on the shared machine hits every parser alike."""
+    fns = {"ours": ours, "pymed": pymed_parse, "bare": bare_lxml}
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    order = list(fns)
+    for r in range(repeat):
+        for k in order[r % 3 :] + order[: r % 3]:
+            t, got = timed(fns[k], path)
+            assert got == n, (k, got, n)
+            times[k].append(t)
+    return times
 
 
 def peak_memory(path: Path) -> float:
@@ -170,15 +184,23 @@ def main() -> int:
         big = Path(tmp) / "big.xml"
         size = build_file(big, args.n, recs)
         print(f"file: {args.n} records, {size / 2**20:.1f} MiB")
-        t_ours, n1 = timed(ours, big, args.repeat)
-        t_pymed, n2 = timed(pymed_parse, big, args.repeat)
-        t_bare, n3 = timed(bare_lxml, big, args.repeat)
-        assert n1 == n2 == n3 == args.n, (n1, n2, n3)
+        times = rounds(big, max(1, args.repeat), args.n)
+        t_ours, t_pymed, t_bare = (min(times[k]) for k in ("ours", "pymed", "bare"))
         print(f"ours (parse_pubmed_xml): {t_ours:7.2f} s CPU")
         print(f"pymed's own parsing:     {t_pymed:7.2f} s CPU")
         print(f"bare lxml tree build:    {t_bare:7.2f} s CPU")
         print(f"speed-up over pymed:     {t_pymed / t_ours:5.2f}x  (goal >= 2.5x)")
         print(f"ours / bare lxml build:  {t_ours / t_bare:5.2f}x  (goal <= 1.5x)")
+        if args.repeat > 1:
+            # Ratios within each round (the same spell of machine load), then their median.
+            vs_pymed = [p / o for p, o in zip(times["pymed"], times["ours"])]
+            vs_bare = [o / b for o, b in zip(times["ours"], times["bare"])]
+            each = ", ".join(f"{x:.2f}" for x in vs_bare)
+            print(f"per round, ours / bare:  {each}")
+            print(
+                f"median of rounds:        {statistics.median(vs_pymed):5.2f}x over pymed, "
+                f"{statistics.median(vs_bare):5.2f}x the bare build"
+            )
         small = Path(tmp) / "small.xml"
         build_file(small, max(1, args.n // 5), recs)
         m_small, m_big = peak_memory(small), peak_memory(big)
