@@ -112,21 +112,38 @@ def partial_date(el: Any) -> tuple[str | None, int | None]:
     """
     if el is None:
         return None, None
-    d = _index(el)
-    medline = _leaf(_one(d, "MedlineDate"))
+    medline_el = year_el = season_el = month_el = day_el = None
+    for c in el:  # the first child of each kind, in one pass
+        tag = c.tag
+        if tag == "Year":
+            if year_el is None:
+                year_el = c
+        elif tag == "Month":
+            if month_el is None:
+                month_el = c
+        elif tag == "Day":
+            if day_el is None:
+                day_el = c
+        elif tag == "MedlineDate":
+            if medline_el is None:
+                medline_el = c
+        elif tag == "Season":
+            if season_el is None:
+                season_el = c
+    medline = _leaf(medline_el)
     if medline:
         m = _YEAR.search(medline)
         return medline, (int(m.group(1)) if m else None)
-    year = _leaf(_one(d, "Year")) or ""
+    year = _leaf(year_el) or ""
     if not year.isdigit():
         return None, None
-    season = _leaf(_one(d, "Season"))
+    season = _leaf(season_el)
     if season:
         return f"{year} {season}", int(year)
-    month = _month_number(_leaf(_one(d, "Month")))
+    month = _month_number(_leaf(month_el))
     if month is None:
         return year, int(year)
-    day = _leaf(_one(d, "Day")) or ""
+    day = _leaf(day_el) or ""
     if day.isdigit() and 1 <= int(day) <= 31:
         return f"{year}-{month:02d}-{int(day):02d}", int(year)
     return f"{year}-{month:02d}", int(year)
@@ -540,11 +557,14 @@ def _author_label_of(a: Any) -> str | None:
     for c in a:
         tag = c.tag
         if tag == "LastName":
-            last = c.text.strip() if len(c) == 0 and c.text else text_of(c)
+            t = c.text
+            last = t.strip() if t and not len(c) else text_of(c)
         elif tag == "ForeName":
-            fore = c.text.strip() if len(c) == 0 and c.text else text_of(c)
+            t = c.text
+            fore = t.strip() if t and not len(c) else text_of(c)
         elif tag == "Initials":
-            initials = c.text.strip() if c.text else None
+            t = c.text
+            initials = t.strip() if t else None
         elif tag == "CollectiveName":
             collective = text_of(c)
     if collective:
