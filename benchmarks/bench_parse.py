@@ -195,6 +195,8 @@ def main() -> int:
             # Ratios within each round (the same spell of machine load), then their median.
             vs_pymed = [p / o for p, o in zip(times["pymed"], times["ours"])]
             vs_bare = [o / b for o, b in zip(times["ours"], times["bare"])]
+            for k in ("ours", "pymed", "bare"):
+                print(f"per round, {k + ' CPU s:':14}{', '.join(f'{t:.2f}' for t in times[k])}")
             each = ", ".join(f"{x:.2f}" for x in vs_bare)
             print(f"per round, ours / bare:  {each}")
             print(
