@@ -10,7 +10,6 @@ import pytest
 
 from review.runner import NotebookError, find_notebooks, run_notebooks
 
-
 PARAMS = "REVIEW_DIR = None\nOUTPUT_DIR = None"
 
 
