@@ -28,6 +28,7 @@ from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
+from review._io import write_atomic
 from review.errors import ReviewError
 from review.paths import REPO_ROOT, default_output_dir, example_review_dir
 
@@ -211,7 +212,7 @@ def run_notebooks(
             dt = time.perf_counter() - t0
             manifest["notebooks"][src.name] = {"key": key, "seconds": round(dt, 2)}
             manifest["versions"] = versions
-            _write_json_atomic(manifest_path, manifest)
+            write_atomic(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
             runs.append(NotebookRun(src.name, "executed", dt, target))
             if progress:
                 print(f"[{i}/{len(notebooks)}] {src.name}: done in {dt:.1f} s", flush=True)
@@ -273,12 +274,6 @@ def _short(exc: Exception) -> str:
     ename = getattr(exc, "ename", type(exc).__name__)
     evalue = getattr(exc, "evalue", str(exc).splitlines()[-1] if str(exc) else "")
     return f"{ename}: {evalue}"
-
-
-def _write_json_atomic(path: Path, data: object) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - thin CLI

@@ -17,12 +17,13 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
+from review._io import write_atomic
 from review._schema import empty_records
 from review.errors import OptionError, PubMedXMLError, SearchError
 
 from ._client import ReviewPubMed
 from ._parse import parse_pubmed_xml
-from ._snapshot import Snapshot, _write_atomic, load_snapshot, save_snapshot, tool_versions
+from ._snapshot import Snapshot, load_snapshot, save_snapshot, tool_versions
 
 __all__ = ["retrieve", "search_pubmed"]
 
@@ -32,20 +33,6 @@ PARTIAL_DIR = ".partial"
 _STATE = "state.json"
 _PMIDS = "pmids.txt"
 _BATCHES = "batches"
-
-
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _check_batch(df: pd.DataFrame, batch: list[str], where: str) -> None:
@@ -126,8 +113,8 @@ def retrieve(
             "slices": client.plan.slices[:],
             "warnings": client.plan.warnings[:],
         }
-        _write_atomic(state_path, json.dumps(state, indent=1, sort_keys=True))
-        _write_atomic(pmids_path, "".join(f"{i}\n" for i in ids))
+        write_atomic(state_path, json.dumps(state, indent=1, sort_keys=True))
+        write_atomic(pmids_path, "".join(f"{i}\n" for i in ids))
     ids = pmids_path.read_text(encoding="utf-8").split()
     batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
     frames: list[pd.DataFrame] = []
@@ -156,7 +143,7 @@ def retrieve(
                                 path=e.path,
                                 row=e.row,
                             ) from e
-                _write_bytes_atomic(path, data)
+                write_atomic(path, data)
             assert df is not None  # the loop either set it or raised
             frames.append(df)
             bar.update(len(batch))

@@ -6,7 +6,6 @@ import html
 import json
 import os
 import platform
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from review._io import write_atomic
 from review._schema import RECORD_COLUMNS, clean_doi, normalise_records, records_from_dicts
 from review.errors import InputError, OptionError
 
@@ -51,21 +51,6 @@ def tool_versions() -> dict[str, str]:
 
                 out[pkg] = review.__version__
     return out
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file, fsync, then rename: a crash leaves the old file whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _jsonable(v: Any) -> Any:
@@ -239,8 +224,8 @@ def save_snapshot(
     key = _secret()
     if key and (key in records_text or key in meta_text):
         raise OptionError("refusing to write the NCBI API key into a snapshot")
-    _write_atomic(folder / RECORDS_FILE, records_text)
-    _write_atomic(folder / METADATA_FILE, meta_text)
+    write_atomic(folder / RECORDS_FILE, records_text)
+    write_atomic(folder / METADATA_FILE, meta_text)
     return Snapshot(df, MappingProxyType(md), folder)
 
 
