@@ -402,24 +402,35 @@ def estimate_tau2(
         )
         return Tau2Estimate(tau2, se, 0, True)
     if method == "PM":
-        target = float(k - p)
-        tau2_max = max(100.0, 10 * _mad(yi) ** 2)
-        if qe_func(0.0, ymc, vi, X) < target:
-            tau2 = 0.0
-        elif qe_func(tau2_max, ymc, vi, X) > target:
-            raise ConvergenceError(
-                f"Paule-Mandel: Q(tau^2) still above k - p at tau^2 = {tau2_max:g} "
-                "(metafor: \"Value of 'tau2.max' too low\")"
-            )
-        else:
-            tau2 = uniroot(
-                lambda t: qe_func(t, ymc, vi, X) - target, 0.0, tau2_max, maxiter=TAU2_MAXITER
-            )
-        tau2 = max(0.0, tau2)
-        w = 1.0 / (vi + tau2)
-        se = math.sqrt(2 * k**2 / (k - p) / float(np.sum(w)) ** 2)
-        return Tau2Estimate(tau2, se, 0, True)
+        return _paule_mandel(yi, ymc, vi, X, p)
     raise ValueError(f"unknown tau^2 method {method!r}")  # guarded by check_code upstream
+
+
+def _paule_mandel(
+    yi: FloatArray, ymc: FloatArray, vi: FloatArray, X: FloatArray | None, p: int
+) -> Tau2Estimate:
+    """Paule-Mandel: the tau^2 at which the generalised Q equals k - p (metafor's search).
+
+    ``X`` is the model matrix, or ``None`` for the intercept-only model (``p = 1``), which
+    :func:`qe_func` then evaluates in closed sums.
+    """
+    k = yi.shape[0]
+    target = float(k - p)
+    tau2_max = max(100.0, 10 * _mad(yi) ** 2)
+    if qe_func(0.0, ymc, vi, X) < target:
+        tau2 = 0.0
+    elif qe_func(tau2_max, ymc, vi, X) > target:
+        raise ConvergenceError(
+            f"Paule-Mandel: Q(tau^2) still above k - p at tau^2 = {tau2_max:g} "
+            "(metafor: \"Value of 'tau2.max' too low\")"
+        )
+    else:
+        tau2 = uniroot(
+            lambda t: qe_func(t, ymc, vi, X) - target, 0.0, tau2_max, maxiter=TAU2_MAXITER
+        )
+    tau2 = max(0.0, tau2)
+    sw = float(np.sum(1.0 / (vi + tau2)))
+    return Tau2Estimate(tau2, math.sqrt(2 * k**2 / (k - p) / sw**2), 0, True)
 
 
 def _estimate_tau2_int(yi: FloatArray, vi: FloatArray, method: str) -> Tau2Estimate:
@@ -442,22 +453,7 @@ def _estimate_tau2_int(yi: FloatArray, vi: FloatArray, method: str) -> Tau2Estim
             se = math.sqrt(1 / sw**2 * (2 * (k - 1) + 4 * t * trP + 2 * t * t * sPP))
         return Tau2Estimate(t, se, 0, True)
     if method == "PM":
-        target = float(k - 1)
-        tau2_max = max(100.0, 10 * _mad(yi) ** 2)
-        if qe_func(0.0, ymc, vi, None) < target:
-            tau2 = 0.0
-        elif qe_func(tau2_max, ymc, vi, None) > target:
-            raise ConvergenceError(
-                f"Paule-Mandel: Q(tau^2) still above k - p at tau^2 = {tau2_max:g} "
-                "(metafor: \"Value of 'tau2.max' too low\")"
-            )
-        else:
-            tau2 = uniroot(
-                lambda t: qe_func(t, ymc, vi, None) - target, 0.0, tau2_max, maxiter=TAU2_MAXITER
-            )
-        tau2 = max(0.0, tau2)
-        sw = float((1.0 / (vi + tau2)).sum())
-        return Tau2Estimate(tau2, math.sqrt(2 * k**2 / (k - 1) / sw**2), 0, True)
+        return _paule_mandel(yi, ymc, vi, None, 1)
     # HE (also the start of ML, REML, EB): OLS residual sum of squares
     rss = float(ymc @ ymc)
     sv, sv2 = float(vi.sum()), float(vi @ vi)
