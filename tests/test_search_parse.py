@@ -378,19 +378,20 @@ def test_memory_bounded_by_chunks_not_by_file(monkeypatch: pytest.MonkeyPatch) -
     import review.search._parse as parse_mod
 
     monkeypatch.setattr(parse_mod, "CHUNK", 8192)
+    monkeypatch.setattr(parse_mod, "BLOCK", 2048)
     sizes: list[int] = []
-    real = parse_mod.etree.fromstring
+    real = parse_mod._Chunk.close
 
-    def spy(data: bytes, *a: object, **k: object) -> object:
-        sizes.append(len(data))
-        return real(data, *a, **k)
+    def spy(self: object) -> object:
+        sizes.append(self.size)  # type: ignore[attr-defined]
+        return real(self)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(parse_mod.etree, "fromstring", spy)
+    monkeypatch.setattr(parse_mod._Chunk, "close", spy)
     xml = _many(5000)
     n = sum(1 for _ in iter_pubmed_records(xml))
     assert n == 5000
     assert len(sizes) > 50 and sum(sizes) >= len(xml) * 0.95  # the file went through in pieces
-    assert max(sizes) < 3 * 8192  # no piece much larger than a chunk
+    assert max(sizes) < 8192 + 2 * 2048  # no tree much larger than a chunk
 
 
 def test_torn_record_deep_in_a_large_file(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -409,3 +410,111 @@ def test_torn_record_deep_in_a_large_file(monkeypatch: pytest.MonkeyPatch) -> No
     df = parse_pubmed_xml(xml, errors="collect")
     assert {str(i) for i in range(1, 250)} <= set(df["pmid"])
     assert "250" not in set(df["pmid"]) and len(df.attrs["errors"]) >= 1
+
+
+# -- reference lists: checked for well-formedness, not built into the tree ---------------
+
+
+def _full_path(xml: bytes) -> list[dict]:
+    """Records read by the streaming parser over whole trees (nothing set aside)."""
+    import review.search._parse as parse_mod
+
+    return list(parse_mod._Reader(None, b"", "raise", None).stream(io.BytesIO(xml)))
+
+
+def _with_refs(i: int, refs: str) -> str:
+    return (
+        f"<PubmedArticle>\n<MedlineCitation><PMID>{i}</PMID><Article>\n"
+        f"<ArticleTitle>Title {i}</ArticleTitle></Article></MedlineCitation>\n"
+        f'<PubmedData>\n<ArticleIdList><ArticleId IdType="pubmed">{i}</ArticleId>'
+        f'<ArticleId IdType="doi">10.1/OWN.{i}</ArticleId></ArticleIdList>\n'
+        f"{refs}\n</PubmedData>\n</PubmedArticle>"
+    )
+
+
+_REFS = (
+    "<ReferenceList>\n<Reference><Citation>A cited work</Citation><ArticleIdList>"
+    '<ArticleId IdType="doi">10.9/cited</ArticleId><ArticleId IdType="pubmed">1</ArticleId>'
+    "</ArticleIdList></Reference>\n</ReferenceList>"
+)
+
+
+def _set(records: list[str]) -> bytes:
+    body = "\n".join(records)
+    return f'<?xml version="1.0" ?>\n<PubmedArticleSet>\n{body}\n</PubmedArticleSet>\n'.encode()
+
+
+def test_records_with_reference_lists_match_the_whole_tree_path(pubmed_fixtures: Path) -> None:
+    # Real records (with reference lists, in articles and in book chapters) and synthetic
+    # ones with nested and repeated lists: the same records as from whole trees.
+    import review.search._parse as parse_mod
+
+    for path in sorted(pubmed_fixtures.glob("*.xml")) + sorted(DATA.glob("*.xml")):
+        data = path.read_bytes()
+        if b"<PubmedArticleSet" not in data or path.name.startswith("broken"):
+            continue
+        whole = parse_mod._frame(_full_path(data))
+        pd.testing.assert_frame_equal(parse_pubmed_xml(data), whole, obj=path.name)
+    nested = _REFS.replace(
+        "</Reference>\n</ReferenceList>", "</Reference>\n" + _REFS + "</ReferenceList>"
+    )
+    xml = _set([_with_refs(1, _REFS), _with_refs(2, nested), _with_refs(3, _REFS + "\n" + _REFS)])
+    df = parse_pubmed_xml(xml)
+    assert list(df["pmid"]) == ["1", "2", "3"]
+    assert list(df["doi"]) == ["10.1/own.1", "10.1/own.2", "10.1/own.3"]
+    assert [r["doi"] for r in _full_path(xml)] == list(df["doi"])
+
+
+def test_reference_lists_are_set_aside_but_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    import review.search._parse as parse_mod
+
+    records = [_with_refs(i, _REFS) for i in range(1, 41)]
+    xml = _set(records)
+    fed: list[int] = []
+    real = parse_mod._Chunk.add
+
+    def spy(self: object, buf: bytes, end: int) -> None:
+        fed.append(len(parse_mod._ref_lists(buf, 0, end)))
+        real(self, buf, end)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parse_mod._Chunk, "add", spy)
+    assert len(parse_pubmed_xml(xml)) == 40
+    assert sum(fed) == 40  # every record's list went to the checking parser, not the tree
+
+    # A fault inside a reference list is still found, named and located.
+    records[29] = _with_refs(30, _REFS.replace("</Citation>", "</Citaton>"))
+    bad = _set(records)
+    start = bad.index(b"</Citaton>")
+    with pytest.raises(PubMedXMLError) as info:
+        parse_pubmed_xml(bad)
+    e = info.value
+    assert e.row == bad[:start].count(b"\n") + 1
+    assert "PMID 29" in str(e) and "record #30" in str(e)
+    assert list(e.records["pmid"]) == [str(i) for i in range(1, 30)]
+
+
+def test_markup_that_could_hide_tags_turns_the_shortcut_off() -> None:
+    import review.search._parse as parse_mod
+
+    tricky = _with_refs(7, _REFS).replace(
+        "<ArticleTitle>", "<!-- <ReferenceList> --><ArticleTitle><![CDATA[x < y]]> "
+    )
+    data = _set([tricky]).split(b"<PubmedArticleSet>\n", 1)[1]
+    assert parse_mod._ref_lists(data, 0, len(data)) == []
+    df = parse_pubmed_xml(_set([tricky]))
+    assert df.loc[0, "title"] == "x < y Title 7" and df.loc[0, "doi"] == "10.1/own.7"
+
+
+def test_unreadable_record_in_a_chunk_with_reference_lists_keeps_its_line() -> None:
+    records = [_with_refs(i, _REFS) for i in range(1, 6)]
+    records[3] = (
+        records[3]
+        .replace("<PMID>4</PMID>", "")
+        .replace('<ArticleId IdType="pubmed">4</ArticleId>', "")
+    )
+    xml = _set(records)
+    with pytest.raises(PubMedXMLError, match=r"record #4 .*no PMID") as info:
+        parse_pubmed_xml(xml)
+    where = xml.index(b"<PubmedArticle>", xml.index(b"<PMID>3</PMID>"))
+    assert info.value.row == xml[:where].count(b"\n") + 1
+    assert list(info.value.records["pmid"]) == ["1", "2", "3"]
