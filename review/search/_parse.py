@@ -136,7 +136,7 @@ class _Chunk:
 
     def __init__(self, offset: int) -> None:
         self.offset = offset  # of the chunk's first byte in the source
-        self.raw: list[bytes] = []
+        self.raw: list[memoryview] = []
         self.size = 0
         self.tree: Any = etree.XMLParser(**_PARSER_OPTIONS)
         self.tree.feed(b"<PubmedArticleSet>")
@@ -145,17 +145,16 @@ class _Chunk:
 
     def add(self, buf: bytes, end: int) -> None:
         """Feed ``buf[:end]`` (complete records)."""
-        seg = buf if end == len(buf) else buf[:end]
-        self.raw.append(seg)
+        view = memoryview(buf)
+        self.raw.append(view[:end])  # no copy: only read again if something is wrong
         self.size += end
         if self.broken:
             return
         spans = _ref_lists(buf, 0, end)
         try:
             if not spans:
-                self.tree.feed(seg)
+                self.tree.feed(buf if end == len(buf) else buf[:end])
                 return
-            view = memoryview(buf)
             kept, cut, pos = [], [], 0
             for i, k in spans:
                 kept.append(view[pos:i])
