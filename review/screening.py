@@ -55,6 +55,7 @@ reporting systematic reviews. BMJ 2021;372:n71.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import os
@@ -293,6 +294,11 @@ class ScreeningLog:
     on_torn : {"repair", "raise"}, default "repair"
         What to do with a torn last line (see the module notes): move it aside to
         ``<log>.torn`` with a :class:`TornLineWarning`, or raise ``ScreeningLogError``.
+    records : DataFrame or iterable of str, optional
+        The records being screened (a frame with ``record_id``, e.g. the de-duplicated
+        groups, or the ids themselves). When given, a decision on any other id is refused
+        (a mistyped id would otherwise sit in the log unnoticed until the PRISMA checks),
+        and :meth:`validate` reports rows already written on unknown ids.
 
     Notes
     -----
@@ -318,6 +324,7 @@ class ScreeningLog:
         protocol: Protocol | None = None,
         lock_timeout: float = 10.0,
         on_torn: Literal["repair", "raise"] = "repair",
+        records: pd.DataFrame | Iterable[str] | None = None,
     ) -> None:
         if on_torn not in ("repair", "raise"):
             raise OptionError(f"Invalid on_torn {on_torn!r}; must be one of ['repair', 'raise']")
@@ -329,6 +336,9 @@ class ScreeningLog:
         self.sidecar_path = self.path.with_name(self.path.name + ".torn")
         self._lock = filelock.FileLock(str(self.lock_path), timeout=self.lock_timeout)
         self._cache = _Cache()
+        self.record_ids: frozenset[str] | None = (
+            None if records is None else frozenset(_ids_of(records))
+        )
         self._create()
 
     def __repr__(self) -> str:
@@ -550,6 +560,13 @@ class ScreeningLog:
     ) -> None:
         if not isinstance(record_id, str) or not record_id.strip():
             raise OptionError(f"record_id must be a non-empty string, got {record_id!r}")
+        if self.record_ids is not None and record_id not in self.record_ids:
+            close = difflib.get_close_matches(record_id, self.record_ids, n=1, cutoff=0.8)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise OptionError(
+                f"record_id {record_id!r} is not among the {len(self.record_ids)} records "
+                f"being screened{hint}"
+            )
         if stage not in STAGES:
             raise OptionError(f"Invalid stage {stage!r}; must be one of {list(STAGES)}")
         if not isinstance(reviewer, str) or not reviewer.strip():
@@ -732,7 +749,8 @@ class ScreeningLog:
         Reading already checks the format; this adds the protocol's rules, for a log written
         elsewhere or before the protocol changed: reasons are protocol codes, every full-text
         exclusion has one, ``not_retrieved`` only at full text, reviewers and stages are the
-        protocol's, and no undo row comes without a decision to undo.
+        protocol's, no undo row comes without a decision to undo, and (when the log was
+        given its ``records``) every row is on one of them.
 
         Returns
         -------

@@ -554,3 +554,23 @@ def test_kappa_se_and_interval_match_statsmodels(log, maybe):
     r90 = agreement(log, "title_abstract", maybe=maybe, level=0.9)
     assert r90.kappa_ci_high - r90.kappa == pytest.approx(1.6448536269514722 * ref.std_kappa)
     assert "90% CI" in r90.summary()
+
+
+def test_decision_on_an_id_outside_the_records_is_refused(tmp_path):
+    path = tmp_path / "log.jsonl"
+    records = pd.DataFrame({"record_id": ["pubmed:38266761", "pubmed:38865660"]})
+    log = ScreeningLog(path, records=records)
+    log.record("pubmed:38266761", reviewer="A", decision="include")
+    with pytest.raises(
+        OptionError, match=r"not among the 2 records.*did you mean 'pubmed:38865660'"
+    ):
+        log.record("pubmed:38865606", reviewer="A", decision="include")  # digits swapped
+    with pytest.raises(OptionError, match="not among the 2 records"):
+        log.resolve("pubmed:1", decision="include")
+    assert len(log.decisions()) == 1  # nothing written by the refused calls
+    # A log written without the guard: validate() names the line of the stray row.
+    ScreeningLog(path).record("pubmed:999", reviewer="B", decision="exclude")
+    guarded = ScreeningLog(path, records=["pubmed:38266761", "pubmed:38865660"])
+    with pytest.raises(ScreeningLogError, match="pubmed:999") as info:
+        guarded.validate(load_protocol(PROTOCOL))
+    assert info.value.line == 2  # type: ignore[attr-defined]
