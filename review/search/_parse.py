@@ -358,11 +358,14 @@ def iter_pubmed_records(
 ) -> Iterator[dict[str, Any]]:
     """Yield one record dict per ``PubmedArticle``/``PubmedBookArticle``, streamed.
 
-    The file is read in chunks of about 1 MiB cut after the last complete record; each
-    chunk is parsed as a small tree and dropped once read, so memory stays flat however
-    large the file. Anything unusual (no ``<PubmedArticleSet>`` start tag near the top,
-    an internal DTD subset, a chunk that does not parse) goes through lxml's ``iterparse``
-    instead, which keeps every record before a fault and locates the fault by line.
+    The file is read in blocks (``BLOCK``) and its complete records are fed to a parser
+    that builds one small tree of about ``CHUNK`` bytes at a time, dropped once read, so
+    memory stays flat however large the file. Reference lists, which no field reads, go to
+    a second parser that only checks them for well-formedness. Anything unusual (no
+    ``<PubmedArticleSet>`` start tag near the top, an internal DTD subset, a chunk that
+    does not parse, a record the one-pass readers leave to the classes) goes through
+    lxml's ``iterparse`` over whole trees instead, which keeps every record before a fault
+    and locates the fault by line.
     See :func:`parse_pubmed_xml` for ``errors``.
     """
     fh, name, head = _open(source)
