@@ -28,11 +28,12 @@ coefficient diverges, contribute what they contribute in R.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Literal, cast, overload
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit as _expit
 from scipy.special import gammaln
 
@@ -65,7 +66,7 @@ class Data:
         return int(self.X.shape[1])
 
 
-def make_data(family: str, x, size, X=None) -> Data:
+def make_data(family: str, x: ArrayLike, size: ArrayLike, X: ArrayLike | None = None) -> Data:
     x = np.asarray(x, dtype=float)
     size = np.asarray(size, dtype=float)
     k = x.shape[0]
@@ -81,13 +82,43 @@ def make_data(family: str, x, size, X=None) -> Data:
     return Data(family, x, size, X, offset, const)
 
 
+@overload
+def _cond(
+    d: Data,
+    eta: FloatArray,
+    x: FloatArray,
+    size: FloatArray,
+    order: Literal[1, 2],
+    l0: Literal[False],
+) -> tuple[None, FloatArray, FloatArray, None]: ...
+@overload
+def _cond(
+    d: Data,
+    eta: FloatArray,
+    x: FloatArray,
+    size: FloatArray,
+    order: Literal[3] = ...,
+    *,
+    l0: Literal[False],
+) -> tuple[None, FloatArray, FloatArray, FloatArray]: ...
+@overload
+def _cond(
+    d: Data,
+    eta: FloatArray,
+    x: FloatArray,
+    size: FloatArray,
+    order: Literal[1, 2],
+    l0: Literal[True] = ...,
+) -> tuple[FloatArray, FloatArray, FloatArray, None]: ...
 def _cond(
     d: Data, eta: FloatArray, x: FloatArray, size: FloatArray, order: int = 3, l0: bool = True
-):
+) -> tuple[FloatArray | None, FloatArray, FloatArray, FloatArray | None]:
     """Conditional log-likelihood (without constant) and its derivatives in eta.
 
     ``l0=False`` skips the log-likelihood itself (the mode search needs derivatives only).
     """
+    v0: FloatArray | None
+    l3: FloatArray | None
     if d.family == "binomial":
         if l0:
             sp = np.logaddexp(0.0, eta)  # log(1 + e^eta)
@@ -209,7 +240,9 @@ def evaluate(d: Data, theta: FloatArray, u0: FloatArray | None = None, grad: boo
     return Eval(ll, np.append(gb, gt), uh, ll_i)
 
 
-def hessian(d: Data, theta: FloatArray, u0: FloatArray | None, which=None) -> FloatArray:
+def hessian(
+    d: Data, theta: FloatArray, u0: FloatArray | None, which: Sequence[int] | None = None
+) -> FloatArray:
     """Hessian of the AGHQ log-likelihood by central differences of the analytic gradient.
 
     ``which`` restricts to a subset of parameter indices (rows and columns).
@@ -249,11 +282,11 @@ class Fit:
 def _newton(
     d: Data,
     theta: FloatArray,
-    u0,
+    u0: FloatArray | None,
     fixed_tau: bool = False,
     maxit: int = 100,
     H0: FloatArray | None = None,
-):
+) -> tuple[FloatArray, Eval, bool, int, str]:
     """Damped Newton ascent on the AGHQ log-likelihood; returns (theta, eval, ok, it, msg).
 
     The Hessian (central differences of the analytic gradient, 2 gradient calls a
@@ -270,7 +303,9 @@ def _newton(
     refresh = H is None
     prev_dec = np.inf
 
-    def newton_step(H, g):
+    def newton_step(
+        H: FloatArray, g: FloatArray
+    ) -> tuple[FloatArray | None, float, float, FloatArray]:
         w, V = np.linalg.eigh(H)
         if not np.all(np.isfinite(w)):
             return None, np.inf, np.inf, w
@@ -297,6 +332,8 @@ def _newton(
             step, dec, big, w = newton_step(H, g)
             if step is None:
                 return theta, ev, False, it, "non-finite Hessian"
+        # for mypy: a None step above set ``refresh``, and the fresh one was checked
+        assert step is not None
         if dec < 1e-14 and np.max(np.abs(g)) < 1e-6:
             return theta, ev, True, it, msg
         t = 1.0
@@ -338,7 +375,7 @@ def fit_glm(d: Data) -> tuple[FloatArray, float, FloatArray]:
     """Common-effect GLM (tau = 0) by Newton-Raphson with step halving: (beta, ll, vcov)."""
     beta = _glm_start(d)
 
-    def ll_at(b):
+    def ll_at(b: FloatArray) -> float:
         return float(_cond(d, d.X @ b + d.offset, d.x, d.size, order=1)[0].sum())
 
     ll = ll_at(beta)
@@ -367,7 +404,8 @@ def fit_glm(d: Data) -> tuple[FloatArray, float, FloatArray]:
     eta = d.X @ beta + d.offset
     l0, _, l2, _ = _cond(d, eta, d.x, d.size, order=2)
     H = (d.X * l2[:, None]).T @ d.X
-    return beta, float((l0 + d.const).sum()), np.linalg.inv(-H)
+    vcov = cast(FloatArray, np.linalg.inv(-H))  # float64 in, float64 out
+    return beta, float((l0 + d.const).sum()), vcov
 
 
 def _glm_start(d: Data) -> FloatArray:
@@ -474,7 +512,11 @@ def fit_ml(
 
 
 def profile_ll(
-    d: Data, tau: float, beta0: FloatArray, u0=None, H0: FloatArray | None = None
+    d: Data,
+    tau: float,
+    beta0: FloatArray,
+    u0: FloatArray | None = None,
+    H0: FloatArray | None = None,
 ) -> tuple[float, float, FloatArray, FloatArray]:
     """Profile log-likelihood at fixed ``tau`` (beta maximised).
 
@@ -549,7 +591,14 @@ def profile_limit(d: Data, fit: Fit, crit: float, side: int, maxit: int = 40) ->
     return float("nan"), False
 
 
-def solve_bracketed(fun, x0: float, a: float, b: float, fa_sign: float, tol: float = 1e-10):
+def solve_bracketed(
+    fun: Callable[[float], tuple[float, float]],
+    x0: float,
+    a: float,
+    b: float,
+    fa_sign: float,
+    tol: float = 1e-10,
+) -> tuple[float, bool]:
     """Root of ``fun`` (returning value and derivative) by Newton's method kept in a bracket.
 
     ``[a, b]`` brackets the root with ``sign(fun(a)) == fa_sign``; ``b`` may be ``inf``
@@ -586,23 +635,28 @@ _THRESH = 30.0
 def _linkinv(family: str, eta: FloatArray) -> FloatArray:
     if family == "binomial":
         t = np.where(eta < -_THRESH, _EPS, np.where(eta > _THRESH, 1 / _EPS, np.exp(eta)))
-        return t / (1 + t)
+        mu: FloatArray = t / (1 + t)  # numpy stubs: Any for a scalar/array mix
+        return mu
     return np.maximum(np.exp(eta), _EPS)
 
 
 def _mu_eta(family: str, eta: FloatArray) -> FloatArray:
     if family == "binomial":
         o = 1 + np.exp(eta)
-        return np.where((eta > _THRESH) | (eta < -_THRESH), _EPS, np.exp(eta) / (o * o))
+        out: FloatArray = np.where(  # numpy stubs: Any for a scalar/array mix
+            (eta > _THRESH) | (eta < -_THRESH), _EPS, np.exp(eta) / (o * o)
+        )
+        return out
     return np.maximum(np.exp(eta), _EPS)
 
 
-def _dev_resids(family: str, y, mu, wt):
+def _dev_resids(family: str, y: FloatArray, mu: FloatArray, wt: FloatArray) -> FloatArray:
     with np.errstate(divide="ignore", invalid="ignore"):
         if family == "binomial":
             a = np.where(y > 0, y * np.log(y / mu), 0.0)
             b = np.where(y < 1, (1 - y) * np.log((1 - y) / (1 - mu)), 0.0)
-            return 2 * wt * (a + b)
+            dev: FloatArray = 2 * wt * (a + b)  # numpy stubs: Any for a scalar/array mix
+            return dev
         r = mu * wt
         r = np.where(y > 0, wt * (y * np.log(y / mu) - (y - mu)), r)
         return 2 * r

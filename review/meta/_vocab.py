@@ -72,11 +72,13 @@ def _logit(p: ArrayLike) -> FloatArray:
 def _expit(x: ArrayLike) -> FloatArray:
     x = np.asarray(x, dtype=float)
     with np.errstate(invalid="ignore"):  # NaN stays NaN (an interval that does not exist)
-        return np.exp(-np.logaddexp(0.0, -x))
+        out: FloatArray = np.exp(-np.logaddexp(0.0, -x))  # numpy stubs: Any for dtype[Any]
+    return out
 
 
 def _asin_sqrt(p: ArrayLike) -> FloatArray:
-    return np.arcsin(np.sqrt(np.asarray(p, dtype=float)))
+    out: FloatArray = np.arcsin(np.sqrt(np.asarray(p, dtype=float)))  # numpy stubs: Any
+    return out
 
 
 def _iarcsin(x: ArrayLike) -> FloatArray:
@@ -98,7 +100,10 @@ def pft(p: ArrayLike, n: ArrayLike) -> FloatArray:
     p = np.asarray(p, dtype=float)
     n = np.asarray(n, dtype=float)
     x = p * n
-    return 0.5 * (np.arcsin(np.sqrt(x / (n + 1))) + np.arcsin(np.sqrt((x + 1) / (n + 1))))
+    out: FloatArray = 0.5 * (
+        np.arcsin(np.sqrt(x / (n + 1))) + np.arcsin(np.sqrt((x + 1) / (n + 1)))
+    )
+    return out
 
 
 def ipft(x: ArrayLike, n: ArrayLike) -> FloatArray:
@@ -213,8 +218,17 @@ class PIMethodInfo:
     citation: str
 
 
-def _m(code: str, long_name: str, kind: str, citation: str, tr, btr, bname: str, add: float):
-    return MeasureInfo(code, long_name, kind, citation, tr, btr, bname, add)  # type: ignore[arg-type]
+def _m(
+    code: str,
+    long_name: str,
+    kind: Literal["proportion", "rate"],
+    citation: str,
+    tr: Callable[..., FloatArray],
+    btr: Callable[..., FloatArray],
+    bname: str,
+    add: float,
+) -> MeasureInfo:
+    return MeasureInfo(code, long_name, kind, citation, tr, btr, bname, add)
 
 
 MEASURES: Mapping[str, MeasureInfo] = MappingProxyType(

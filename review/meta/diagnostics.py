@@ -64,7 +64,14 @@ def _sizes(res: PoolResult) -> np.ndarray:
     return res.studies[col].to_numpy(dtype=float)
 
 
-def _row_from_fit(res: PoolResult, label: str, yi, vi, sizes, keep) -> dict:
+def _row_from_fit(
+    res: PoolResult,
+    label: str,
+    yi: np.ndarray,
+    vi: np.ndarray,
+    sizes: np.ndarray,
+    keep: np.ndarray,
+) -> dict[str, object]:
     """Fit rma.uni on a subset and turn it into a leave-one-out / cumulative row."""
     fit = fit_rma(yi[keep], vi[keep], method=res.method, test=res.test, level=res.level)
     k = int(keep.sum())

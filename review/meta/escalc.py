@@ -87,7 +87,7 @@ def frame_from_columns(cols: dict[str, object], index: pd.Index | None = None) -
     n = len(cast(Sized, next(iter(cols.values())))) if cols else 0  # the columns are 1-D arrays
     idx = pd.RangeIndex(n) if index is None else index
     try:
-        return pd.DataFrame._from_arrays(  # type: ignore[attr-defined]
+        return pd.DataFrame._from_arrays(  # type: ignore[attr-defined,no-any-return]
             list(cols.values()), columns=_columns(tuple(cols)), index=idx
         )
     except (AttributeError, TypeError):  # pragma: no cover - other pandas versions

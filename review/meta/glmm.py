@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
@@ -68,7 +69,7 @@ from review._format import fmt_p, fmt_x
 from review.errors import ConvergenceError, OptionError
 from review.meta import _aghq
 from review.meta._vocab import check_code
-from review.meta.escalc import escalc, exact_ci, validate_counts
+from review.meta.escalc import EscalcData, escalc, exact_ci, validate_counts
 from review.meta.results import (
     FixedEffect,
     InfluenceResult,
@@ -335,10 +336,10 @@ def _fit_frame(
     add: float,
     to: str,
     tau2_ci: bool,
-    start=None,
-    u0=None,
-    H0=None,
-    vi_given=None,
+    start: tuple[float, float] | _aghq.FloatArray | None = None,
+    u0: _aghq.FloatArray | None = None,
+    H0: _aghq.FloatArray | None = None,
+    vi_given: _aghq.FloatArray | None = None,
     warn: bool = True,
     light: bool = False,
 ) -> GLMMResult:
@@ -461,6 +462,7 @@ def _fit_frame(
         fixed = None
         fit_stats: dict[str, float] = {}
     else:
+        assert esc is not None  # for mypy: escalc is skipped on light refits only
         studies, report = _study_rows(frame, family, esc, tau2, level)
         fse = math.sqrt(vglm[0, 0])
         zc = float(-special.ndtri(alpha / 2))
@@ -538,12 +540,12 @@ def _expit(x: float) -> float:
     return float(np.exp(-np.logaddexp(0.0, -x)))
 
 
-def _safe_back(back, v: float) -> float:
+def _safe_back(back: Callable[[float], float], v: float) -> float:
     return float("nan") if v != v else back(v)
 
 
 def _study_rows(
-    frame: pd.DataFrame, family: str, esc, tau2: float, level: float
+    frame: pd.DataFrame, family: str, esc: EscalcData, tau2: float, level: float
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     kind = _KIND[family]
     est, lo, hi = exact_ci(frame, kind, level)
@@ -587,7 +589,7 @@ def _study_rows(
 
 
 # ------------------------------------------------------------ profile likelihood
-def _profile_ci(d, fit, level: float, vt: float) -> Tau2CI:
+def _profile_ci(d: _aghq.Data, fit: _aghq.Fit, level: float, vt: float) -> Tau2CI:
     """Profile-likelihood interval for tau: {tau: 2 (ll_max - ll_p(tau)) <= chi2_1(level)}."""
     crit = float(stats.chi2.ppf(level, 1))
     llmax = fit.ll

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -62,9 +63,14 @@ _LOG2PI = math.log(2 * math.pi)
 # ------------------------------------------------------------- distribution shortcuts
 # scipy.special ufuncs: the same numerics as scipy.stats' frozen distributions without
 # their per-call overhead (tens of microseconds each, which dominated small fits).
-def norm_sf2(z):
+@overload
+def norm_sf2(z: float) -> float: ...
+@overload
+def norm_sf2(z: FloatArray) -> FloatArray: ...
+def norm_sf2(z: float | FloatArray) -> float | FloatArray:
     """Two-sided normal p-value ``2 P(Z > |z|)``."""
-    return 2.0 * special.ndtr(-np.abs(z))
+    p: float | FloatArray = 2.0 * special.ndtr(-np.abs(z))  # scipy is untyped
+    return p
 
 
 def norm_crit(alpha: float) -> float:
@@ -72,9 +78,14 @@ def norm_crit(alpha: float) -> float:
     return float(-special.ndtri(alpha / 2))
 
 
-def t_sf2(t, df):
+@overload
+def t_sf2(t: float, df: float) -> float: ...
+@overload
+def t_sf2(t: FloatArray, df: float) -> FloatArray: ...
+def t_sf2(t: float | FloatArray, df: float) -> float | FloatArray:
     """Two-sided t p-value ``2 P(T_df > |t|)``."""
-    return 2.0 * special.stdtr(df, -np.abs(t))
+    p: float | FloatArray = 2.0 * special.stdtr(df, -np.abs(t))  # scipy is untyped
+    return p
 
 
 def t_crit(alpha: float, df: float) -> float:
@@ -233,7 +244,7 @@ def _mad(x: FloatArray) -> float:
 def _loglik(tau2: float, yi: FloatArray, vi: FloatArray, X: FloatArray | None, reml: bool) -> float:
     """ML or REML log-likelihood as metafor's ``ll.ML`` / ``ll.REML`` (``REMLf=TRUE``)."""
     if X is None:
-        k = yi.shape[0]
+        k: int = yi.shape[0]
         vt = vi + tau2
         w = 1.0 / vt
         sw = w.sum()
@@ -249,6 +260,7 @@ def _loglik(tau2: float, yi: FloatArray, vi: FloatArray, X: FloatArray | None, r
             - 0.5 * math.log(sw)
             - 0.5 * rss
         )
+    p: int
     k, p = X.shape
     w = 1.0 / (vi + tau2)
     WX = X * w[:, None]
