@@ -366,8 +366,13 @@ def person_time(
     Examples
     --------
     >>> import pandas as pd
-    >>> df = pd.DataFrame({"n_treated": [100, 50], "median_followup_months": [12.0, None],
-    ...                    "person_years": [None, 80.0]})
+    >>> df = pd.DataFrame(
+    ...     {
+    ...         "n_treated": [100, 50],
+    ...         "median_followup_months": [12.0, None],
+    ...         "person_years": [None, 80.0],
+    ...     }
+    ... )
     >>> person_time(df)[["person_years_used", "person_time_source"]].to_dict("list")
     {'person_years_used': [100.0, 80.0], 'person_time_source': ['N x median follow-up', 'reported']}
     """

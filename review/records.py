@@ -944,6 +944,7 @@ def load_review_records(paths: Any) -> pd.DataFrame:
             elif suffix == ".csv":
                 frames.append(read_csv_export(f, source=SOURCES.get(f.stem.lower(), f.stem)))
     if not frames:
-        raise InputError("no search snapshot under search/ and no export under imports/",
-                         path=paths.root)
+        raise InputError(
+            "no search snapshot under search/ and no export under imports/", path=paths.root
+        )
     return combine_records(*frames)

@@ -112,32 +112,36 @@ def compare_estimates(
     rows = []
     for label, res in ours.items():
         n = res.data["n"].sum()  # the engine keeps its canonical columns: events, n
-        rows.append({
-            "analysis": label,
-            "k": res.k,
-            "patients": int(n),
-            "estimate_pct": 100 * res.estimate,
-            "ci_low_pct": 100 * res.ci_low,
-            "ci_high_pct": 100 * res.ci_high,
-            "method": f"{res.measure}, {res.method}, {res.test}",
-            "source": "this review",
-        })
+        rows.append(
+            {
+                "analysis": label,
+                "k": res.k,
+                "patients": int(n),
+                "estimate_pct": 100 * res.estimate,
+                "ci_low_pct": 100 * res.ci_low,
+                "ci_high_pct": 100 * res.ci_high,
+                "method": f"{res.measure}, {res.method}, {res.test}",
+                "source": "this review",
+            }
+        )
     # load_published: quantities are unique (the index) and values are numbers
     pub = cast(pd.Series, published.loc[quantity])
 
     def value(q: str) -> float:
         return cast(float, published.loc[q, "value"])
 
-    rows.append({
-        "analysis": published_label,
-        "k": int(sum(value(s) for s in studies)) if studies else pd.NA,
-        "patients": int(value(patients)) if patients else pd.NA,
-        "estimate_pct": float(pub["value"]),
-        "ci_low_pct": float(pub["ci_low"]),
-        "ci_high_pct": float(pub["ci_high"]),
-        "method": "random effects (as published)",
-        "source": f"PMID {pub['pmid']}: {pub['location']}",
-    })
+    rows.append(
+        {
+            "analysis": published_label,
+            "k": int(sum(value(s) for s in studies)) if studies else pd.NA,
+            "patients": int(value(patients)) if patients else pd.NA,
+            "estimate_pct": float(pub["value"]),
+            "ci_low_pct": float(pub["ci_low"]),
+            "ci_high_pct": float(pub["ci_high"]),
+            "method": "random effects (as published)",
+            "source": f"PMID {pub['pmid']}: {pub['location']}",
+        }
+    )
     return pd.DataFrame(rows)
 
 
@@ -159,28 +163,30 @@ def pooled_table(results: Mapping[str, PoolResult]) -> pd.DataFrame:
     rows = []
     for label, res in results.items():
         size = "n" if res.kind == "proportion" else "time"
-        rows.append({
-            "analysis": label,
-            "kind": res.kind,
-            "measure": res.measure,
-            "method": res.method,
-            "test": res.test,
-            "k": res.k,
-            "events": float(res.data["events"].sum()),
-            "total": float(res.data[size].sum()),
-            "estimate": res.estimate,
-            "ci_low": res.ci_low,
-            "ci_high": res.ci_high,
-            "pi_low": res.pi_low,
-            "pi_high": res.pi_high,
-            "pi_method": res.pi_method,
-            "tau2": res.tau2,
-            "i2": res.i2,
-            "q": res.q,
-            "q_df": res.q_df,
-            "q_pvalue": res.q_pvalue,
-            "converged": res.converged,
-        })
+        rows.append(
+            {
+                "analysis": label,
+                "kind": res.kind,
+                "measure": res.measure,
+                "method": res.method,
+                "test": res.test,
+                "k": res.k,
+                "events": float(res.data["events"].sum()),
+                "total": float(res.data[size].sum()),
+                "estimate": res.estimate,
+                "ci_low": res.ci_low,
+                "ci_high": res.ci_high,
+                "pi_low": res.pi_low,
+                "pi_high": res.pi_high,
+                "pi_method": res.pi_method,
+                "tau2": res.tau2,
+                "i2": res.i2,
+                "q": res.q,
+                "q_df": res.q_df,
+                "q_pvalue": res.q_pvalue,
+                "converged": res.converged,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -206,11 +212,25 @@ def subgroup_tests(res: PoolResult, by: list[str] | tuple[str, ...]) -> pd.DataF
         try:
             sub = subgroups(res, by=col)
         except InputError as exc:
-            rows.append({"by": col, "groups": res.data[col].nunique(dropna=True),
-                         "q_between": float("nan"), "df": pd.NA, "pvalue": float("nan"),
-                         "note": exc.message})
+            rows.append(
+                {
+                    "by": col,
+                    "groups": res.data[col].nunique(dropna=True),
+                    "q_between": float("nan"),
+                    "df": pd.NA,
+                    "pvalue": float("nan"),
+                    "note": exc.message,
+                }
+            )
             continue
-        rows.append({"by": col, "groups": len(sub.groups), "q_between": sub.q_between,
-                     "df": sub.q_between_df, "pvalue": sub.q_between_pvalue,
-                     "note": "; ".join(sub.notes)})
+        rows.append(
+            {
+                "by": col,
+                "groups": len(sub.groups),
+                "q_between": sub.q_between,
+                "df": sub.q_between_df,
+                "pvalue": sub.q_between_pvalue,
+                "note": "; ".join(sub.notes),
+            }
+        )
     return pd.DataFrame(rows)

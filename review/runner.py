@@ -36,7 +36,14 @@ __all__ = ["NotebookError", "NotebookRun", "RunReport", "find_notebooks", "run_n
 
 _MANIFEST = "run-manifest.json"
 _TRACKED_PACKAGES = (
-    "review", "numpy", "scipy", "pandas", "matplotlib", "statsmodels", "pymed", "nbclient",
+    "review",
+    "numpy",
+    "scipy",
+    "pandas",
+    "matplotlib",
+    "statsmodels",
+    "pymed",
+    "nbclient",
 )
 
 
@@ -91,8 +98,10 @@ def find_notebooks(folder: str | os.PathLike[str]) -> list[Path]:
 def _digest_tree(paths: Sequence[Path]) -> str:
     h = hashlib.sha256()
     for root in paths:
-        files = [root] if root.is_file() else sorted(
-            p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+        files = (
+            [root]
+            if root.is_file()
+            else sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
         )
         for f in files:
             h.update(str(f.relative_to(root.parent)).encode())

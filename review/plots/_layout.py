@@ -55,8 +55,9 @@ def _measure(s: str, size: float, weight: str, style: FontStyle) -> tuple[float,
     return best
 
 
-def text_width(s: str, size: float | None = None, weight: str = "normal",
-               style: FontStyle = "normal") -> float:
+def text_width(
+    s: str, size: float | None = None, weight: str = "normal", style: FontStyle = "normal"
+) -> float:
     """Width of the one-line string ``s`` in inches (0 for an empty string)."""
     if not s:
         return 0.0
@@ -70,8 +71,13 @@ def line_height(size: float | None = None, spacing: float = 1.2) -> float:
     return spacing * size / POINTS_PER_INCH
 
 
-def wrap(s: str, width_in: float, size: float | None = None, weight: str = "normal",
-         style: FontStyle = "normal") -> list[str]:
+def wrap(
+    s: str,
+    width_in: float,
+    size: float | None = None,
+    weight: str = "normal",
+    style: FontStyle = "normal",
+) -> list[str]:
     """Break ``s`` into lines no wider than ``width_in`` inches.
 
     Breaks at spaces (and after hyphens and slashes); a single word wider than the width is

@@ -92,7 +92,7 @@ def save_figure(
         if f not in _FORMATS:
             raise OptionError(f"Invalid format {f!r}; must be one of {list(_FORMATS)}")
     if not fmts:
-        raise OptionError("formats is empty; give at least one of " f"{list(_FORMATS)}")
+        raise OptionError(f"formats is empty; give at least one of {list(_FORMATS)}")
     if dpi <= 0:
         raise OptionError(f"dpi must be positive, got {dpi}")
     if width_mm is not None:

@@ -211,8 +211,10 @@ def _footnote(res: Any, *, prediction: bool, extra: Sequence[str] = ()) -> list[
     if prediction and res.method != "FE":
         second += f" {pi_method_text(res)}."
     if res.method == "GLMM":
-        second += (" Weights: approximate inverse-variance 1/(vi + τ²) of each study's "
-                   "model-scale estimate (a GLMM has no study weights).")
+        second += (
+            " Weights: approximate inverse-variance 1/(vi + τ²) of each study's "
+            "model-scale estimate (a GLMM has no study weights)."
+        )
     lines.append(second)
     lines.extend(extra)
     return lines
@@ -236,9 +238,7 @@ def _scale(res: Any, scale: str | None) -> _ScaleInfo:
     info = SCALES[scale]
     if info.kind != kind:
         valid = [k for k, v in SCALES.items() if v.kind == kind]
-        raise OptionError(
-            f"Invalid scale {scale!r} for a pooled {kind}; must be one of {valid}"
-        )
+        raise OptionError(f"Invalid scale {scale!r} for a pooled {kind}; must be one of {valid}")
     return info
 
 
@@ -266,16 +266,24 @@ def _order(studies: pd.DataFrame, sort: str | None) -> pd.DataFrame:
                 "sort='year' needs a 'year' column in the result's studies or a four-digit "
                 f"year in every label; none found for {bad}"
             )
-        return studies.assign(_y=years.to_numpy()).sort_values("_y", kind="stable").drop(
-            columns="_y"
+        return (
+            studies.assign(_y=years.to_numpy()).sort_values("_y", kind="stable").drop(columns="_y")
         )
-    raise OptionError(f"Invalid sort {sort!r}; must be one of [None, 'estimate', 'year', "
-                      "'precision']")
+    raise OptionError(
+        f"Invalid sort {sort!r}; must be one of [None, 'estimate', 'year', 'precision']"
+    )
 
 
-def _study_rows(studies: pd.DataFrame, s: _ScaleInfo, digits: int, rate: bool,
-                weights: Sequence[float] | None, gid_prefix: str, mark_corrected: bool,
-                wd: int = 1) -> list[_Row]:
+def _study_rows(
+    studies: pd.DataFrame,
+    s: _ScaleInfo,
+    digits: int,
+    rate: bool,
+    weights: Sequence[float] | None,
+    gid_prefix: str,
+    mark_corrected: bool,
+    wd: int = 1,
+) -> list[_Row]:
     rows = []
     for i, (_, r) in enumerate(studies.iterrows()):
         w = float(r["weight"]) if weights is None else float(weights[i])
@@ -291,17 +299,31 @@ def _study_rows(studies: pd.DataFrame, s: _ScaleInfo, digits: int, rate: bool,
             "weight": f"{fmt_x(w, wd)}%",
         }
         rows.append(
-            _Row("study", f"{gid_prefix}study:{i}", cells,
-                 glyph=("square", float(r["estimate"]), float(r["ci_low"]),
-                        float(r["ci_high"]), w))
+            _Row(
+                "study",
+                f"{gid_prefix}study:{i}",
+                cells,
+                glyph=("square", float(r["estimate"]), float(r["ci_low"]), float(r["ci_high"]), w),
+            )
         )
     return rows
 
 
-def _pooled_rows(res: Any, s: _ScaleInfo, digits: int, rate: bool, *, common: bool,
-                 prediction: bool, gid_prefix: str, weight_total: float | None,
-                 label_random: str, label_common: str, het_label: str, wd: int = 1
-                 ) -> list[_Row]:
+def _pooled_rows(
+    res: Any,
+    s: _ScaleInfo,
+    digits: int,
+    rate: bool,
+    *,
+    common: bool,
+    prediction: bool,
+    gid_prefix: str,
+    weight_total: float | None,
+    label_random: str,
+    label_common: str,
+    het_label: str,
+    wd: int = 1,
+) -> list[_Row]:
     st = res.studies
     ev = _fmt_count(float(st["events"].sum()))
     nn = _fmt_count(float((st["time"] if rate else st["n"]).sum()))
@@ -314,37 +336,81 @@ def _pooled_rows(res: Any, s: _ScaleInfo, digits: int, rate: bool, *, common: bo
                 "(result.fixed is None)"
             )
         f = res.fixed
-        rows.append(_Row("pooled", f"{gid_prefix}pooled:common", {
-            "label": label_common, "events": ev, "n": nn,
-            "est": _fmt_est(f.estimate, s, digits), "ci": _fmt_ci(f.ci_low, f.ci_high, s, digits),
-        }, bold=True, glyph=("diamond", f.estimate, f.ci_low, f.ci_high, "common")))
+        rows.append(
+            _Row(
+                "pooled",
+                f"{gid_prefix}pooled:common",
+                {
+                    "label": label_common,
+                    "events": ev,
+                    "n": nn,
+                    "est": _fmt_est(f.estimate, s, digits),
+                    "ci": _fmt_ci(f.ci_low, f.ci_high, s, digits),
+                },
+                bold=True,
+                glyph=("diamond", f.estimate, f.ci_low, f.ci_high, "common"),
+            )
+        )
     name = label_common if res.method == "FE" else label_random
-    rows.append(_Row("pooled", f"{gid_prefix}pooled:random", {
-        "label": name, "events": ev, "n": nn,
-        "est": _fmt_est(res.estimate, s, digits),
-        "ci": _fmt_ci(res.ci_low, res.ci_high, s, digits), "weight": wt,
-    }, bold=True, glyph=("diamond", res.estimate, res.ci_low, res.ci_high,
-                         "common" if res.method == "FE" else "random")))
+    rows.append(
+        _Row(
+            "pooled",
+            f"{gid_prefix}pooled:random",
+            {
+                "label": name,
+                "events": ev,
+                "n": nn,
+                "est": _fmt_est(res.estimate, s, digits),
+                "ci": _fmt_ci(res.ci_low, res.ci_high, s, digits),
+                "weight": wt,
+            },
+            bold=True,
+            glyph=(
+                "diamond",
+                res.estimate,
+                res.ci_low,
+                res.ci_high,
+                "common" if res.method == "FE" else "random",
+            ),
+        )
+    )
     if prediction and res.method != "FE" and np.isfinite([res.pi_low, res.pi_high]).all():
-        rows.append(_Row("pi", f"{gid_prefix}pi", {
-            "label": "Prediction interval",
-            "ci": _fmt_ci(res.pi_low, res.pi_high, s, digits),
-        }, glyph=("pi", res.pi_low, res.pi_high)))
+        rows.append(
+            _Row(
+                "pi",
+                f"{gid_prefix}pi",
+                {
+                    "label": "Prediction interval",
+                    "ci": _fmt_ci(res.pi_low, res.pi_high, s, digits),
+                },
+                glyph=("pi", res.pi_low, res.pi_high),
+            )
+        )
     rows.append(_Row("text", f"{gid_prefix}het", span_text=het_text(res, label=het_label)))
     return rows
 
 
-def _build_forest(res: Any, *, sort: str | None, s: _ScaleInfo, digits: int, common: bool,
-                  prediction: bool, prediction_subgroups: bool, subgroup_test: str,
-                  wd: int = 1) -> tuple[list[_Row], Any, list[str]]:
+def _build_forest(
+    res: Any,
+    *,
+    sort: str | None,
+    s: _ScaleInfo,
+    digits: int,
+    common: bool,
+    prediction: bool,
+    prediction_subgroups: bool,
+    subgroup_test: str,
+    wd: int = 1,
+) -> tuple[list[_Row], Any, list[str]]:
     from review.meta.results import SubgroupResult
 
     extra: list[str] = []
     if isinstance(res, SubgroupResult):
         overall = res.overall
         rate = _kind(overall) == "rate"
-        mark = overall.method != "GLMM" and bool(overall.studies.get("corrected",
-                                                                     pd.Series()).any())
+        mark = overall.method != "GLMM" and bool(
+            overall.studies.get("corrected", pd.Series()).any()
+        )
         w_all = _overall_weights(res)
         single = False
         rows: list[_Row] = []
@@ -359,30 +425,49 @@ def _build_forest(res: Any, *, sort: str | None, s: _ScaleInfo, digits: int, com
                 rows.append(_Row("spacer", f"g{gi}:spacer"))
                 continue
             rows += _pooled_rows(
-                g, s, digits, rate, common=common, prediction=prediction_subgroups,
-                gid_prefix=f"g{gi}:", weight_total=wsum,
-                label_random="Random-effects model", label_common="Common-effect model",
-                het_label="Heterogeneity", wd=wd,
+                g,
+                s,
+                digits,
+                rate,
+                common=common,
+                prediction=prediction_subgroups,
+                gid_prefix=f"g{gi}:",
+                weight_total=wsum,
+                label_random="Random-effects model",
+                label_common="Common-effect model",
+                het_label="Heterogeneity",
+                wd=wd,
             )
             rows.append(_Row("spacer", f"g{gi}:spacer"))
         rows += _pooled_rows(
-            overall, s, digits, rate, common=common, prediction=prediction, gid_prefix="",
-            weight_total=None, label_random="Random-effects model, all studies",
-            label_common="Common-effect model, all studies", het_label="Heterogeneity",
+            overall,
+            s,
+            digits,
+            rate,
+            common=common,
+            prediction=prediction,
+            gid_prefix="",
+            weight_total=None,
+            label_random="Random-effects model, all studies",
+            label_common="Common-effect model, all studies",
+            het_label="Heterogeneity",
             wd=wd,
         )
-        rows.append(_Row("text", "subgroup-test", span_text=subgroup_test_text(res,
-                                                                              subgroup_test)))
+        rows.append(_Row("text", "subgroup-test", span_text=subgroup_test_text(res, subgroup_test)))
         if w_all is None:
             extra.append("Weights are within each subgroup (study labels are not unique).")
         if single:
             extra.append("A subgroup of one study has no pooled row.")
         if subgroup_test == "between":
-            extra.append("Test for subgroup differences: Q between subgroup estimates, "
-                         "separate τ² per subgroup (as R meta).")
+            extra.append(
+                "Test for subgroup differences: Q between subgroup estimates, "
+                "separate τ² per subgroup (as R meta)."
+            )
         else:
-            extra.append("Test for subgroup differences: moderator test of the mixed-effects "
-                         "model with a common τ² (as metafor mods = ~ factor).")
+            extra.append(
+                "Test for subgroup differences: moderator test of the mixed-effects "
+                "model with a common τ² (as metafor mods = ~ factor)."
+            )
         if mark:
             extra.append("† zero-cell continuity correction of the model-scale estimate.")
         return rows, overall, extra
@@ -391,12 +476,25 @@ def _build_forest(res: Any, *, sort: str | None, s: _ScaleInfo, digits: int, com
     st = _order(res.studies, sort)
     rows = _study_rows(st, s, digits, rate, None, "", mark, wd)
     rows.append(_Row("spacer", "spacer"))
-    rows += _pooled_rows(res, s, digits, rate, common=common, prediction=prediction,
-                         gid_prefix="", weight_total=None, label_random="Random-effects model",
-                         label_common="Common-effect model", het_label="Heterogeneity", wd=wd)
+    rows += _pooled_rows(
+        res,
+        s,
+        digits,
+        rate,
+        common=common,
+        prediction=prediction,
+        gid_prefix="",
+        weight_total=None,
+        label_random="Random-effects model",
+        label_common="Common-effect model",
+        het_label="Heterogeneity",
+        wd=wd,
+    )
     if mark:
-        extra.append("† zero-cell continuity correction of the model-scale estimate "
-                     "(the plotted interval is exact and uncorrected).")
+        extra.append(
+            "† zero-cell continuity correction of the model-scale estimate "
+            "(the plotted interval is exact and uncorrected)."
+        )
     return rows, res, extra
 
 
@@ -416,11 +514,13 @@ def subgroup_test_text(res: Any, which: str = "between") -> str:
         return "Test for subgroup differences: " + ", ".join(_nbsp(x) for x in parts)
     if which == "qm":
         if res.qm_dist == "F":
-            parts = [f"F = {fmt_x(res.qm, 2)}", f"df = ({int(res.qm_df)}, {res.qm_df2:g})",
-                     _fmt_p_eq(res.qm_pvalue)]
+            parts = [
+                f"F = {fmt_x(res.qm, 2)}",
+                f"df = ({int(res.qm_df)}, {res.qm_df2:g})",
+                _fmt_p_eq(res.qm_pvalue),
+            ]
         else:
-            parts = [f"QM = {fmt_x(res.qm, 2)}", f"df = {int(res.qm_df)}",
-                     _fmt_p_eq(res.qm_pvalue)]
+            parts = [f"QM = {fmt_x(res.qm, 2)}", f"df = {int(res.qm_df)}", _fmt_p_eq(res.qm_pvalue)]
         return "Test for subgroup differences: " + ", ".join(_nbsp(x) for x in parts)
     raise OptionError(f"Invalid subgroup_test {which!r}; must be one of ['between', 'qm']")
 
@@ -522,8 +622,11 @@ def _layout(t: _Table, width: float | None) -> dict[str, Any]:
     y = _MARGIN
     title_h = 0.0
     if t.title:
-        title_h = _lh(RC["axes.titlesize"]) * len(L.wrap(t.title, total_w - 2 * _MARGIN,
-                                                        RC["axes.titlesize"], "bold")) + 0.08
+        title_h = (
+            _lh(RC["axes.titlesize"])
+            * len(L.wrap(t.title, total_w - 2 * _MARGIN, RC["axes.titlesize"], "bold"))
+            + 0.08
+        )
     y += title_h
     header_lines = max(len(c.header.split("\n")) for c in t.left + t.right)
     header_h = header_lines * lh + 2 * pad
@@ -546,10 +649,20 @@ def _layout(t: _Table, width: float | None) -> dict[str, Any]:
     y += len(foot_lines) * _lh(_FOOT_SIZE)
     total_h = y + _MARGIN
     return {
-        "w": w, "x": x, "label_w": label_w, "plot_w": plot_w, "total_w": total_w,
-        "total_h": total_h, "header_top": header_top, "header_h": header_h, "rule_y": rule_y,
-        "rows_top": rows_top, "rows_bottom": rows_bottom, "foot_top": foot_top,
-        "foot_lines": foot_lines, "title_h": title_h,
+        "w": w,
+        "x": x,
+        "label_w": label_w,
+        "plot_w": plot_w,
+        "total_w": total_w,
+        "total_h": total_h,
+        "header_top": header_top,
+        "header_h": header_h,
+        "rule_y": rule_y,
+        "rows_top": rows_top,
+        "rows_bottom": rows_bottom,
+        "foot_top": foot_top,
+        "foot_lines": foot_lines,
+        "title_h": title_h,
     }
 
 
@@ -584,8 +697,10 @@ def _xlimits(t: _Table) -> tuple[float, float]:
         if hi <= lo:
             hi = lo + 1.0 / t.mult
         # tick_values returns an ndarray (matplotlib's stub says Sequence[float])
-        ticks = cast(np.ndarray, MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(
-            lo * t.mult, hi * t.mult))
+        ticks = cast(
+            np.ndarray,
+            MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(lo * t.mult, hi * t.mult),
+        )
         return lo, float(ticks[ticks >= hi * t.mult - 1e-12][0]) / t.mult
     pos = a[a > 0]
     if t.xscale == "logit":
@@ -599,8 +714,33 @@ def _xlimits(t: _Table) -> tuple[float, float]:
 _LOGIT_LEVELS = (
     (0.1, 1, 10, 50, 90, 99, 99.9),
     (0.1, 0.5, 1, 5, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9),
-    (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 50, 70, 80, 90, 95, 98, 99, 99.5,
-     99.8, 99.9, 99.95, 99.98, 99.99),
+    (
+        0.01,
+        0.02,
+        0.05,
+        0.1,
+        0.2,
+        0.5,
+        1,
+        2,
+        5,
+        10,
+        20,
+        30,
+        50,
+        70,
+        80,
+        90,
+        95,
+        98,
+        99,
+        99.5,
+        99.8,
+        99.9,
+        99.95,
+        99.98,
+        99.99,
+    ),
 )
 
 
@@ -628,8 +768,10 @@ def _nice_nonlinear(t: _Table, vmin: float, vmax: float) -> tuple[float, float]:
 def _ticks(t: _Table, lo: float, hi: float) -> np.ndarray:
     if t.xscale == "linear":
         # tick_values returns an ndarray (matplotlib's stub says Sequence[float])
-        tv = cast(np.ndarray, MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(
-            lo * t.mult, hi * t.mult))
+        tv = cast(
+            np.ndarray,
+            MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(lo * t.mult, hi * t.mult),
+        )
         tv = tv[(tv >= lo * t.mult - 1e-9) & (tv <= hi * t.mult + 1e-9)]
         return tv / t.mult
     levels = _log_levels() if t.xscale == "log" else _LOGIT_LEVELS
@@ -677,18 +819,44 @@ def _render(fig: Figure, t: _Table, width: float | None, box: Axes | None = None
     x = lay["x"]
     fs = float(RC["font.size"])
 
-    def put(px: float, py: float, s: str, gid: str, ha: str = "left", bold: bool = False,
-            size: float | None = None, italic: bool = False, va: str = "center") -> None:
+    def put(
+        px: float,
+        py: float,
+        s: str,
+        gid: str,
+        ha: str = "left",
+        bold: bool = False,
+        size: float | None = None,
+        italic: bool = False,
+        va: str = "center",
+    ) -> None:
         # explicit font properties: the text renders in the measured face, inside or
         # outside a ``with style():`` block (Jupyter display, a later savefig)
-        canvas.text(px, py, s, ha=ha, va=va, gid=gid, linespacing=1.18, clip_on=False,
-                    fontproperties=L.font(size or fs, "bold" if bold else "normal",
-                                          "italic" if italic else "normal"))
+        canvas.text(
+            px,
+            py,
+            s,
+            ha=ha,
+            va=va,
+            gid=gid,
+            linespacing=1.18,
+            clip_on=False,
+            fontproperties=L.font(
+                size or fs, "bold" if bold else "normal", "italic" if italic else "normal"
+            ),
+        )
 
     if t.title:
         lines = L.wrap(t.title, W - 2 * _MARGIN, RC["axes.titlesize"], "bold")
-        put(x["label_l"], _MARGIN, "\n".join(lines), "title", bold=True,
-            size=RC["axes.titlesize"], va="top")
+        put(
+            x["label_l"],
+            _MARGIN,
+            "\n".join(lines),
+            "title",
+            bold=True,
+            size=RC["axes.titlesize"],
+            va="top",
+        )
     # header
     # headers sit on a common baseline just above the rule (two-line headers grow upwards)
     hy = lay["rule_y"] - 0.55 * _lh() * 0.5
@@ -700,24 +868,41 @@ def _render(fig: Figure, t: _Table, width: float | None, box: Axes | None = None
             put(x["label_l"], hy, c.header, f"header:{c.key}", bold=True, va="bottom")
             continue
         if c.span_with_next and i + 1 < len(cols):
-            put(x[cols[i + 1].key], hy, c.header, f"header:{c.key}", ha="right", bold=True,
-                va="bottom")
+            put(
+                x[cols[i + 1].key],
+                hy,
+                c.header,
+                f"header:{c.key}",
+                ha="right",
+                bold=True,
+                va="bottom",
+            )
             continue
         ha = "right" if c.align == "right" else "left"
         put(x[c.key], hy, c.header, f"header:{c.key}", ha=ha, bold=True, va="bottom")
-    canvas.plot([x["label_l"], W - _MARGIN], [lay["rule_y"]] * 2, color="black", lw=0.6,
-                solid_capstyle="butt")
+    canvas.plot(
+        [x["label_l"], W - _MARGIN],
+        [lay["rule_y"]] * 2,
+        color="black",
+        lw=0.6,
+        solid_capstyle="butt",
+    )
     # rows: text
     for r in t.rows:
         if r.kind == "spacer":
             continue
         if r.span_text is not None:
-            put(x["label_l"], r.y, "\n".join(r.lines), f"text:{r.gid}", italic=False,
-                size=fs)
+            put(x["label_l"], r.y, "\n".join(r.lines), f"text:{r.gid}", italic=False, size=fs)
             continue
         if r.lines:
-            put(x["label_l"], r.y, "\n".join(r.lines), f"label:{r.gid}", bold=r.bold,
-                italic=r.italic)
+            put(
+                x["label_l"],
+                r.y,
+                "\n".join(r.lines),
+                f"label:{r.gid}",
+                bold=r.bold,
+                italic=r.italic,
+            )
         for c in cols[1:]:
             v = r.cells.get(c.key)
             if v:
@@ -726,8 +911,7 @@ def _render(fig: Figure, t: _Table, width: float | None, box: Axes | None = None
     # footnote
     fy = lay["foot_top"]
     if lay["foot_lines"]:
-        put(x["label_l"], fy, "\n".join(lay["foot_lines"]), "footnote", size=_FOOT_SIZE,
-            va="top")
+        put(x["label_l"], fy, "\n".join(lay["foot_lines"]), "footnote", size=_FOOT_SIZE, va="top")
     # plot panel
     top, bottom = lay["rows_top"], lay["rows_bottom"]
 
@@ -737,8 +921,9 @@ def _render(fig: Figure, t: _Table, width: float | None, box: Axes | None = None
     def fy_(v: float) -> float:
         return by0 + bh * (1 - v / H)
 
-    pax = fig.add_axes((fx(x["plot_l"]), fy_(bottom), fx(x["plot_r"]) - fx(x["plot_l"]),
-                        fy_(top) - fy_(bottom)))
+    pax = fig.add_axes(
+        (fx(x["plot_l"]), fy_(bottom), fx(x["plot_r"]) - fx(x["plot_l"]), fy_(top) - fy_(bottom))
+    )
     pax.set_gid("forest-panel")
     pax.patch.set_alpha(0)
     lo, hi = _xlimits(t)
@@ -752,8 +937,14 @@ def _render(fig: Figure, t: _Table, width: float | None, box: Axes | None = None
     pax.xaxis.set_major_locator(FixedLocator(list(_ticks(t, lo, hi))))
     pax.xaxis.set_minor_locator(NullLocator())
     pax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _tick_label(v * t.mult)))
-    pax.tick_params(axis="x", length=3, pad=2, labelsize=RC["xtick.labelsize"],
-                    labelfontfamily=RC["font.sans-serif"][0], width=0.6)
+    pax.tick_params(
+        axis="x",
+        length=3,
+        pad=2,
+        labelsize=RC["xtick.labelsize"],
+        labelfontfamily=RC["font.sans-serif"][0],
+        width=0.6,
+    )
     pax.spines["bottom"].set_linewidth(0.6)
     pax.set_xlabel(t.axis_label, fontproperties=L.font(RC["axes.labelsize"]), labelpad=3)
     _draw_glyphs(pax, t, lo, hi, lay)
@@ -769,11 +960,23 @@ def _draw_glyphs(pax: Axes, t: _Table, lo: float, hi: float, lay: dict[str, Any]
     min_side = 2.2
     study_ys = [r.y for r in t.rows if r.kind in ("study", "pooled", "pi")]
     if t.refline is not None and np.isfinite(t.refline) and lo <= t.refline <= hi and study_ys:
-        pax.plot([t.refline] * 2, [lay["rows_top"], max(study_ys)], color=_C_REF, lw=0.6,
-                 ls=(0, (1.5, 1.5)), zorder=1)
+        pax.plot(
+            [t.refline] * 2,
+            [lay["rows_top"], max(study_ys)],
+            color=_C_REF,
+            lw=0.6,
+            ls=(0, (1.5, 1.5)),
+            zorder=1,
+        )
     if t.nullline is not None and lo <= t.nullline <= hi:
-        pax.plot([t.nullline] * 2, [lay["rows_top"], lay["rows_bottom"]], color="black",
-                 lw=0.6, zorder=1, gid="null-line")
+        pax.plot(
+            [t.nullline] * 2,
+            [lay["rows_top"], lay["rows_bottom"]],
+            color="black",
+            lw=0.6,
+            zorder=1,
+            gid="null-line",
+        )
 
     def seg(a: float, b: float, y: float, color: str = _C_LINE, lw: float = 0.8) -> None:
         if np.isnan(a) or np.isnan(b):  # no interval (NA is printed), so no line or arrow
@@ -784,11 +987,27 @@ def _draw_glyphs(pax: Axes, t: _Table, lo: float, hi: float, lay: dict[str, Any]
         if b_c > a_c:
             pax.plot([a_c, b_c], [y, y], color=color, lw=lw, solid_capstyle="butt", zorder=2)
         if not a >= lo:
-            pax.plot([lo], [y], marker=(3, 0, 90), ms=3.6, color=color, zorder=3,
-                     clip_on=False, gid="arrow-left")
+            pax.plot(
+                [lo],
+                [y],
+                marker=(3, 0, 90),
+                ms=3.6,
+                color=color,
+                zorder=3,
+                clip_on=False,
+                gid="arrow-left",
+            )
         if not b <= hi:
-            pax.plot([hi], [y], marker=(3, 0, -90), ms=3.6, color=color, zorder=3,
-                     clip_on=False, gid="arrow-right")
+            pax.plot(
+                [hi],
+                [y],
+                marker=(3, 0, -90),
+                ms=3.6,
+                color=color,
+                zorder=3,
+                clip_on=False,
+                gid="arrow-right",
+            )
 
     for r in t.rows:
         g = r.glyph
@@ -802,21 +1021,44 @@ def _draw_glyphs(pax: Axes, t: _Table, lo: float, hi: float, lay: dict[str, Any]
                 if g[0] == "square":
                     w = g[4] if np.isfinite(g[4]) else 0.0
                     side = max(min_side, max_side * math.sqrt(max(w, 0.0) / wmax))
-                    pax.scatter([est], [r.y], s=side**2, marker="s", color=_C_SQUARE,
-                                edgecolors="none", zorder=3, gid=f"square:{r.gid}",
-                                clip_on=False)
+                    pax.scatter(
+                        [est],
+                        [r.y],
+                        s=side**2,
+                        marker="s",
+                        color=_C_SQUARE,
+                        edgecolors="none",
+                        zorder=3,
+                        gid=f"square:{r.gid}",
+                        clip_on=False,
+                    )
                 else:
-                    pax.plot([est], [r.y], marker="o", ms=3.2, color=_C_SQUARE, zorder=3,
-                             gid=f"point:{r.gid}")
+                    pax.plot(
+                        [est],
+                        [r.y],
+                        marker="o",
+                        ms=3.2,
+                        color=_C_SQUARE,
+                        zorder=3,
+                        gid=f"point:{r.gid}",
+                    )
         elif g[0] == "diamond":
             _, est, a, b, kind = g
             h = 0.36 * r.height
             a_c, b_c = max(a, lo), min(b, hi)
             e_c = min(max(est, lo), hi)
             fc = _C_RANDOM if kind == "random" else _C_COMMON
-            pax.add_patch(Polygon([(a_c, r.y), (e_c, r.y - h), (b_c, r.y), (e_c, r.y + h)],
-                                  closed=True, facecolor=fc, edgecolor="black", lw=0.6,
-                                  zorder=3, gid=f"diamond:{r.gid}"))
+            pax.add_patch(
+                Polygon(
+                    [(a_c, r.y), (e_c, r.y - h), (b_c, r.y), (e_c, r.y + h)],
+                    closed=True,
+                    facecolor=fc,
+                    edgecolor="black",
+                    lw=0.6,
+                    zorder=3,
+                    gid=f"diamond:{r.gid}",
+                )
+            )
             if a < lo:
                 seg(a, a_c, r.y)
             if b > hi:
@@ -827,8 +1069,17 @@ def _draw_glyphs(pax: Axes, t: _Table, lo: float, hi: float, lay: dict[str, Any]
             if t.xscale != "linear" and not a > 0:
                 a_c = lo
             h = 0.22 * r.height
-            pax.add_patch(Rectangle((a_c, r.y - h), b_c - a_c, 2 * h, facecolor=_C_PI,
-                                    edgecolor="none", zorder=2, gid=f"pi-bar:{r.gid}"))
+            pax.add_patch(
+                Rectangle(
+                    (a_c, r.y - h),
+                    b_c - a_c,
+                    2 * h,
+                    facecolor=_C_PI,
+                    edgecolor="none",
+                    zorder=2,
+                    gid=f"pi-bar:{r.gid}",
+                )
+            )
             if a < lo or (t.xscale != "linear" and not a > 0):
                 seg(a, a_c, r.y, _C_PI)
             if b > hi:
@@ -967,8 +1218,13 @@ def forest(
     --------
     >>> import pandas as pd
     >>> from review.meta import pool_proportions
-    >>> df = pd.DataFrame({"label": ["A 2019", "B 2020", "C 2021", "D 2022"],
-    ...                    "events": [2, 5, 1, 8], "n": [40, 60, 35, 90]})
+    >>> df = pd.DataFrame(
+    ...     {
+    ...         "label": ["A 2019", "B 2020", "C 2021", "D 2022"],
+    ...         "events": [2, 5, 1, 8],
+    ...         "n": [40, 60, 35, 90],
+    ...     }
+    ... )
     >>> res = pool_proportions(df, measure="PLO", method="DL", label="label")
     >>> fig = forest(res, sort="year")
     >>> cells = {t.get_gid(): t.get_text() for t in fig.findobj() if hasattr(t, "get_text")}
@@ -989,27 +1245,53 @@ def forest(
     if xscale == "logit" and s.kind != "proportion":
         raise OptionError("xscale='logit' is for proportions; use 'log' for rates")
     d = s.digits if digits is None else int(digits)
-    rows, base, extra = _build_forest(res, sort=sort, s=s, digits=d, common=common,
-                                      prediction=prediction,
-                                      prediction_subgroups=prediction_subgroups,
-                                      subgroup_test=subgroup_test, wd=int(weight_digits))
+    rows, base, extra = _build_forest(
+        res,
+        sort=sort,
+        s=s,
+        digits=d,
+        common=common,
+        prediction=prediction,
+        prediction_subgroups=prediction_subgroups,
+        subgroup_test=subgroup_test,
+        wd=int(weight_digits),
+    )
     rate = s.kind == "rate"
     left = [_Col("label", study_header, "left")]
     if counts:
         left += [_Col("events", "Events"), _Col("n", time_header if rate else "Total")]
-    right = [_Col("est", f"{s.header}\n[{_pct(base.level)} CI]", span_with_next=True),
-             _Col("ci", "")]
+    right = [
+        _Col("est", f"{s.header}\n[{_pct(base.level)} CI]", span_with_next=True),
+        _Col("ci", ""),
+    ]
     if weights:
         right.append(_Col("weight", "Weight"))
-    t = _Table(left, right, rows, s.axis_label, s.mult, xscale, xlim,
-               base.estimate if refline else None, None if null is None else null / s.mult,
-               _footnote(base, prediction=prediction, extra=extra), label_width, plot_width,
-               title, s.kind)
+    t = _Table(
+        left,
+        right,
+        rows,
+        s.axis_label,
+        s.mult,
+        xscale,
+        xlim,
+        base.estimate if refline else None,
+        None if null is None else null / s.mult,
+        _footnote(base, prediction=prediction, extra=extra),
+        label_width,
+        plot_width,
+        title,
+        s.kind,
+    )
     return _new_figure(t, ax, width)
 
 
-def _sens_rows(table: pd.DataFrame, s: _ScaleInfo, d: int, label: Callable[[Any], str],
-               extra_cols: Sequence[tuple[str, Callable[[Any], str]]]) -> list[_Row]:
+def _sens_rows(
+    table: pd.DataFrame,
+    s: _ScaleInfo,
+    d: int,
+    label: Callable[[Any], str],
+    extra_cols: Sequence[tuple[str, Callable[[Any], str]]],
+) -> list[_Row]:
     rows = []
     # a sensitivity table's columns differ in type, so its rows are Any
     records: Iterable[Any] = table.itertuples(index=False)
@@ -1024,24 +1306,44 @@ def _sens_rows(table: pd.DataFrame, s: _ScaleInfo, d: int, label: Callable[[Any]
         conv = bool(getattr(r, "converged", True))
         if not conv:
             cells["label"] += " ‡"
-        rows.append(_Row("study", f"step:{i}", cells,
-                         glyph=("point", float(r.estimate), float(r.ci_low), float(r.ci_high))))
+        rows.append(
+            _Row(
+                "study",
+                f"step:{i}",
+                cells,
+                glyph=("point", float(r.estimate), float(r.ci_low), float(r.ci_high)),
+            )
+        )
     return rows
 
 
-def _sensitivity_figure(result: Any, *, title: str | None, label: Callable[[Any], str],
-                        header: str, ax: Axes | None, scale: str | None, xscale: str,
-                        xlim: tuple[float, float] | None, digits: int | None,
-                        label_width: float, plot_width: float, width: float | None,
-                        extra_note: str, show_tau2: bool = True) -> Figure:
+def _sensitivity_figure(
+    result: Any,
+    *,
+    title: str | None,
+    label: Callable[[Any], str],
+    header: str,
+    ax: Axes | None,
+    scale: str | None,
+    xscale: str,
+    xlim: tuple[float, float] | None,
+    digits: int | None,
+    label_width: float,
+    plot_width: float,
+    width: float | None,
+    extra_note: str,
+    show_tau2: bool = True,
+) -> Figure:
     base = result.base
     s = _scale(base, scale)
     if xscale not in ("linear", "log", "logit"):
         raise OptionError(f"Invalid xscale {xscale!r}; must be one of ['linear', 'log', 'logit']")
     d = s.digits if digits is None else int(digits)
     extra_cols: list[tuple[str, Callable[[Any], str]]] = []
-    right = [_Col("est", f"{s.header}\n[{_pct(base.level)} CI]", span_with_next=True),
-             _Col("ci", "")]
+    right = [
+        _Col("est", f"{s.header}\n[{_pct(base.level)} CI]", span_with_next=True),
+        _Col("ci", ""),
+    ]
     if show_tau2 and base.method != "FE":
         extra_cols.append(("tau2", lambda r: fmt_x(float(r.tau2), 4)))
         right.append(_Col("tau2", "τ²"))
@@ -1049,11 +1351,23 @@ def _sensitivity_figure(result: Any, *, title: str | None, label: Callable[[Any]
     right.append(_Col("i2", "I²"))
     rows = _sens_rows(result.table, s, d, label, extra_cols)
     rows.append(_Row("spacer", "spacer"))
-    rows += [r for r in _pooled_rows(base, s, d, _kind(base) == "rate", common=False,
-                                     prediction=False, gid_prefix="", weight_total=None,
-                                     label_random="All studies", label_common="All studies",
-                                     het_label="Heterogeneity")
-             if r.kind == "pooled"]
+    rows += [
+        r
+        for r in _pooled_rows(
+            base,
+            s,
+            d,
+            _kind(base) == "rate",
+            common=False,
+            prediction=False,
+            gid_prefix="",
+            weight_total=None,
+            label_random="All studies",
+            label_common="All studies",
+            het_label="Heterogeneity",
+        )
+        if r.kind == "pooled"
+    ]
     rows[-1].cells.pop("events", None)
     rows[-1].cells.pop("n", None)
     rows[-1].cells.pop("weight", None)
@@ -1065,8 +1379,22 @@ def _sensitivity_figure(result: Any, *, title: str | None, label: Callable[[Any]
     if not bool(result.table.get("converged", pd.Series([True])).all()):
         foot.append("‡ the refit did not converge; its numbers are not reliable.")
     left = [_Col("label", header, "left")]
-    t = _Table(left, right, rows, s.axis_label, s.mult, xscale, xlim, base.estimate, None,
-               foot, label_width, plot_width, title, s.kind)
+    t = _Table(
+        left,
+        right,
+        rows,
+        s.axis_label,
+        s.mult,
+        xscale,
+        xlim,
+        base.estimate,
+        None,
+        foot,
+        label_width,
+        plot_width,
+        title,
+        s.kind,
+    )
     return _new_figure(t, ax, width)
 
 
@@ -1107,12 +1435,22 @@ def forest_leave_one_out(
     from review.meta.results import LeaveOneOutResult
 
     if not isinstance(loo, LeaveOneOutResult):
-        raise OptionError(f"forest_leave_one_out() takes a LeaveOneOutResult, got "
-                          f"{type(loo).__name__}")
+        raise OptionError(
+            f"forest_leave_one_out() takes a LeaveOneOutResult, got {type(loo).__name__}"
+        )
     return _sensitivity_figure(
-        loo, title=title, label=lambda r: f"Omitting {r.label}", header="Study omitted",
-        ax=ax, scale=scale, xscale=xscale, xlim=xlim, digits=digits, label_width=label_width,
-        plot_width=plot_width, width=width,
+        loo,
+        title=title,
+        label=lambda r: f"Omitting {r.label}",
+        header="Study omitted",
+        ax=ax,
+        scale=scale,
+        xscale=xscale,
+        xlim=xlim,
+        digits=digits,
+        label_width=label_width,
+        plot_width=plot_width,
+        width=width,
         extra_note="Each row refits the model without the named study.",
     )
 
@@ -1153,13 +1491,21 @@ def forest_cumulative(
     from review.meta.results import CumulativeResult
 
     if not isinstance(cum, CumulativeResult):
-        raise OptionError(f"forest_cumulative() takes a CumulativeResult, got "
-                          f"{type(cum).__name__}")
+        raise OptionError(f"forest_cumulative() takes a CumulativeResult, got {type(cum).__name__}")
     order = cum.order or "input order"
     return _sensitivity_figure(
-        cum, title=title, label=lambda r: f"+ {r.label} (k = {int(r.k)})",
-        header="Study added", ax=ax, scale=scale, xscale=xscale, xlim=xlim, digits=digits,
-        label_width=label_width, plot_width=plot_width, width=width,
+        cum,
+        title=title,
+        label=lambda r: f"+ {r.label} (k = {int(r.k)})",
+        header="Study added",
+        ax=ax,
+        scale=scale,
+        xscale=xscale,
+        xlim=xlim,
+        digits=digits,
+        label_width=label_width,
+        plot_width=plot_width,
+        width=width,
         extra_note=f"Studies added in order of {order}.",
     )
 
@@ -1202,8 +1548,9 @@ def method_sensitivity_plot(
     from review.meta.results import SensitivityResult
 
     if not isinstance(sens, SensitivityResult):
-        raise OptionError(f"method_sensitivity_plot() takes a SensitivityResult, got "
-                          f"{type(sens).__name__}")
+        raise OptionError(
+            f"method_sensitivity_plot() takes a SensitivityResult, got {type(sens).__name__}"
+        )
     table = sens.table.reset_index(drop=True)
     if table.empty:
         raise OptionError("The sensitivity table has no rows to draw")
@@ -1226,8 +1573,12 @@ def method_sensitivity_plot(
                 cells["pi"] = _fmt_ci(float(r["pi_low"]), float(r["pi_high"]), s, d)
             cells["tau2"] = fmt_x(float(r["tau2"]), 4)
             cells["i2"] = f"{fmt_x(float(r['i2']), 1)}%"
-            glyph: tuple[Any, ...] | None = ("point", float(r["estimate"]), float(r["ci_low"]),
-                                             float(r["ci_high"]))
+            glyph: tuple[Any, ...] | None = (
+                "point",
+                float(r["estimate"]),
+                float(r["ci_low"]),
+                float(r["ci_high"]),
+            )
         else:
             cells["label"] += " ‡"
             foot_status.append(f"‡ {r['model']}: {r['status']}")
@@ -1235,13 +1586,35 @@ def method_sensitivity_plot(
         rows.append(_Row("study", f"model:{i}", cells, glyph=glyph))
     method = str(table["method"].iloc[-1])
     meth = METHODS[method].long_name if method in METHODS else method
-    foot = [f"Each row pools the same studies with another model; inverse-variance rows use "
-            f"the {meth} ({method}) for τ². τ² is on each model's own scale.",
-            f"{_pct(level)} PI: {table['pi_method'].iloc[0]} method "
-            "(see review.meta._vocab.PI_METHODS).", *foot_status]
+    foot = [
+        f"Each row pools the same studies with another model; inverse-variance rows use "
+        f"the {meth} ({method}) for τ². τ² is on each model's own scale.",
+        f"{_pct(level)} PI: {table['pi_method'].iloc[0]} method "
+        "(see review.meta._vocab.PI_METHODS).",
+        *foot_status,
+    ]
     left = [_Col("label", "Model", "left"), _Col("k", "k")]
-    right = [_Col("est", f"{s.header}\n[{_pct(level)} CI]", span_with_next=True), _Col("ci", ""),
-             _Col("pi", f"{_pct(level)} PI"), _Col("tau2", "τ²"), _Col("i2", "I²")]
-    t = _Table(left, right, rows, s.axis_label, s.mult, xscale, xlim, None, None, foot,
-               label_width, plot_width, title, s.kind)
+    right = [
+        _Col("est", f"{s.header}\n[{_pct(level)} CI]", span_with_next=True),
+        _Col("ci", ""),
+        _Col("pi", f"{_pct(level)} PI"),
+        _Col("tau2", "τ²"),
+        _Col("i2", "I²"),
+    ]
+    t = _Table(
+        left,
+        right,
+        rows,
+        s.axis_label,
+        s.mult,
+        xscale,
+        xlim,
+        None,
+        None,
+        foot,
+        label_width,
+        plot_width,
+        title,
+        s.kind,
+    )
     return _new_figure(t, ax, width)

@@ -27,18 +27,32 @@ from review.plots._style import OKABE_ITO, RC, ReviewFigure, style
 __all__ = ["funnel", "regtest_text"]
 
 _SHADES = ("#EDEDED", "#D9D9D9", "#C4C4C4")  # in the order of `levels`; drawn widest first
-_TEST_NAMES = {"sei": "Egger's test", "ninv": "Peters' test", "vi": "Regression test (vi)",
-               "sqrtninv": "Regression test (1/√n)", "ni": "Regression test (n)",
-               "sqrtni": "Regression test (√n)"}
-_PREDICTOR = {"sei": "SE", "ninv": "1/n", "vi": "variance", "sqrtninv": "1/√n", "ni": "n",
-              "sqrtni": "√n"}
+_TEST_NAMES = {
+    "sei": "Egger's test",
+    "ninv": "Peters' test",
+    "vi": "Regression test (vi)",
+    "sqrtninv": "Regression test (1/√n)",
+    "ni": "Regression test (n)",
+    "sqrtni": "Regression test (√n)",
+}
+_PREDICTOR = {
+    "sei": "SE",
+    "ninv": "1/n",
+    "vi": "variance",
+    "sqrtninv": "1/√n",
+    "ni": "n",
+    "sqrtni": "√n",
+}
 
 
 def regtest_text(rt: Any) -> str:
     """``Peters' test (predictor 1/n; mixed-effects meta-regression): z = -1.23, p = .2180``."""
     name = _TEST_NAMES.get(rt.predictor, f"Regression test ({rt.predictor})")
-    model = ("mixed-effects meta-regression" if rt.model == "rma"
-             else "weighted regression, multiplicative dispersion")
+    model = (
+        "mixed-effects meta-regression"
+        if rt.model == "rma"
+        else "weighted regression, multiplicative dispersion"
+    )
     stat = "t" if rt.df is not None else "z"
     dfs = f" (df = {rt.df:g})" if rt.df is not None else ""
     p = fmt_p(rt.pval)
@@ -160,12 +174,16 @@ def funnel(
             # metafor has no regtest for rma.glmm: test the inverse-variance REML fit of the
             # same measure (the studies' plotted yi and vi), and say so on the figure
             target = refit(res, method="REML")
-            note_refit = ("A GLMM has no regression test: the test is on the inverse-variance "
-                          f"{res.measure} fit (REML) of the same studies.")
+            note_refit = (
+                "A GLMM has no regression test: the test is on the inverse-variance "
+                f"{res.measure} fit (REML) of the same studies."
+            )
         regtest = _regtest(target, predictor=predictor)
     if regtest.predictor != predictor:
-        raise OptionError(f"test={test!r} draws against the predictor {predictor!r}, but the "
-                          f"regtest result used {regtest.predictor!r}")
+        raise OptionError(
+            f"test={test!r} draws against the predictor {predictor!r}, but the "
+            f"regtest result used {regtest.predictor!r}"
+        )
 
     st = res.studies
     yi = st["yi"].to_numpy(float)
@@ -184,22 +202,29 @@ def funnel(
     if note_refit:
         lines.append(note_refit)
     if regtest.k < 10:
-        lines.append(f"Exploratory: k = {regtest.k} < 10 studies; asymmetry tests have low power "
-                     "(Sterne et al. 2011).")
+        lines.append(
+            f"Exploratory: k = {regtest.k} < 10 studies; asymmetry tests have low power "
+            "(Sterne et al. 2011)."
+        )
     shades = ", ".join(f"{100 * lv:g}%" for lv in sorted(levels))
-    legend = (f"Shaded: pseudo-confidence regions ({shades}, darker = wider) around the pooled "
-              "estimate (vertical line).")
+    legend = (
+        f"Shaded: pseudo-confidence regions ({shades}, darker = wider) around the pooled "
+        "estimate (vertical line)."
+    )
     if corrected.any():
         legend += " Triangles: studies with a zero-cell continuity correction."
     lines.append(legend)
     if not rate:
-        lines.append("For proportions the funnel shape depends on p; read as exploratory "
-                     "(Hunter et al. 2014).")
+        lines.append(
+            "For proportions the funnel shape depends on p; read as exploratory "
+            "(Hunter et al. 2014)."
+        )
     m = MEASURES[res.measure]
     xlabel = f"{m.long_name[0].upper()}{m.long_name[1:]} ({res.measure})"
 
-    args = _FunnelData(yi, yv, corrected, mu, c, lines, xlabel, ylabel, tuple(levels), title,
-                       height)
+    args = _FunnelData(
+        yi, yv, corrected, mu, c, lines, xlabel, ylabel, tuple(levels), title, height
+    )
     with style():
         if ax is None:
             fig = ReviewFigure()
@@ -241,39 +266,78 @@ def _draw(fig: Figure, ax: Axes | None, d: _FunnelData, width: float) -> None:
         left, right, top, bottom = 0.5, 0.1, 0.1 + title_h, 0.42 + text_h
         if width - left - right < 1.0:
             raise OptionError(f"A width of {width * 25.4:.0f} mm is too narrow for a funnel plot")
-        ax = fig.add_axes((left / width, bottom / H, (width - left - right) / width,
-                           (H - top - bottom) / H))
-        fig.text(0.06 / width, (text_h - 0.02) / H, "\n".join(wrapped),
-                 fontproperties=L.font(foot_size), va="top", ha="left", gid="funnel-test",
-                 linespacing=1.18)
+        ax = fig.add_axes(
+            (left / width, bottom / H, (width - left - right) / width, (H - top - bottom) / H)
+        )
+        fig.text(
+            0.06 / width,
+            (text_h - 0.02) / H,
+            "\n".join(wrapped),
+            fontproperties=L.font(foot_size),
+            va="top",
+            ha="left",
+            gid="funnel-test",
+            linespacing=1.18,
+        )
         if d.title:
-            fig.text(0.06 / width, 1 - 0.06 / H, d.title,
-                     fontproperties=L.font(RC["axes.titlesize"], "bold"), va="top", ha="left",
-                     gid="title")
+            fig.text(
+                0.06 / width,
+                1 - 0.06 / H,
+                d.title,
+                fontproperties=L.font(RC["axes.titlesize"], "bold"),
+                va="top",
+                ha="left",
+                gid="title",
+            )
     else:
-        ax.set_title("\n".join(d.lines), fontproperties=L.font(foot_size), loc="left",
-                     gid="funnel-test")
+        ax.set_title(
+            "\n".join(d.lines), fontproperties=L.font(foot_size), loc="left", gid="funnel-test"
+        )
     ymax = float(np.nanmax(yv)) * 1.08 if len(yv) else 1.0
     ygrid = np.linspace(0, ymax, 100)
     for lev, shade in sorted(zip(levels, _SHADES[: len(levels)]), reverse=True):
         z = stats.norm.ppf(0.5 + lev / 2)
-        ax.fill_betweenx(ygrid, mu - z * c * ygrid, mu + z * c * ygrid, color=shade,
-                         lw=0, zorder=0)
+        ax.fill_betweenx(ygrid, mu - z * c * ygrid, mu + z * c * ygrid, color=shade, lw=0, zorder=0)
     ax.axvline(mu, color="black", lw=0.6, zorder=1)
-    ax.scatter(yi[~corrected], yv[~corrected], s=14, facecolors="white",
-               edgecolors="black", linewidths=0.7, zorder=3, gid="funnel-points")
+    ax.scatter(
+        yi[~corrected],
+        yv[~corrected],
+        s=14,
+        facecolors="white",
+        edgecolors="black",
+        linewidths=0.7,
+        zorder=3,
+        gid="funnel-points",
+    )
     if corrected.any():
-        ax.scatter(yi[corrected], yv[corrected], s=16, marker="^", facecolors="white",
-                   edgecolors=OKABE_ITO["vermillion"], linewidths=0.7, zorder=3,
-                   gid="funnel-corrected")
+        ax.scatter(
+            yi[corrected],
+            yv[corrected],
+            s=16,
+            marker="^",
+            facecolors="white",
+            edgecolors=OKABE_ITO["vermillion"],
+            linewidths=0.7,
+            zorder=3,
+            gid="funnel-corrected",
+        )
     ax.set_ylim(ymax, 0)
-    span = max(np.nanmax(np.abs(yi - mu)) if len(yi) else 1.0,
-               stats.norm.ppf(0.5 + max(levels) / 2) * c * ymax) * 1.05
+    span = (
+        max(
+            np.nanmax(np.abs(yi - mu)) if len(yi) else 1.0,
+            stats.norm.ppf(0.5 + max(levels) / 2) * c * ymax,
+        )
+        * 1.05
+    )
     ax.set_xlim(mu - span, mu + span)
     ax.set_xlabel(d.xlabel, fontproperties=L.font(RC["axes.labelsize"]))
     ax.set_ylabel(d.ylabel, fontproperties=L.font(RC["axes.labelsize"]))
-    ax.tick_params(labelsize=RC["xtick.labelsize"], labelfontfamily=RC["font.sans-serif"][0],
-                   length=3, width=0.6)
+    ax.tick_params(
+        labelsize=RC["xtick.labelsize"],
+        labelfontfamily=RC["font.sans-serif"][0],
+        length=3,
+        width=0.6,
+    )
     for sp in ("top", "right"):
         ax.spines[sp].set_visible(False)
     for sp in ("left", "bottom"):
@@ -299,6 +363,11 @@ def _fit_axes(fig: Figure, ax: Axes, pad: float = 0.04) -> None:
         if over_l == over_r == over_t == 0.0:
             break
         pos = ax.get_position()
-        ax.set_position((pos.x0 + over_l / fb.width, pos.y0,
-                         pos.width - (over_l + over_r) / fb.width,
-                         pos.height - over_t / fb.height))
+        ax.set_position(
+            (
+                pos.x0 + over_l / fb.width,
+                pos.y0,
+                pos.width - (over_l + over_r) / fb.width,
+                pos.height - over_t / fb.height,
+            )
+        )
