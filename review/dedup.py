@@ -379,7 +379,10 @@ class DedupResult:
         hit = self.groups.loc[self.groups["record_id"] == record_id, "group_id"]
         if hit.empty:
             raise KeyError(record_id)
-        members = self.groups.loc[self.groups["group_id"] == hit.iloc[0], ["record_id", "kept"]]
+        # pandas-stubs type a .loc[rows, columns] frame as Any
+        members: pd.DataFrame = self.groups.loc[
+            self.groups["group_id"] == hit.iloc[0], ["record_id", "kept"]
+        ]
         out = members.merge(self.records, on="record_id", how="left").merge(
             self.links[["record_id", "reason", "score", "matched_with"]], on="record_id", how="left"
         )

@@ -116,7 +116,7 @@ def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
         )
     df = df.apply(lambda s: s.str.strip())
     df.index = range(2, len(df) + 2)  # line numbers in the file (header is line 1)
-    return df
+    return cast(pd.DataFrame, df)  # pandas-stubs type DataFrame.apply as Any
 
 
 def _pmids(value: str) -> list[str]:
@@ -333,7 +333,8 @@ def provenance(folder: str | PathLike[str]) -> pd.DataFrame:
         Columns ``study_id, field, value`` (float) ``, pmid, location, note`` and, when
         present, ``source_url``; plus ``line``, the line of ``outcomes.csv`` it came from.
     """
-    return load_extraction(folder).attrs["provenance"].copy()
+    prov: pd.DataFrame = load_extraction(folder).attrs["provenance"]  # attrs values are Any
+    return prov.copy()
 
 
 def person_time(

@@ -29,7 +29,7 @@ FontStyle = Literal["normal", "italic", "oblique"]  # what FontProperties accept
 
 @lru_cache(maxsize=4)
 def _renderer(dpi: float) -> RendererAgg:
-    return RendererAgg(10, 10, dpi)
+    return RendererAgg(10, 10, dpi)  # type: ignore[no-untyped-call]
 
 
 @lru_cache(maxsize=64)
@@ -50,7 +50,7 @@ def _measure(s: str, size: float, weight: str, style: FontStyle) -> tuple[float,
     fp = font(size, weight, style)
     best = (0.0, 0.0, 0.0)
     for dpi in _MEASURE_DPIS:
-        w, h, d = _renderer(dpi).get_text_width_height_descent(s, fp, ismath=False)
+        w, h, d = _renderer(dpi).get_text_width_height_descent(s, fp, ismath=False)  # type: ignore[no-untyped-call]
         best = max(best, (w / dpi, h / dpi, d / dpi))
     return best
 

@@ -669,7 +669,8 @@ def _layout(t: _Table, width: float | None) -> dict[str, Any]:
 # ------------------------------------------------------------------------ x axis
 def _finite(vals: Sequence[float]) -> np.ndarray:
     a = np.asarray([v for v in vals if v is not None], dtype=float)
-    return a[np.isfinite(a)]
+    finite: np.ndarray = a[np.isfinite(a)]  # numpy stubs: boolean-mask indexing is Any
+    return finite
 
 
 def _xlimits(t: _Table) -> tuple[float, float]:
@@ -795,6 +796,8 @@ def _tick_label(v: float) -> str:
 # ------------------------------------------------------------------------ drawing
 def _render(fig: Figure, t: _Table, width: float | None, box: Axes | None = None) -> None:
     lay = _layout(t, width)
+    W: float
+    H: float
     W, H = lay["total_w"], lay["total_h"]
     if box is None:
         fig.clear()

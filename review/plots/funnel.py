@@ -350,7 +350,7 @@ def _fit_axes(fig: Figure, ax: Axes, pad: float = 0.04) -> None:
     """Shrink the axes so that its tick labels and axis labels stay inside the figure."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    renderer = FigureCanvasAgg(fig).get_renderer()
+    renderer = FigureCanvasAgg(fig).get_renderer()  # type: ignore[no-untyped-call]
     for _ in range(3):  # narrower axes can bring new ticks; settle in a few passes
         tight = ax.get_tightbbox(renderer)
         if tight is None:  # only an invisible axes has none (tight.x0 would raise AttributeError)

@@ -257,7 +257,7 @@ _SLACK = 1.01
 
 @lru_cache(maxsize=1024)
 def _renderer(dpi: float) -> RendererAgg:
-    return RendererAgg(10, 10, dpi)
+    return RendererAgg(10, 10, dpi)  # type: ignore[no-untyped-call]
 
 
 @lru_cache(maxsize=50000)
@@ -265,9 +265,11 @@ def _width(s: str, size: float, bold: bool, dpis: tuple[float, ...]) -> float:
     # Widest advance of the one-line s over dpis, in inches; cached because layout and
     # re-layout measure the same strings many times.
     prop = _font(size, bold)
-    return _SLACK * max(
-        _renderer(d).get_text_width_height_descent(s, prop, ismath=False)[0] / d for d in dpis
+    widest: float = max(  # matplotlib's Agg renderer is unannotated (returns Any)
+        _renderer(d).get_text_width_height_descent(s, prop, ismath=False)[0] / d  # type: ignore[no-untyped-call]
+        for d in dpis
     )
+    return _SLACK * widest
 
 
 class _Measure:
