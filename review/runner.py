@@ -123,7 +123,7 @@ def _inject_parameters(nb: nbformat.NotebookNode, params: dict[str, object]) -> 
     """Insert a cell setting ``params`` after the ``parameters`` cell; return its index."""
     lines = ["# Parameters injected by review.runner"]
     lines += [f"{k} = {v!r}" for k, v in params.items()]
-    cell = nbformat.v4.new_code_cell("\n".join(lines))
+    cell = nbformat.v4.new_code_cell("\n".join(lines))  # type: ignore[no-untyped-call]
     cell.metadata["tags"] = ["injected-parameters"]
     tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
     at = tagged[0] + 1 if tagged else 0
@@ -235,7 +235,7 @@ def run_notebooks(
 
 
 def _execute(src: Path, target: Path, params: dict[str, object], timeout: int) -> None:
-    nb = nbformat.read(src, as_version=4)
+    nb = nbformat.read(src, as_version=4)  # type: ignore[no-untyped-call]
     injected_at = _inject_parameters(nb, params)
     # IPC transport: the kernel talks over local sockets in a private folder, not over TCP.
     with tempfile.TemporaryDirectory(prefix="review-kernel-") as runtime:
@@ -262,13 +262,13 @@ def _run_client(
     try:
         client.execute()
     except (CellExecutionError, CellTimeoutError) as exc:
-        nbformat.write(nb, target)
+        nbformat.write(nb, target)  # type: ignore[no-untyped-call]
         failing = _failing_cell(nb)
         # report the cell number of the source notebook, not counting the injected cell
         src_cell = None if failing is None else failing + (0 if failing < injected_at else -1) + 1
         detail = _short(exc)
         raise NotebookError(src.name, src_cell, detail) from exc
-    nbformat.write(nb, target)
+    nbformat.write(nb, target)  # type: ignore[no-untyped-call]
 
 
 def _failing_cell(nb: nbformat.NotebookNode) -> int | None:

@@ -286,7 +286,7 @@ def _newton(
     fixed_tau: bool = False,
     maxit: int = 100,
     H0: FloatArray | None = None,
-) -> tuple[FloatArray, Eval, bool, int, str]:
+) -> tuple[FloatArray, Eval, bool | np.bool_, int, str]:  # ok may be a numpy bool
     """Damped Newton ascent on the AGHQ log-likelihood; returns (theta, eval, ok, it, msg).
 
     The Hessian (central differences of the analytic gradient, 2 gradient calls a

@@ -257,14 +257,16 @@ def _doi_from(id_list: Any, elocations: Any) -> str | None:
     if id_list is not None:
         for a in id_list:
             if a.get("IdType") == "doi" and a.text and a.text.strip():
-                return a.text.strip().lower()
+                doi: str = a.text.strip().lower()  # lxml is untyped: its text is Any
+                return doi
     for e in elocations or ():
         if e.get("EIdType") == "doi" and e.get("ValidYN", "Y") == "Y" and e.text:
-            return e.text.strip().lower()
+            edoi: str = e.text.strip().lower()
+            return edoi
     return None
 
 
-class ReviewArticle(PubMedArticle):
+class ReviewArticle(PubMedArticle):  # type: ignore[misc]  # pymed is untyped
     """A ``PubmedArticle`` read whole: pymed's fields repaired, missing fields added.
 
     Attributes added to pymed's: ``abstract_sections`` (list of ``{label, category, text}``),
@@ -407,7 +409,7 @@ class ReviewArticle(PubMedArticle):
         }
 
 
-class ReviewBookArticle(PubMedBookArticle):
+class ReviewBookArticle(PubMedBookArticle):  # type: ignore[misc]  # pymed is untyped
     """A ``PubmedBookArticle`` (e.g. a GeneReviews chapter) read whole.
 
     ``title`` is the chapter title (``BookDocument/ArticleTitle``) when there is one, and

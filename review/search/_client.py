@@ -168,7 +168,7 @@ def _fmt_date(d: dt.date) -> str:
     return d.strftime("%Y/%m/%d")
 
 
-class ReviewPubMed(PubMed):
+class ReviewPubMed(PubMed):  # type: ignore[misc]  # pymed is untyped
     """pymed's :class:`pymed.PubMed` with a safe transport and complete searches.
 
     Parameters

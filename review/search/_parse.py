@@ -187,7 +187,9 @@ class _Chunk:
 class _Reader:
     """Turns record elements into record dicts, counting records and locating errors."""
 
-    def __init__(self, name: str | None, head: bytes, errors: str, sink: list | None) -> None:
+    def __init__(
+        self, name: str | None, head: bytes, errors: str, sink: list[PubMedXMLError] | None
+    ) -> None:
         self.name, self.head, self.errors, self.sink = name, head, errors, sink
         self.ordinal = 0
         self.last_pmid: str | None = None
@@ -354,7 +356,10 @@ class _Reader:
 
 
 def iter_pubmed_records(
-    source: Source, *, errors: Literal["raise", "collect"] = "raise", _sink: list | None = None
+    source: Source,
+    *,
+    errors: Literal["raise", "collect"] = "raise",
+    _sink: list[PubMedXMLError] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield one record dict per ``PubmedArticle``/``PubmedBookArticle``, streamed.
 
