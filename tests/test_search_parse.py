@@ -518,3 +518,29 @@ def test_unreadable_record_in_a_chunk_with_reference_lists_keeps_its_line() -> N
     where = xml.index(b"<PubmedArticle>", xml.index(b"<PMID>3</PMID>"))
     assert info.value.row == xml[:where].count(b"\n") + 1
     assert list(info.value.records["pmid"]) == ["1", "2", "3"]
+
+
+def test_unseekable_stream_still_names_the_record() -> None:
+    # A pipe or an HTTP body cannot be re-read to count lines: the error names the record
+    # and leaves the line empty rather than guessing.
+    class Pipe(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self._b = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def seekable(self) -> bool:
+            return False
+
+        def readinto(self, buf: bytearray) -> int:  # type: ignore[override]
+            n = self._b.readinto(buf)
+            return n
+
+    records = [_with_refs(i, _REFS) for i in range(1, 6)]
+    records[2] = records[2].replace("</Citation>", "</Citaton>")
+    with pytest.raises(PubMedXMLError) as info:
+        parse_pubmed_xml(io.BufferedReader(Pipe(_set(records))))
+    assert "record #3" in str(info.value) and "PMID 2" in str(info.value)
+    assert info.value.row is None
+    assert list(info.value.records["pmid"]) == ["1", "2"]
