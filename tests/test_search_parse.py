@@ -544,3 +544,27 @@ def test_unseekable_stream_still_names_the_record() -> None:
     assert "record #3" in str(info.value) and "PMID 2" in str(info.value)
     assert info.value.row is None
     assert list(info.value.records["pmid"]) == ["1", "2"]
+
+
+def test_each_of_several_faults_gets_its_own_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    # errors="collect": the newlines before each fault are counted on from the last one.
+    import review.search._parse as parse_mod
+
+    monkeypatch.setattr(parse_mod, "CHUNK", 4096)
+    monkeypatch.setattr(parse_mod, "BLOCK", 1024)
+    records = [_with_refs(i, _REFS) for i in range(1, 301)]
+    for i in (40, 160, 280):
+        records[i - 1] = _with_refs(i, _REFS.replace("</Citation>", "</Citaton>"))
+    xml = _set(records)
+    df = parse_pubmed_xml(xml, errors="collect")
+    rows = [e.row for e in df.attrs["errors"]]
+    expected = []
+    start = 0
+    for _ in range(3):
+        at = xml.index(b"</Citaton>", start)
+        expected.append(xml[:at].count(b"\n") + 1)
+        start = at + 1
+    assert rows == expected
+    pmids = set(df["pmid"])
+    assert {str(i) for i in range(1, 40)} <= pmids  # all before the first fault
+    assert not {"40", "160", "280"} & pmids

@@ -111,7 +111,7 @@ def _ref_lists(buf: bytes, lo: int, hi: int) -> list[tuple[int, int]]:
             k = find(_REFS_END, k, hi)
             if k < 0:
                 return spans
-            k += 16
+            k += len(_REFS_END)
             m = k
             while m < hi and buf[m] in _BLANK:
                 m += 1
@@ -119,7 +119,7 @@ def _ref_lists(buf: bytes, lo: int, hi: int) -> list[tuple[int, int]]:
                 k = m
                 continue
             break
-        nxt = buf[i + 14 : i + 15]
+        nxt = buf[i + len(_REFS_START) : i + len(_REFS_START) + 1]
         if buf[j] == 62 and (nxt == b">" or nxt in (b" ", b"\t", b"\r", b"\n")):
             spans.append((i, k))
         i = find(_REFS_START, k, hi)
@@ -193,6 +193,7 @@ class _Reader:
         self.name, self.head, self.errors, self.sink = name, head, errors, sink
         self.ordinal = 0
         self.last_pmid: str | None = None
+        self.counted = (0, 0)  # (byte offset, newlines before it) already counted
 
     def fail(self, err: PubMedXMLError, cause: BaseException | None = None) -> None:
         if self.errors == "raise":
@@ -287,10 +288,10 @@ class _Reader:
             if more:
                 pending += more
             end = pending.rfind(_ENDS[0])
-            end = end + 16 if end >= 0 else 0
+            end = end + len(_ENDS[0]) if end >= 0 else 0
             b = pending.rfind(_ENDS[1], end)
             if b >= 0:
-                end = b + 20
+                end = b + len(_ENDS[1])
             if end:
                 chunk.add(pending, end)
                 pending = pending[end:]
@@ -336,13 +337,18 @@ class _Reader:
         )
 
     def lines_before(self, fh: Any, offset: int) -> int | None:
-        """Newlines in the source before byte ``offset`` (for error messages only)."""
+        """Newlines in the source before byte ``offset`` (for error messages only).
+
+        Counting goes on from the last offset counted, so many errors in one large file
+        (``errors="collect"``) read it once, not once an error.
+        """
+        start, n = self.counted if offset >= self.counted[0] else (0, 0)
         try:
             if not fh.seekable():
                 return None
             here = fh.tell()
-            fh.seek(0)
-            left, n = offset, 0
+            fh.seek(start)
+            left = offset - start
             while left > 0:
                 piece = fh.read(min(left, 1 << 20))
                 if not piece:
@@ -352,6 +358,7 @@ class _Reader:
             fh.seek(here)
         except (OSError, ValueError, AttributeError):
             return None
+        self.counted = (offset - left, n)
         return n
 
 
