@@ -9,7 +9,12 @@ every request when an API key is set, so that the key never sits in a URL).
 
 Search planning: the count first; one esearch page when the result fits under PubMed's
 9,999 cap, otherwise date-range bisection (``mindate``/``maxdate``/``datetype``) until every
-slice fits; the union is reconciled with the count PubMed reported.
+slice fits. A single day that still holds more than 9,999 records (year-only publication
+dates, bulk loads) is split along a second date: the create date ``[crdt]`` when the first
+is the publication date, the publication date ``[dp]`` otherwise, written into the query
+term as a date range and bisected the same way. Only a day that is one day in both dates
+and still over the cap raises :class:`~review.errors.SearchError`. Every slice is recorded
+in :attr:`ReviewPubMed.plan`; the union is reconciled with the count PubMed reported.
 """
 
 from __future__ import annotations
@@ -33,7 +38,15 @@ from review.errors import OptionError, QueryError, RateLimited, SearchError, Ser
 
 from ._articles import ReviewArticle, ReviewBookArticle
 
-__all__ = ["ESEARCH_CAP", "EsearchResult", "RateLimiter", "ReviewPubMed", "redact"]
+__all__ = [
+    "ESEARCH_CAP",
+    "EsearchResult",
+    "RateLimiter",
+    "ReviewPubMed",
+    "date_range_term",
+    "redact",
+    "second_datetype",
+]
 
 log = logging.getLogger("review.search")
 
@@ -107,11 +120,21 @@ class EsearchResult:
     warnings: tuple[str, ...] = ()
 
 
+#: One slice of a search: ``(mindate, maxdate, count)`` of the first date (``None, None``
+#: for the unrestricted count), or, for a day split along the second date,
+#: ``(day, day, count, other_datetype, other_min, other_max)``. Dates are ``YYYY/MM/DD``.
+Slice = tuple[str | None, str | None, int] | tuple[str, str, int, str, str, str]
+
+
 @dataclass
 class PlanLog:
-    """What the search planner did (for the methods section)."""
+    """What the search planner did (for the methods section).
 
-    slices: list[tuple[str | None, str | None, int]] = field(default_factory=list)
+    ``slices`` lists every esearch answer whose IDs were taken (see :data:`Slice`): the
+    unrestricted count first, then the slices that partition the result.
+    """
+
+    slices: list[Slice] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     requests: int = 0
 
@@ -166,6 +189,46 @@ def _parse_esearch(body: str) -> EsearchResult:
 
 def _fmt_date(d: dt.date) -> str:
     return d.strftime("%Y/%m/%d")
+
+
+#: Search tags of the ``datetype`` values, for a date range written into a query term.
+_DATE_TAGS = {"pdat": "dp", "crdt": "crdt", "edat": "edat"}
+
+
+def second_datetype(datetype: str) -> str:
+    """The date a day of ``datetype`` is split along when it alone exceeds the cap.
+
+    The create date (``crdt``) for the publication date, the publication date (``pdat``)
+    for any other. Not the Entrez date for the publication date: NLM sets EDAT equal to
+    the publication date when a record enters PubMed more than twelve months after it was
+    published [1]_, so the records of a bulk load of old citations would share both dates;
+    their create dates (when the record was added) do differ from their publication dates.
+
+    References
+    ----------
+    .. [1] NLM Technical Bulletin 2008 Nov-Dec, "Create Date - New Field Indicates When
+       Record Added to PubMed",
+       https://www.nlm.nih.gov/pubs/techbull/nd08/nd08_pm_new_date_field.html; the rule
+       is also stated for ``PubStatus="entrez"`` in the PubMed DTD documentation,
+       https://dtd.nlm.nih.gov/ncbi/pubmed/doc/out/190101/att-PubStatus.html
+    """
+    return "crdt" if datetype == "pdat" else "pdat"
+
+
+def date_range_term(term: str, datetype: str, lo: dt.date, hi: dt.date) -> str:
+    """``term`` restricted to ``lo``..``hi`` (inclusive) of ``datetype``, in the term itself.
+
+    Gives ``(<term>) AND ("2019/01/01"[crdt] : "2019/06/30"[crdt])``. Date fields are
+    "searchable and rangeable" with their search tag and a colon between the two ends
+    (NLM Technical Bulletin, https://www.nlm.nih.gov/pubs/techbull/nd08/nd08_pm_new_date_field.html,
+    example ``2007:2009 [crdt]``; PubMed User Guide, searching by date,
+    https://pubmed.ncbi.nlm.nih.gov/help/#searching-by-date). The quoted, tagged form of
+    each end is the one PubMed's Advanced Search builder writes.
+    """
+    tag = _DATE_TAGS.get(datetype)
+    if tag is None:
+        raise OptionError(f"Invalid datetype {datetype!r}; must be one of {sorted(_DATE_TAGS)}")
+    return f'({term}) AND ("{_fmt_date(lo)}"[{tag}] : "{_fmt_date(hi)}"[{tag}])'
 
 
 class ReviewPubMed(PubMed):  # type: ignore[misc]  # pymed is untyped
@@ -365,9 +428,19 @@ class ReviewPubMed(PubMed):  # type: ignore[misc]  # pymed is untyped
     ) -> tuple[list[str], EsearchResult]:
         """Every PMID of ``term``: one page under the cap, date bisection above it.
 
+        Above PubMed's 9,999 cap the range ``mindate``..``maxdate`` of ``datetype`` is
+        halved until each slice fits. A single day that still does not fit is split along
+        :func:`second_datetype` (a date range in the term, see :func:`date_range_term`),
+        halved the same way. Each slice is appended to ``self.plan.slices``.
+
         Returns the PMIDs (unique, ascending) and the unrestricted esearch answer (its
-        ``count`` is what PubMed reported). Raises :class:`SearchError` when one day alone
-        holds more than 9,999 records.
+        ``count`` is what PubMed reported).
+
+        Raises
+        ------
+        review.errors.SearchError
+            One day of ``datetype`` and one day of the second date together hold more
+            than 9,999 records: no date split can serve them.
         """
         if maxdate is None:
             maxdate = dt.date(dt.date.today().year + 5, 12, 31)
@@ -391,20 +464,76 @@ class ReviewPubMed(PubMed):  # type: ignore[misc]  # pymed is untyped
             )
             if r.count <= ESEARCH_CAP:
                 self.plan.slices.append((_fmt_date(lo), _fmt_date(hi), r.count))
-                new = set(r.ids) - found
-                found.update(r.ids)
-                if on_slice and new:
-                    on_slice(len(new))
-                continue
-            if lo == hi:
-                raise SearchError(
-                    f"{r.count} records on the single day {_fmt_date(lo)} ({datetype}); "
-                    "more than PubMed's esearch serves: split the query by PMID range"
-                )
-            mid = lo + (hi - lo) // 2
-            stack.append((mid + dt.timedelta(days=1), hi))
-            stack.append((lo, mid))
+                self._take(r.ids, found, on_slice)
+            elif lo == hi:
+                self._split_day(term, datetype, lo, r.count, found, on_slice)
+            else:
+                mid = lo + (hi - lo) // 2
+                stack.append((mid + dt.timedelta(days=1), hi))
+                stack.append((lo, mid))
         return sorted(found, key=int), first
+
+    @staticmethod
+    def _take(ids: Iterable[str], found: set[str], on_slice: Callable[[int], None] | None) -> None:
+        new = set(ids) - found
+        found.update(new)
+        if on_slice and new:
+            on_slice(len(new))
+
+    def _split_day(
+        self,
+        term: str,
+        datetype: str,
+        day: dt.date,
+        count: int,
+        found: set[str],
+        on_slice: Callable[[int], None] | None,
+    ) -> None:
+        """The PMIDs of one over-cap ``day`` of ``datetype``, bisected by the second date."""
+        other = second_datetype(datetype)
+        day_s = _fmt_date(day)
+        whole = (dt.date(1700, 1, 1), dt.date(dt.date.today().year + 5, 12, 31))
+        log.info("%d records on %s (%s): splitting that day by %s", count, day_s, datetype, other)
+        served = 0
+        stack = [whole]
+        while stack:
+            lo, hi = stack.pop()
+            r = self.esearch(
+                date_range_term(term, other, lo, hi),
+                retmax=ESEARCH_CAP,
+                mindate=day_s,
+                maxdate=day_s,
+                datetype=datetype,
+            )
+            if r.count <= ESEARCH_CAP:
+                self.plan.slices.append(
+                    (day_s, day_s, r.count, other, _fmt_date(lo), _fmt_date(hi))
+                )
+                served += r.count
+                self._take(r.ids, found, on_slice)
+            elif lo == hi:
+                raise SearchError(
+                    f"{r.count} records of the query {term!r} on the single day {day_s} "
+                    f"({datetype}) and the single day {_fmt_date(lo)} ({other}): more than "
+                    f"PubMed's esearch serves ({ESEARCH_CAP}) and no date splits them "
+                    "further; narrow the query (e.g. by journal or publication type) and "
+                    "run the parts separately"
+                )
+            else:
+                mid = lo + (hi - lo) // 2
+                stack.append((mid + dt.timedelta(days=1), hi))
+                stack.append((lo, mid))
+        if served != count:
+            # The slices cover whole[0]..whole[1] of the second date: a shortfall means
+            # records dated outside it, or a database that changed while it was searched.
+            log.warning(
+                "%s (%s): PubMed counted %d records on that day, its %s slices %d",
+                day_s,
+                datetype,
+                count,
+                other,
+                served,
+            )
 
     def efetch(self, ids: Iterable[str]) -> bytes:
         """Raw efetch XML of ``ids`` (POST above 200 IDs)."""
