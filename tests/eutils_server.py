@@ -9,6 +9,10 @@ NCBI documents or was observed to:
 * more than ``rate_limit`` requests (``key_rate_limit`` with an ``api_key``) in any
   ``window`` seconds get HTTP 429 ``{"error":"API rate limit exceeded","count":"N"}``;
   every arrival counts, as NCBI counts them;
+* every record has two dates, a publication date (``pdat``, search tag ``[dp]``) and a
+  create date (``crdt``, also answering for ``edat``); ``mindate``/``maxdate`` filter on
+  the one ``datetype`` names, and a term may end in date ranges written as PubMed writes
+  them, ``(<term>) AND ("2019/01/01"[crdt] : "2019/06/30"[crdt])`` (nested for more);
 * unknown search terms get ``errorlist.phrasesnotfound`` and a warning; a term mapped to
   an ``ERROR`` gets the in-band error;
 * faults are injected on demand, in order (``"ok"`` lets a request through, to place a
@@ -78,15 +82,31 @@ def records_of(xml_text: str) -> list[str]:
     return re.findall(r"<PubmedArticle>.*?</PubmedArticle>", xml_text, flags=re.DOTALL)
 
 
+#: Date fields the server knows, by ``datetype`` and by search tag.
+_PUBLICATION = {"pdat", "dp"}
+_CREATE = {"crdt", "edat"}
+#: ``(<term>) AND ("lo"[tag] : "hi"[tag])``, the date range PubMed's search builder writes.
+_RANGE_CLAUSE = re.compile(
+    r'^\((?P<base>.*)\) AND \("(?P<lo>\d{4}(?:/\d{1,2}){0,2})"\[(?P<tag>[a-z]+)\] : '
+    r'"(?P<hi>\d{4}(?:/\d{1,2}){0,2})"\[(?P=tag)\]\)$',
+    re.IGNORECASE | re.DOTALL,
+)
+
+
 @dataclass
 class Corpus:
-    """Records the server knows: PMID -> (publication date, XML text)."""
+    """Records the server knows: PMID -> (publication date, create date, XML text).
+
+    ``created`` holds each record's create date (``crdt``/``edat``); a PMID missing from
+    it was created on its publication date.
+    """
 
     dates: dict[str, dt.date]
     templates: list[str]
     queries: dict[str, list[str] | str] = field(default_factory=dict)
     #: term -> warninglist output messages the server adds (e.g. phrases ignored)
     warnings: dict[str, list[str]] = field(default_factory=dict)
+    created: dict[str, dt.date] = field(default_factory=dict)
     _cache: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -99,8 +119,15 @@ class Corpus:
         start: dt.date = dt.date(2000, 1, 1),
         end: dt.date = dt.date(2024, 12, 31),
         query: str = "synthetic[all]",
+        created_start: dt.date | None = None,
+        created_end: dt.date | None = None,
     ) -> Corpus:
-        """``n`` records with consecutive PMIDs and dates spread evenly over a range."""
+        """``n`` records with consecutive PMIDs and dates spread evenly over a range.
+
+        Publication dates are spread over ``start``..``end``. Create dates are spread over
+        ``created_start``..``created_end`` when given, else each falls 0-119 days after
+        its record's publication date.
+        """
         if templates is None:
             templates = [make_template(r) for r in records_of(SYNTHETIC_TEMPLATE.read_text())]
         templates = list(templates)
@@ -109,7 +136,26 @@ class Corpus:
             str(first_pmid + i): start + dt.timedelta(days=(i * 7919) % (span + 1))
             for i in range(n)
         }
-        return cls(dates, templates, {query: list(dates)})
+        if created_start is None and created_end is None:
+            created = {
+                pmid: d + dt.timedelta(days=(i * 37) % 120)
+                for i, (pmid, d) in enumerate(dates.items())
+            }
+        else:
+            c0 = created_start or created_end or start
+            c1 = created_end or c0
+            cspan = (c1 - c0).days
+            created = {
+                pmid: c0 + dt.timedelta(days=(i * 6007) % (cspan + 1))
+                for i, pmid in enumerate(dates)
+            }
+        return cls(dates, templates, {query: list(dates)}, created=created)
+
+    def date(self, pmid: str, datetype: str) -> dt.date:
+        """The ``datetype`` date of ``pmid`` (publication or create date)."""
+        if datetype.lower() in _CREATE:
+            return self.created.get(pmid, self.dates[pmid])
+        return self.dates[pmid]
 
     def xml(self, pmid: str) -> bytes:
         """The record of ``pmid`` as efetch would give it."""
@@ -122,8 +168,22 @@ class Corpus:
         return b
 
     def search(self, term: str) -> list[str] | str | None:
-        """PMIDs of ``term``; a ``str`` is an in-band ERROR; ``None``: phrase not found."""
-        return self.queries.get(term)
+        """PMIDs of ``term``; a ``str`` is an in-band ERROR; ``None``: phrase not found.
+
+        Date ranges at the end of ``term`` (see the module docstring) filter the PMIDs of
+        the term they wrap; a range on a field the server does not know is not found.
+        """
+        m = _RANGE_CLAUSE.match(term)
+        if m is None:
+            return self.queries.get(term)
+        tag = m["tag"].lower()
+        if tag not in _PUBLICATION | _CREATE:
+            return None
+        found = self.search(m["base"])
+        if not isinstance(found, list):
+            return found
+        lo, hi = _parse_date(m["lo"], end=False), _parse_date(m["hi"], end=True)
+        return [i for i in found if lo <= self.date(i, tag) <= hi]
 
 
 @dataclass(frozen=True)
@@ -413,7 +473,8 @@ class EUtilsServer:
             if p.get("mindate") or p.get("maxdate"):
                 lo = _parse_date(p.get("mindate") or "1000", end=False)
                 hi = _parse_date(p.get("maxdate") or "3000", end=True)
-                ids = [i for i in ids if lo <= self.corpus.dates[i] <= hi]
+                datetype = p.get("datetype") or "pdat"
+                ids = [i for i in ids if lo <= self.corpus.date(i, datetype) <= hi]
         ids = sorted(ids, key=int, reverse=True)
         count = len(ids)
         retmax = min(retmax, 9999)
