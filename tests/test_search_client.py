@@ -3,7 +3,10 @@ E-utilities server (tests/eutils_server.py) on 127.0.0.1."""
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import logging
+import re
 import resource
 import threading
 import time
@@ -17,7 +20,7 @@ import requests
 
 from review.errors import OptionError, QueryError, RateLimited, SearchError, ServerError, Timeout
 from review.search import ESEARCH_CAP, ReviewPubMed, redact, search_pubmed
-from review.search._client import MARGIN, _parse_esearch
+from review.search._client import MARGIN, _parse_esearch, date_range_term, second_datetype
 
 from eutils_server import Corpus, EUtilsServer
 
@@ -284,13 +287,133 @@ def test_s6_bisection_never_asks_past_the_cap(no_ncbi_env: None) -> None:
     assert all(s[2] <= ESEARCH_CAP for s in sliced)
 
 
-def test_single_day_over_cap_fails_loudly(no_ncbi_env: None) -> None:
-    import datetime as dt
+def _tiles(slices: list[tuple], lo: str, hi: str) -> bool:
+    """Whether the second-date ranges of ``slices`` tile ``lo``..``hi`` without gap or overlap."""
+    ranges = sorted((s[4], s[5]) for s in slices)
+    if not ranges or ranges[0][0] != lo or ranges[-1][1] != hi:
+        return False
+    day = dt.timedelta(days=1)
+    return all(
+        dt.datetime.strptime(b[0], "%Y/%m/%d") - dt.datetime.strptime(a[1], "%Y/%m/%d") == day
+        for a, b in itertools.pairwise(ranges)
+    )
 
+
+WHOLE = ("1700/01/01", f"{dt.date.today().year + 5}/12/31")
+CLAUSE = re.compile(
+    r'^\(synthetic\[all\]\) AND \("(\d{4}/\d\d/\d\d)"\[(\w+)\] : "(\d{4}/\d\d/\d\d)"\[\2\]\)$'
+)
+
+
+def test_single_day_over_cap_is_split_by_create_date(no_ncbi_env: None) -> None:
+    # 10,001 records share one publication day (a year-only date); their create dates
+    # spread over 120 days. The day is split along [crdt], written into the term.
     day = dt.date(2020, 2, 2)
-    with EUtilsServer(Corpus.synthetic(10_001, start=day, end=day), rate_limit=1000) as srv:
-        with pytest.raises(SearchError, match="single day 2020/02/02"):
-            client(srv).search_ids(TERM, mindate=dt.date(2020, 1, 1), maxdate=dt.date(2020, 3, 1))
+    corpus = Corpus.synthetic(10_001, start=day, end=day)
+    with EUtilsServer(corpus, rate_limit=1000) as srv:
+        c = client(srv)
+        ids, first = c.search_ids(TERM, mindate=dt.date(2020, 1, 1), maxdate=dt.date(2020, 3, 1))
+        esearches = [r for r in srv.log if r.endpoint == "esearch.fcgi"]
+    assert first.count == 10_001
+    assert ids == sorted(corpus.dates, key=int)  # every PMID once, ascending
+    split = [s for s in c.plan.slices if len(s) == 6]
+    assert split and all(s[:2] == ("2020/02/02", "2020/02/02") and s[3] == "crdt" for s in split)
+    assert sum(s[2] for s in split) == 10_001 and all(s[2] <= ESEARCH_CAP for s in split)
+    assert _tiles(split, *WHOLE)
+    plain = [s for s in c.plan.slices if len(s) == 3 and s[0] is not None]
+    assert sum(s[2] for s in plain) == 0  # the other days of the range are empty
+    sub = [r for r in esearches if r.params["term"] != TERM]
+    assert len(sub) >= len(split)
+    for r in sub:
+        m = CLAUSE.match(r.params["term"])
+        assert m is not None and m[2] == "crdt", r.params["term"]
+        assert (r.params["mindate"], r.params["maxdate"]) == ("2020/02/02", "2020/02/02")
+        assert r.params["datetype"] == "pdat"
+        assert int(r.params["retmax"]) <= ESEARCH_CAP and "retstart" not in r.params
+
+
+def test_single_create_day_over_cap_is_split_by_publication_date(no_ncbi_env: None) -> None:
+    # datetype="crdt": a bulk load (one create day) is split along the publication date.
+    day = dt.date(2021, 6, 1)
+    corpus = Corpus.synthetic(
+        10_500,
+        start=dt.date(1990, 1, 1),
+        end=dt.date(1999, 12, 31),
+        created_start=day,
+        created_end=day,
+    )
+    with EUtilsServer(corpus, rate_limit=1000) as srv:
+        c = client(srv)
+        ids, _ = c.search_ids(TERM, datetype="crdt")
+        terms = {r.params["term"] for r in srv.log} - {TERM}
+    assert ids == sorted(corpus.dates, key=int)
+    split = [s for s in c.plan.slices if len(s) == 6]
+    assert {s[3] for s in split} == {"pdat"} and sum(s[2] for s in split) == 10_500
+    assert terms and all(CLAUSE.match(t)[2] == "dp" for t in terms)
+
+
+def test_over_cap_in_both_dates_fails_loudly(no_ncbi_env: None) -> None:
+    day, created = dt.date(2020, 2, 2), dt.date(2020, 1, 15)
+    corpus = Corpus.synthetic(
+        10_001, start=day, end=day, created_start=created, created_end=created
+    )
+    with EUtilsServer(corpus, rate_limit=1000) as srv:
+        c = client(srv)
+        with pytest.raises(SearchError) as e:
+            c.search_ids(TERM, mindate=dt.date(2020, 1, 1), maxdate=dt.date(2020, 3, 1))
+    msg = str(e.value)
+    assert msg.startswith("10001 records of the query 'synthetic[all]'")
+    assert "single day 2020/02/02 (pdat)" in msg and "single day 2020/01/15 (crdt)" in msg
+    # 10,000 left on that create day: still too many; 9,999: they fit, none lost
+    corpus.created[str(30_000_000)] = dt.date(2020, 1, 16)
+    with EUtilsServer(corpus, rate_limit=1000) as srv:
+        with pytest.raises(SearchError, match=r"^10000 records"):
+            client(srv).search_ids(TERM, mindate=day, maxdate=day)
+    for pmid in list(corpus.dates)[:2]:
+        corpus.created[pmid] = dt.date(2020, 1, 16)
+    with EUtilsServer(corpus, rate_limit=1000) as srv:
+        ids, _ = client(srv).search_ids(TERM, mindate=day, maxdate=day)
+    assert ids == sorted(corpus.dates, key=int)
+
+
+def test_records_outside_the_second_date_range_are_reported(no_ncbi_env: None, caplog) -> None:
+    day = dt.date(2020, 2, 2)
+    corpus = Corpus.synthetic(10_003, start=day, end=day)
+    lost = list(corpus.dates)[:3]
+    for pmid in lost:
+        corpus.created[pmid] = dt.date(2999, 1, 1)  # beyond any range the planner asks for
+    with EUtilsServer(corpus, rate_limit=1000) as srv:
+        with caplog.at_level(logging.WARNING, logger="review.search"):
+            ids, first = client(srv).search_ids(TERM, mindate=day, maxdate=day)
+    assert first.count == 10_003 and len(ids) == 10_000 and not set(lost) & set(ids)
+    assert "PubMed counted 10003 records on that day, its crdt slices 10000" in caplog.text
+
+
+def test_date_range_term() -> None:
+    t = date_range_term("a OR b", "crdt", dt.date(2019, 1, 1), dt.date(2019, 6, 30))
+    assert t == '(a OR b) AND ("2019/01/01"[crdt] : "2019/06/30"[crdt])'
+    assert date_range_term("x", "pdat", dt.date(1999, 12, 31), dt.date(2000, 1, 1)) == (
+        '(x) AND ("1999/12/31"[dp] : "2000/01/01"[dp])'
+    )
+    with pytest.raises(OptionError, match="datetype 'nope'"):
+        date_range_term("x", "nope", dt.date(2000, 1, 1), dt.date(2000, 1, 1))
+    assert second_datetype("pdat") == "crdt"
+    assert second_datetype("crdt") == "pdat" and second_datetype("edat") == "pdat"
+
+
+def test_stand_in_understands_date_ranges_in_the_term() -> None:
+    # The server the split tests rely on filters by the date the clause names.
+    corpus = Corpus.synthetic(500, start=dt.date(2010, 1, 1), end=dt.date(2012, 12, 31))
+    lo, hi = dt.date(2011, 3, 1), dt.date(2011, 8, 31)
+    by_crdt = corpus.search(date_range_term(TERM, "crdt", lo, hi))
+    by_dp = corpus.search(date_range_term(TERM, "pdat", lo, hi))
+    assert by_crdt == [i for i in corpus.dates if lo <= corpus.created[i] <= hi]
+    assert by_dp == [i for i in corpus.dates if lo <= corpus.dates[i] <= hi]
+    assert by_crdt and by_dp and by_crdt != by_dp  # the two dates differ
+    both = corpus.search(date_range_term(date_range_term(TERM, "pdat", lo, hi), "crdt", lo, hi))
+    assert both == [i for i in by_dp if i in by_crdt]
+    assert corpus.search('(synthetic[all]) AND ("2011"[zz] : "2012"[zz])') is None
+    assert corpus.search(date_range_term("nosuch", "crdt", lo, hi)) is None
 
 
 def test_s5_phrase_not_found_is_a_query_error(server) -> None:
