@@ -352,6 +352,19 @@ def test_single_create_day_over_cap_is_split_by_publication_date(no_ncbi_env: No
     assert terms and all(CLAUSE.match(t)[2] == "dp" for t in terms)
 
 
+def test_split_day_stays_under_the_server_rate_limit(no_ncbi_env: None) -> None:
+    # The extra esearches of the second date go through the same limiter: a server that
+    # allows 20 a second sees no burst (max_tries=1: a 429 would raise).
+    day = dt.date(2020, 2, 2)
+    corpus = Corpus.synthetic(12_000, start=day, end=day)
+    with EUtilsServer(corpus, rate_limit=20) as srv:
+        c = client(srv, rate=20, max_tries=1)
+        ids, _ = c.search_ids(TERM, mindate=dt.date(2019, 1, 1), maxdate=dt.date(2020, 12, 31))
+    assert ids == sorted(corpus.dates, key=int)
+    assert srv.count(status=429) == 0 and srv.max_in_window(1.0) <= 20
+    assert srv.count() == c.plan.requests > 20  # more than one window's worth was sent
+
+
 def test_over_cap_in_both_dates_fails_loudly(no_ncbi_env: None) -> None:
     day, created = dt.date(2020, 2, 2), dt.date(2020, 1, 15)
     corpus = Corpus.synthetic(

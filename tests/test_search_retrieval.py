@@ -4,6 +4,7 @@ record lost or doubled, drift reported."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -61,6 +62,72 @@ def test_complete_retrieval_of_25000_records(tmp_path: Path) -> None:
     # the year of each record is the date the server filed it under
     r0 = snap.records.iloc[0]
     assert r0["year"] == corpus.dates[r0["pmid"]].year
+
+
+@pytest.mark.slow
+def test_complete_retrieval_when_25000_records_share_one_publication_day(tmp_path: Path) -> None:
+    # Year-only publication dates put 25,000 records on 2021/01/01; their create dates
+    # spread over the year. The day is split by create date, written into the term.
+    day = dt.date(2021, 1, 1)
+    corpus = Corpus.synthetic(
+        25_000, start=day, end=day, created_start=day, created_end=dt.date(2021, 12, 31)
+    )
+    with EUtilsServer(corpus, rate_limit=150, key_rate_limit=150) as srv:
+        c = client(srv, rate=100)
+        snap = search_pubmed(
+            TERM, live=True, snapshot=tmp_path / "oneday", client=c, progress=False
+        )
+    assert srv.count(status=429) == 0
+    assert srv.max_in_window(1.0) <= 100
+    pmids = list(snap.records["pmid"])
+    assert len(pmids) == len(set(pmids)) == 25_000
+    assert set(pmids) == set(corpus.dates)
+    assert snap.metadata["count_reported"] == snap.metadata["count_retrieved"] == 25_000
+    assert "drift 0" in snap.metadata["provenance"]
+    split = [s for s in c.plan.slices if len(s) == 6]
+    assert {(s[0], s[1], s[3]) for s in split} == {("2021/01/01", "2021/01/01", "crdt")}
+    assert sum(s[2] for s in split) == 25_000 and all(s[2] <= 9999 for s in split)
+    esearches = [r for r in srv.log if r.endpoint == "esearch.fcgi"]
+    clause = re.compile(
+        r'\(synthetic\[all\]\) AND \("\d{4}/\d\d/\d\d"\[crdt\] : "\d{4}/\d\d/\d\d"\[crdt\]\)'
+    )
+    split_terms = {r.params["term"] for r in esearches} - {TERM}
+    assert split_terms and all(clause.fullmatch(t) for t in split_terms)
+    # the day's requests keep the publication day in mindate/maxdate
+    assert all(
+        (r.params["mindate"], r.params["maxdate"]) == ("2021/01/01", "2021/01/01")
+        for r in esearches
+        if r.params["term"] in split_terms
+    )
+    for r in esearches:
+        assert int(r.params.get("retmax") or 0) <= 9999
+        assert int(r.params.get("retstart") or 0) == 0
+    assert sum(r.n_ids for r in srv.log if r.endpoint == "efetch.fcgi") == 25_000
+
+
+def test_split_day_slices_kept_in_the_partial_state_and_resumed(tmp_path: Path) -> None:
+    # The second-date slices go to state.json (JSON lists) and survive a resume.
+    day = dt.date(2015, 7, 1)
+    corpus = Corpus.synthetic(10_200, start=day, end=day)
+    partial = tmp_path / "partial"
+    with EUtilsServer(corpus, rate_limit=1000) as srv:
+        srv.inject("ok", 3, endpoint="efetch.fcgi")
+        srv.inject("503", 2, endpoint="efetch.fcgi")
+        with pytest.raises(ServerError):
+            retrieve(client(srv, max_tries=2), TERM, partial, batch_size=2_000, progress=False)
+        state = json.loads((partial / "state.json").read_text(encoding="utf-8"))
+        n_first = len(srv.log)
+        records, info = retrieve(client(srv), TERM, partial, progress=False)
+        again = srv.log[n_first:]
+    split = [s for s in state["slices"] if len(s) == 6]
+    assert split and all(s[:2] == ["2015/07/01", "2015/07/01"] and s[3] == "crdt" for s in split)
+    assert sum(s[2] for s in split) == 10_200
+    assert info["slices"] == state["slices"]
+    assert not any(r.endpoint == "esearch.fcgi" for r in again)  # PMIDs read back
+    assert [r.n_ids for r in again if r.endpoint == "efetch.fcgi"] == [2_000, 2_000, 200]
+    assert len(records) == records["pmid"].nunique() == 10_200
+    assert set(records["pmid"]) == set(corpus.dates)
+    assert info["drift"] == 0 and info["missing"] == [] and info["duplicates"] == 0
 
 
 def test_resume_after_server_fault_loses_and_doubles_nothing(tmp_path: Path) -> None:
