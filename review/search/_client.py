@@ -218,12 +218,14 @@ def second_datetype(datetype: str) -> str:
 def date_range_term(term: str, datetype: str, lo: dt.date, hi: dt.date) -> str:
     """``term`` restricted to ``lo``..``hi`` (inclusive) of ``datetype``, in the term itself.
 
-    Gives ``(<term>) AND ("2019/01/01"[crdt] : "2019/06/30"[crdt])``. Date fields are
-    "searchable and rangeable" with their search tag and a colon between the two ends
-    (NLM Technical Bulletin, https://www.nlm.nih.gov/pubs/techbull/nd08/nd08_pm_new_date_field.html,
-    example ``2007:2009 [crdt]``; PubMed User Guide, searching by date,
-    https://pubmed.ncbi.nlm.nih.gov/help/#searching-by-date). The quoted, tagged form of
-    each end is the one PubMed's Advanced Search builder writes.
+    Gives ``(<term>) AND ("2019/01/01"[crdt] : "2019/06/30"[crdt])``. That a date field
+    is "searchable and rangeable" with its search tag and a colon between the two ends is
+    NLM's (Technical Bulletin,
+    https://www.nlm.nih.gov/pubs/techbull/nd08/nd08_pm_new_date_field.html, example
+    ``2007:2009 [crdt]``); the quoted, tagged full date at each end is the form PubMed's
+    Advanced Search builder writes, as code that queries E-utilities uses it (not quoted
+    from NCBI's text). Date searching in the PubMed User Guide:
+    https://pubmed.ncbi.nlm.nih.gov/help/#searching-by-date
     """
     tag = _DATE_TAGS.get(datetype)
     if tag is None:
