@@ -56,3 +56,28 @@ def test_fast_path_equals_class_path_on_real_records(pubmed_fixtures: Path) -> N
             assert fast == slow, f"{path.name}: {fast.get('pmid')}"
             n += 1
     assert n >= 7  # the six fixture files hold seven articles and one book chapter
+
+
+def test_fold_is_split_and_join_for_every_ascii_character_and_unicode_spaces() -> None:
+    from review.search._articles import fold
+
+    singles = [chr(i) for i in range(128)] + ["\x85", "\xa0", "\u2003", "\u2028", "\u3000"]
+    for c in singles:
+        for t in (c, c + c, "x" + c, c + "x", "x" + c + "y", "x " + c + "y", "x" + c + " y"):
+            assert fold(t) == " ".join(t.split()), repr(t)
+    for t in ("", " ", "plain text, folded", "p &lt; 0.05", "tab\there", "µg/kg\u2009dose"):
+        assert fold(t) == " ".join(t.split()), repr(t)
+
+
+def test_fold_on_generated_text() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from review.search._articles import fold
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.text(alphabet=st.sampled_from(list("ab \t\n\r\x0b\x0c\x1c\x1f\x85\xa0µ\u2009"))))
+    def check(t: str) -> None:
+        assert fold(t) == " ".join(t.split())
+
+    check()

@@ -71,8 +71,33 @@ def text_of(el: Any) -> str | None:
         t = _STRING(el)  # XPath string(): libxml2 joins the text nodes, no Python loop
     else:
         t = "".join(el.itertext())
-    s = " ".join(t.split())
+    s = fold(t)
     return s or None
+
+
+def fold(t: str) -> str:
+    """``" ".join(t.split())``: whitespace runs to one space, none at the ends.
+
+    Most ASCII text is already folded; it is returned as is after a few C-level scans
+    instead of being split into words and joined again. The characters checked are every
+    ASCII character ``str.split`` treats as whitespace.
+    """
+    if t.isascii() and not (
+        t[:1] == " "
+        or t[-1:] == " "
+        or "  " in t
+        or "\n" in t
+        or "\t" in t
+        or "\r" in t
+        or "\x0b" in t
+        or "\x0c" in t
+        or "\x1c" in t
+        or "\x1d" in t
+        or "\x1e" in t
+        or "\x1f" in t
+    ):
+        return t
+    return " ".join(t.split())
 
 
 def _leaf(el: Any) -> str | None:
