@@ -51,6 +51,7 @@ def test_complete_retrieval_of_25000_records(tmp_path: Path) -> None:
     assert snap.metadata["count_retrieved"] == 25_000
     assert snap.metadata["retrieval"] == "live"
     assert "drift 0" in snap.metadata["provenance"]
+    assert "over the cap" not in snap.metadata["provenance"]
     for r in srv.log:
         if r.endpoint == "esearch.fcgi":
             assert int(r.params.get("retmax") or 0) <= 9999
@@ -84,6 +85,9 @@ def test_complete_retrieval_when_25000_records_share_one_publication_day(tmp_pat
     assert set(pmids) == set(corpus.dates)
     assert snap.metadata["count_reported"] == snap.metadata["count_retrieved"] == 25_000
     assert "drift 0" in snap.metadata["provenance"]
+    assert "1 day(s) over the cap, 2021/01/01, split further by crdt" in (
+        snap.metadata["provenance"]
+    )
     split = [s for s in c.plan.slices if len(s) == 6]
     assert {(s[0], s[1], s[3]) for s in split} == {("2021/01/01", "2021/01/01", "crdt")}
     assert sum(s[2] for s in split) == 25_000 and all(s[2] <= 9999 for s in split)

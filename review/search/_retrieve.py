@@ -180,6 +180,12 @@ def _provenance(info: Mapping[str, Any]) -> str:
         if n_slices
         else "a single esearch page"
     )
+    # A day over the cap split along a second date: (day, day, count, other, lo, hi).
+    split = sorted({(s[0], s[3]) for s in info["slices"] if len(s) == 6})
+    if split:
+        days = ", ".join(day for day, _ in split)
+        others = " and ".join(sorted({other for _, other in split}))
+        plan += f" ({len(split)} day(s) over the cap, {days}, split further by {others})"
     parts = [
         "Live E-utilities retrieval by review.search (pymed 0.8.9, subclassed)",
         f"PMIDs by {plan}",
@@ -230,7 +236,9 @@ def search_pubmed(
         NCBI identity and key (see :class:`ReviewPubMed`; environment variables
         ``NCBI_TOOL``, ``NCBI_EMAIL``, ``NCBI_API_KEY`` are used when not given).
     datetype, mindate, maxdate
-        Date field and range used to split a result above PubMed's 9,999 cap.
+        Date field and range used to split a result above PubMed's 9,999 cap; a single
+        day still above it is split along a second date (see
+        :meth:`ReviewPubMed.search_ids`), and the provenance names such days.
     batch_size : int
         PMIDs per efetch request (POST above 200).
     partial : path-like, optional
