@@ -30,7 +30,7 @@ Memory, at two file sizes (goal: flat, not growing with the file): tracemalloc p
 objects) and the growth of resident memory of a fresh process (libxml2 included); each
 timed worker also reports its peak resident memory and page faults. Usage::
 
-    python benchmarks/bench_parse.py [--n 10000] [--repeat 1] [--min-size 20000]
+    python benchmarks/bench_parse.py [--n 10000] [--repeat 3] [--min-size 20000]
                                      [--same-process]
 
 "Large records" are the real records of at least ``--min-size`` bytes (20 KB by default:
@@ -249,7 +249,7 @@ def main() -> int:
         return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=10_000)
-    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument(
         "--min-size",
         type=int,
