@@ -388,3 +388,22 @@ def test_missing_interval_prints_na_and_draws_no_line():
     assert texts(fig)["ci:step:0"] == "[NA, NA]"
     gids = [a.get_gid() for a in fig.findobj() if a.get_gid()]
     assert "arrow-left" not in gids and "arrow-right" not in gids
+
+
+def test_wrap_leaves_no_orphan_word():
+    from review.plots._style import style
+
+    with style():
+        label = "Ghilardi 2024 (Penn, commercial CAR T)"
+        width = L.text_width("Ghilardi 2024 (Penn, commercial CAR") + 0.01
+        assert L.wrap(label, width) == ["Ghilardi 2024 (Penn, commercial", "CAR T)"]
+        # when the moved word would not fit, the greedy lines stay
+        narrow = L.text_width("Ghilardi 2024") + 0.01
+        lines = L.wrap(label, narrow)
+        assert all(L.text_width(x) <= narrow + 1e-9 for x in lines)
+        assert " ".join(lines) == label
+        # a break after a hyphen is not a space: its word is not moved with a space added
+        w = L.text_width("aaaa bbbb cc-") + 0.01
+        assert L.wrap("aaaa bbbb cc-dd", w) == ["aaaa bbbb cc-", "dd"]
+        # each paragraph on its own; one-line paragraphs untouched
+        assert L.wrap("x\nlonger text line", 10.0) == ["x", "longer text line"]

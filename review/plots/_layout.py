@@ -81,10 +81,13 @@ def wrap(
     """Break ``s`` into lines no wider than ``width_in`` inches.
 
     Breaks at spaces (and after hyphens and slashes); a single word wider than the width is
-    cut between characters so that no line ever overflows. Explicit newlines are kept.
+    cut between characters so that no line ever overflows. Explicit newlines are kept. A
+    paragraph does not end on an orphan (a last line of one short word, such as the "T)" of
+    "... CAR T)"): the previous line's last word moves down to it when both still fit.
     """
     out: list[str] = []
     for para in str(s).split("\n"):
+        first = len(out)
         # break at plain spaces (not at no-break spaces) and after a hyphen or slash that
         # follows a letter (so "-0.5" and "t(k−1)" stay whole)
         tokens = [t for t in re.split(r"(?<=[A-Za-z][-/])| +", para.strip()) if t]
@@ -107,7 +110,26 @@ def wrap(
                 tok = tok[cut:]
             line = tok
         out.append(line)
+        if len(out) - first >= 2:
+            out[-2:] = _no_orphan(out[-2], out[-1], width_in, size, weight, style)
     return out
+
+
+def _no_orphan(
+    prev: str, last: str, width_in: float, size: float | None, weight: str, style: FontStyle
+) -> list[str]:
+    """``[prev, last]``, or with ``prev``'s last word moved down when ``last`` is an orphan.
+
+    An orphan is a single word of at most three characters; the word moves only at a plain
+    space, when ``prev`` keeps at least one word and the new last line fits ``width_in``.
+    """
+    if " " in last or len(last) > 3 or " " not in prev or re.search(r"[A-Za-z][-/]$", prev):
+        return [prev, last]  # (a line ending "long-" was broken at its hyphen, not a space)
+    head, word = prev.rsplit(" ", 1)
+    moved = f"{word} {last}"
+    if head and text_width(moved, size, weight, style) <= width_in:
+        return [head, moved]
+    return [prev, last]
 
 
 def widest(strings: list[str], size: float | None = None, weight: str = "normal") -> float:
