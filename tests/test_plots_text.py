@@ -407,3 +407,19 @@ def test_wrap_leaves_no_orphan_word():
         assert L.wrap("aaaa bbbb cc-dd", w) == ["aaaa bbbb cc-", "dd"]
         # each paragraph on its own; one-line paragraphs untouched
         assert L.wrap("x\nlonger text line", 10.0) == ["x", "longer text line"]
+
+
+def test_wrap_breaks_after_hyphens_only_before_lower_case():
+    from review.plots._style import style
+
+    with style():
+        w = L.text_width("xxxx long-") + 0.01
+        assert L.wrap("xxxx long-term", w) == ["xxxx long-", "term"]
+        # acronyms and trial names stay whole; the word moves to the next line instead
+        w = L.text_width("xxxx CART-") + 0.01
+        assert L.wrap("xxxx CART-SIE", w) == ["xxxx", "CART-SIE"]
+        assert L.wrap("xxxx ZUMA-1", L.text_width("xxxx ZUMA-") + 0.01) == ["xxxx", "ZUMA-1"]
+        # a hyphen before a space keeps the space ("pre- and post-treatment")
+        assert L.wrap("pre- and post-treatment", 10.0) == ["pre- and post-treatment"]
+        narrow = L.wrap("pre- and post-treatment", L.text_width("pre- and") + 0.01)
+        assert narrow[0] == "pre- and" and "".join(narrow[1:]) == "post-treatment"

@@ -80,39 +80,51 @@ def wrap(
 ) -> list[str]:
     """Break ``s`` into lines no wider than ``width_in`` inches.
 
-    Breaks at spaces (and after hyphens and slashes); a single word wider than the width is
-    cut between characters so that no line ever overflows. Explicit newlines are kept. A
-    paragraph does not end on an orphan (a last line of one short word, such as the "T)" of
-    "... CAR T)"): the previous line's last word moves down to it when both still fit.
+    Breaks at plain spaces (not at no-break spaces) and after a hyphen or slash between a
+    letter and a lower-case letter ("long-|term", "and/|or"; "CART-SIE", "ZUMA-1" and
+    "-0.5" stay whole); a single word wider than the width is cut between characters so
+    that no line ever overflows. Explicit newlines are kept. A paragraph does not end on an
+    orphan (a last line of one short word, such as the "T)" of "... CAR T)"): the previous
+    line's last word moves down to it when both still fit.
     """
     out: list[str] = []
     for para in str(s).split("\n"):
-        first = len(out)
-        # break at plain spaces (not at no-break spaces) and after a hyphen or slash that
-        # follows a letter (so "-0.5" and "t(k−1)" stay whole)
-        tokens = [t for t in re.split(r"(?<=[A-Za-z][-/])| +", para.strip()) if t]
+        # (separator before the token, token): " " between words, "" after a hyphen break
+        tokens: list[tuple[str, str]] = []
+        for word in para.split(" "):
+            if word:
+                parts = _HYPHEN_BREAK.split(word)
+                tokens.append((" ", parts[0]))
+                tokens.extend(("", part) for part in parts[1:])
+        lines: list[str] = []
+        at_space = False  # whether the paragraph's last line began after a space
         line = ""
-        for tok in tokens:
-            sep = "" if (not line or re.search(r"[A-Za-z][-/]$", line)) else " "
-            trial = line + sep + tok
+        for sep, tok in tokens:
+            trial = line + sep + tok if line else tok
             if text_width(trial, size, weight, style) <= width_in:
                 line = trial
                 continue
             if line:
-                out.append(line)
-            line = ""
+                lines.append(line)
+            at_space = bool(line) and sep == " "
             # a token wider than the column is cut where it no longer fits
             while text_width(tok, size, weight, style) > width_in and len(tok) > 1:
                 cut = len(tok) - 1
                 while cut > 1 and text_width(tok[:cut], size, weight, style) > width_in:
                     cut -= 1
-                out.append(tok[:cut])
+                lines.append(tok[:cut])
                 tok = tok[cut:]
+                at_space = False
             line = tok
-        out.append(line)
-        if len(out) - first >= 2:
-            out[-2:] = _no_orphan(out[-2], out[-1], width_in, size, weight, style)
+        lines.append(line)
+        if len(lines) >= 2 and at_space:
+            lines[-2:] = _no_orphan(lines[-2], lines[-1], width_in, size, weight, style)
+        out.extend(lines)
     return out
+
+
+#: Where a word may break after a hyphen or slash (the next character is lower case).
+_HYPHEN_BREAK = re.compile(r"(?<=[A-Za-z][-/])(?=[a-z])")
 
 
 def _no_orphan(
@@ -120,11 +132,12 @@ def _no_orphan(
 ) -> list[str]:
     """``[prev, last]``, or with ``prev``'s last word moved down when ``last`` is an orphan.
 
-    An orphan is a single word of at most three characters; the word moves only at a plain
-    space, when ``prev`` keeps at least one word and the new last line fits ``width_in``.
+    ``last`` follows ``prev`` after a space. An orphan is a single word of at most three
+    characters; the word moves only when ``prev`` keeps at least one word and the new last
+    line fits ``width_in``.
     """
-    if " " in last or len(last) > 3 or " " not in prev or re.search(r"[A-Za-z][-/]$", prev):
-        return [prev, last]  # (a line ending "long-" was broken at its hyphen, not a space)
+    if " " in last or len(last) > 3 or " " not in prev:
+        return [prev, last]
     head, word = prev.rsplit(" ", 1)
     moved = f"{word} {last}"
     if head and text_width(moved, size, weight, style) <= width_in:
