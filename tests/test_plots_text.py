@@ -423,3 +423,47 @@ def test_wrap_breaks_after_hyphens_only_before_lower_case():
         assert L.wrap("pre- and post-treatment", 10.0) == ["pre- and post-treatment"]
         narrow = L.wrap("pre- and post-treatment", L.text_width("pre- and") + 0.01)
         assert narrow[0] == "pre- and" and "".join(narrow[1:]) == "post-treatment"
+
+
+def test_wrap_keeps_statistics_and_citations_together():
+    from review.plots._style import style
+
+    with style():
+        note = (
+            "Exploratory: k = 6 < 10 studies; asymmetry tests have low power "
+            "(Sterne et al. 2011)."
+        )
+        for width in (1.6, 2.0, 2.5, 3.0, 3.5):
+            lines = L.wrap(note, width)
+            assert " ".join(lines) == note
+            assert any("k = 6 < 10" in x for x in lines)
+            assert any("et al. 2011)." in x for x in lines)
+        # "z = 3.36," moves whole to the next line rather than leaving "z =" behind
+        width = L.text_width("Peters test: z = 3") + 0.01
+        lines = L.wrap("Peters test: z = 3.36, p = .0008", width)
+        assert lines[0] == "Peters test:" and lines[1].startswith("z = 3.36,")
+        # a unit wider than the line is broken at its spaces, nothing lost or cut
+        assert L.wrap("k = 6 < 10", L.text_width("k = 6") + 0.01) == ["k = 6", "< 10"]
+
+
+def test_wrap_property_with_relations_and_citations():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from review.plots._style import style
+
+    words = st.sampled_from(
+        ["k", "=", "<", "6", "p", ".0008", "et", "al.", "2011).", "(Sterne", "long-term",
+         "CART-SIE", "T)", "x", "Immunotherapy"]
+    )
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(words, min_size=1, max_size=30), st.floats(0.2, 3.0))
+    def check(ws, width):
+        s = " ".join(ws)
+        with style():
+            lines = L.wrap(s, width)
+            assert all(L.text_width(x) <= width + 1e-9 or len(x) == 1 for x in lines)
+        assert "".join("".join(lines).split()) == "".join(s.split())
+
+    check()

@@ -82,31 +82,42 @@ def wrap(
 
     Breaks at plain spaces (not at no-break spaces) and after a hyphen or slash between a
     letter and a lower-case letter ("long-|term", "and/|or"; "CART-SIE", "ZUMA-1" and
-    "-0.5" stay whole); a single word wider than the width is cut between characters so
-    that no line ever overflows. Explicit newlines are kept. A paragraph does not end on an
-    orphan (a last line of one short word, such as the "T)" of "... CAR T)"): the previous
-    line's last word moves down to it when both still fit.
+    "-0.5" stay whole). A statistic and its value ("p = .0008", "k = 6 < 10") and a
+    citation's "et al. 2011" stay on one line unless they alone are wider than the line. A
+    single word wider than the width is cut between characters so that no line ever
+    overflows. Explicit newlines are kept. A paragraph does not end on an orphan (a last
+    line of one short word, such as the "T)" of "... CAR T)"): the previous line's last
+    word moves down to it when both still fit.
     """
     out: list[str] = []
     for para in str(s).split("\n"):
-        # (separator before the token, token): " " between words, "" after a hyphen break
+        # (separator before the token, token): " " between units, "" after a hyphen break
         tokens: list[tuple[str, str]] = []
-        for word in para.split(" "):
-            if word:
-                parts = _HYPHEN_BREAK.split(word)
-                tokens.append((" ", parts[0]))
-                tokens.extend(("", part) for part in parts[1:])
+        for unit in _units(para):
+            parts = [unit] if " " in unit else _HYPHEN_BREAK.split(unit)
+            tokens.append((" ", parts[0]))
+            tokens.extend(("", part) for part in parts[1:])
+        tokens.reverse()  # a stack: a unit too wide for a line goes back as its words
         lines: list[str] = []
         at_space = False  # whether the paragraph's last line began after a space
-        line = ""
-        for sep, tok in tokens:
+        line, last_at = "", 0  # the line so far, and where its last unit starts
+        while tokens:
+            sep, tok = tokens.pop()
             trial = line + sep + tok if line else tok
             if text_width(trial, size, weight, style) <= width_in:
+                if sep == " " or not line:
+                    last_at = len(line) + len(sep) if line else 0
                 line = trial
+                continue
+            if " " in tok and text_width(tok, size, weight, style) > width_in:
+                words = tok.split(" ")  # a kept-together unit wider than a whole line
+                tokens.extend((" ", w) for w in reversed(words[1:]))
+                tokens.append((sep, words[0]))
                 continue
             if line:
                 lines.append(line)
             at_space = bool(line) and sep == " "
+            prev_at = last_at
             # a token wider than the column is cut where it no longer fits
             while text_width(tok, size, weight, style) > width_in and len(tok) > 1:
                 cut = len(tok) - 1
@@ -115,31 +126,58 @@ def wrap(
                 lines.append(tok[:cut])
                 tok = tok[cut:]
                 at_space = False
-            line = tok
+            line, last_at = tok, 0
         lines.append(line)
         if len(lines) >= 2 and at_space:
-            lines[-2:] = _no_orphan(lines[-2], lines[-1], width_in, size, weight, style)
+            lines[-2:] = _no_orphan(lines[-2], prev_at, line, width_in, size, weight, style)
         out.extend(lines)
     return out
 
 
 #: Where a word may break after a hyphen or slash (the next character is lower case).
 _HYPHEN_BREAK = re.compile(r"(?<=[A-Za-z][-/])(?=[a-z])")
+_RELATIONS = frozenset({"=", "<", ">", "≤", "≥", "≈", "<=", ">="})
+_YEAR = re.compile(r"\(?\d{4}[a-z]?\b")
+
+
+def _units(para: str) -> list[str]:
+    """The words of ``para`` (split at plain spaces), with "x = y" and "et al. 2011" joined."""
+    words = [w for w in para.split(" ") if w]
+    units: list[str] = []
+    i = 0
+    while i < len(words):
+        j = i + 1
+        # a chain of relations: "k = 6 < 10"
+        while j + 1 < len(words) and words[j] in _RELATIONS:
+            j += 2
+        if j == i + 1 and words[i] == "et" and j + 1 < len(words):
+            if words[j] == "al." and _YEAR.match(words[j + 1]):
+                j += 2
+        units.append(" ".join(words[i:j]))
+        i = j
+    return units
 
 
 def _no_orphan(
-    prev: str, last: str, width_in: float, size: float | None, weight: str, style: FontStyle
+    prev: str,
+    prev_at: int,
+    last: str,
+    width_in: float,
+    size: float | None,
+    weight: str,
+    style: FontStyle,
 ) -> list[str]:
-    """``[prev, last]``, or with ``prev``'s last word moved down when ``last`` is an orphan.
+    """``[prev, last]``, or with ``prev``'s last unit moved down when ``last`` is an orphan.
 
-    ``last`` follows ``prev`` after a space. An orphan is a single word of at most three
-    characters; the word moves only when ``prev`` keeps at least one word and the new last
-    line fits ``width_in``.
+    ``last`` follows ``prev`` after a space; ``prev``'s last unit (word, or words kept
+    together) starts at ``prev_at``. An orphan is a single word of at most three
+    characters; the unit moves only when ``prev`` keeps something and the new last line
+    fits ``width_in``.
     """
-    if " " in last or len(last) > 3 or " " not in prev:
+    if " " in last or len(last) > 3 or prev_at <= 0:
         return [prev, last]
-    head, word = prev.rsplit(" ", 1)
-    moved = f"{word} {last}"
+    head, unit = prev[:prev_at].rstrip(" "), prev[prev_at:]
+    moved = f"{unit} {last}"
     if head and text_width(moved, size, weight, style) <= width_in:
         return [head, moved]
     return [prev, last]
