@@ -437,7 +437,7 @@ def test_wrap_keeps_statistics_and_citations_together():
             lines = L.wrap(note, width)
             assert " ".join(lines) == note
             assert any("k = 6 < 10" in x for x in lines)
-            assert any("et al. 2011)." in x for x in lines)
+            assert any("(Sterne et al. 2011)." in x for x in lines)
         # "z = 3.36," moves whole to the next line rather than leaving "z =" behind
         width = L.text_width("Peters test: z = 3") + 0.01
         lines = L.wrap("Peters test: z = 3.36, p = .0008", width)

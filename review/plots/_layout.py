@@ -83,9 +83,9 @@ def wrap(
     Breaks at plain spaces (not at no-break spaces) and after a hyphen or slash between a
     letter and a lower-case letter ("long-|term", "and/|or"; "CART-SIE", "ZUMA-1" and
     "-0.5" stay whole). A statistic and its value ("p = .0008", "k = 6 < 10") and a
-    citation's "et al. 2011" stay on one line unless they alone are wider than the line. A
-    single word wider than the width is cut between characters so that no line ever
-    overflows. Explicit newlines are kept. A paragraph does not end on an orphan (a last
+    citation ("Sterne et al. 2011") stay on one line unless they alone are wider than
+    it. A single word wider than the width is cut between characters so that no line
+    ever overflows. Explicit newlines are kept. A paragraph does not end on an orphan (a last
     line of one short word, such as the "T)" of "... CAR T)"): the previous line's last
     word moves down to it when both still fit.
     """
@@ -141,7 +141,7 @@ _YEAR = re.compile(r"\(?\d{4}[a-z]?\b")
 
 
 def _units(para: str) -> list[str]:
-    """The words of ``para`` (split at plain spaces), with "x = y" and "et al. 2011" joined."""
+    """Words of ``para`` (split at plain spaces); "x = y" and "Name et al. 2011" joined."""
     words = [w for w in para.split(" ") if w]
     units: list[str] = []
     i = 0
@@ -150,9 +150,10 @@ def _units(para: str) -> list[str]:
         # a chain of relations: "k = 6 < 10"
         while j + 1 < len(words) and words[j] in _RELATIONS:
             j += 2
-        if j == i + 1 and words[i] == "et" and j + 1 < len(words):
-            if words[j] == "al." and _YEAR.match(words[j + 1]):
-                j += 2
+        # a citation: "(Sterne et al. 2011)."
+        if j == i + 1 and words[i + 1 : i + 3] == ["et", "al."] and i + 3 < len(words):
+            if _YEAR.match(words[i + 3]):
+                j = i + 4
         units.append(" ".join(words[i:j]))
         i = j
     return units
