@@ -85,7 +85,7 @@ def test_complete_retrieval_when_25000_records_share_one_publication_day(tmp_pat
     assert set(pmids) == set(corpus.dates)
     assert snap.metadata["count_reported"] == snap.metadata["count_retrieved"] == 25_000
     assert "drift 0" in snap.metadata["provenance"]
-    assert "1 day(s) over the cap, 2021/01/01, split further by crdt" in (
+    assert "1 day over the cap, 2021/01/01, split further by crdt" in (
         snap.metadata["provenance"]
     )
     split = [s for s in c.plan.slices if len(s) == 6]
@@ -280,3 +280,29 @@ def test_zero_results_give_an_empty_snapshot(tmp_path: Path) -> None:
         assert srv.count("efetch.fcgi") == 0
     assert len(snap.records) == 0 and snap.metadata["count_reported"] == 0
     assert (tmp_path / "s" / "records.jsonl").read_text() == ""
+
+
+def test_provenance_names_each_day_split_along_a_second_date() -> None:
+    from review.search._retrieve import _provenance
+
+    info = {
+        "slices": [
+            (None, None, 30_000),
+            ("2019/01/01", "2019/12/31", 9_000),
+            ("2020/01/01", "2020/01/01", 9_500, "crdt", "1700/01/01", "2020/06/30"),
+            ("2020/01/01", "2020/01/01", 1_000, "crdt", "2020/07/01", "2031/12/31"),
+            ("2021/01/01", "2021/01/01", 10_500, "crdt", "1700/01/01", "2031/12/31"),
+        ],
+        "datetype": "pdat",
+        "count_reported": 30_000,
+        "drift": 0,
+        "count_retrieved": 30_000,
+        "missing": [],
+        "duplicates": 0,
+        "warnings": [],
+    }
+    text = _provenance(info)
+    assert "bisection on pdat into 4 slices" in text
+    assert "(2 days over the cap, 2020/01/01, 2021/01/01, split further by crdt)" in text
+    info["slices"] = info["slices"][:2]
+    assert "over the cap" not in _provenance(info)

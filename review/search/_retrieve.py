@@ -185,7 +185,8 @@ def _provenance(info: Mapping[str, Any]) -> str:
     if split:
         days = ", ".join(day for day, _ in split)
         others = " and ".join(sorted({other for _, other in split}))
-        plan += f" ({len(split)} day(s) over the cap, {days}, split further by {others})"
+        n_days = f"{len(split)} day{'s' if len(split) > 1 else ''}"
+        plan += f" ({n_days} over the cap, {days}, split further by {others})"
     parts = [
         "Live E-utilities retrieval by review.search (pymed 0.8.9, subclassed)",
         f"PMIDs by {plan}",
