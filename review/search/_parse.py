@@ -58,8 +58,8 @@ def _html_message(head: bytes) -> str:
 #: Complete records of about this many bytes are parsed as one small tree (a tree of a few
 #: hundred KiB stays in the CPU caches while its fields are read; larger trees were slower).
 CHUNK = 1 << 18
-#: Bytes read from the source at a time.
-BLOCK = 1 << 16
+#: Bytes read from the source at a time (128 KiB: 3-4% faster than 64 KiB in paired rounds).
+BLOCK = 1 << 17
 _SET_START = re.compile(rb"<PubmedArticleSet(?:\s[^>]*)?>")
 _SET_END = re.compile(rb"\s*</PubmedArticleSet>\s*")
 _ENDS = (b"</PubmedArticle>", b"</PubmedBookArticle>")
