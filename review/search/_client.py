@@ -191,6 +191,35 @@ def _fmt_date(d: dt.date) -> str:
     return d.strftime("%Y/%m/%d")
 
 
+#: The earliest date a search range starts from (before any record PubMed holds).
+FIRST_DAY = dt.date(1700, 1, 1)
+
+
+def _last_day() -> dt.date:
+    """The latest date a search range reaches: the end of the year five years from now."""
+    return dt.date(dt.date.today().year + 5, 12, 31)
+
+
+def _halves(
+    lo: dt.date, hi: dt.date, ask: Callable[[dt.date, dt.date], EsearchResult]
+) -> Iterator[tuple[dt.date, dt.date, EsearchResult]]:
+    """Date ranges of ``lo``..``hi`` with ``ask``'s answer, halved while over the cap.
+
+    Yields, earliest first, each range whose answer fits PubMed's cap and each single day
+    whose answer still does not (the caller splits it another way or gives up).
+    """
+    stack = [(lo, hi)]
+    while stack:
+        lo, hi = stack.pop()
+        r = ask(lo, hi)
+        if r.count > ESEARCH_CAP and lo < hi:
+            mid = lo + (hi - lo) // 2
+            stack.append((mid + dt.timedelta(days=1), hi))
+            stack.append((lo, mid))
+            continue
+        yield lo, hi, r
+
+
 #: Search tags of the ``datetype`` values, for a date range written into a query term.
 _DATE_TAGS = {"pdat": "dp", "crdt": "crdt", "edat": "edat"}
 
@@ -424,7 +453,7 @@ class ReviewPubMed(PubMed):  # type: ignore[misc]  # pymed is untyped
         term: str,
         *,
         datetype: str = "pdat",
-        mindate: dt.date = dt.date(1700, 1, 1),
+        mindate: dt.date = FIRST_DAY,
         maxdate: dt.date | None = None,
         on_slice: Callable[[int], None] | None = None,
     ) -> tuple[list[str], EsearchResult]:
@@ -445,7 +474,7 @@ class ReviewPubMed(PubMed):  # type: ignore[misc]  # pymed is untyped
             than 9,999 records: no date split can serve them.
         """
         if maxdate is None:
-            maxdate = dt.date(dt.date.today().year + 5, 12, 31)
+            maxdate = _last_day()
         first = self.esearch(term, retmax=ESEARCH_CAP)
         self.plan.slices.append((None, None, first.count))
         if first.count <= ESEARCH_CAP:
@@ -454,25 +483,22 @@ class ReviewPubMed(PubMed):  # type: ignore[misc]  # pymed is untyped
                 on_slice(len(ids))
             return ids, first
         found: set[str] = set()
-        stack = [(mindate, maxdate)]
-        while stack:
-            lo, hi = stack.pop()
-            r = self.esearch(
+
+        def ask(lo: dt.date, hi: dt.date) -> EsearchResult:
+            return self.esearch(
                 term,
                 retmax=ESEARCH_CAP,
                 mindate=_fmt_date(lo),
                 maxdate=_fmt_date(hi),
                 datetype=datetype,
             )
+
+        for lo, hi, r in _halves(mindate, maxdate, ask):
             if r.count <= ESEARCH_CAP:
                 self.plan.slices.append((_fmt_date(lo), _fmt_date(hi), r.count))
                 self._take(r.ids, found, on_slice)
-            elif lo == hi:
-                self._split_day(term, datetype, lo, r.count, found, on_slice)
             else:
-                mid = lo + (hi - lo) // 2
-                stack.append((mid + dt.timedelta(days=1), hi))
-                stack.append((lo, mid))
+                self._split_day(term, datetype, lo, r.count, found, on_slice)
         return sorted(found, key=int), first
 
     @staticmethod
@@ -494,26 +520,20 @@ class ReviewPubMed(PubMed):  # type: ignore[misc]  # pymed is untyped
         """The PMIDs of one over-cap ``day`` of ``datetype``, bisected by the second date."""
         other = second_datetype(datetype)
         day_s = _fmt_date(day)
-        whole = (dt.date(1700, 1, 1), dt.date(dt.date.today().year + 5, 12, 31))
         log.info("%d records on %s (%s): splitting that day by %s", count, day_s, datetype, other)
-        served = 0
-        stack = [whole]
-        while stack:
-            lo, hi = stack.pop()
-            r = self.esearch(
+
+        def ask(lo: dt.date, hi: dt.date) -> EsearchResult:
+            return self.esearch(
                 date_range_term(term, other, lo, hi),
                 retmax=ESEARCH_CAP,
                 mindate=day_s,
                 maxdate=day_s,
                 datetype=datetype,
             )
-            if r.count <= ESEARCH_CAP:
-                self.plan.slices.append(
-                    (day_s, day_s, r.count, other, _fmt_date(lo), _fmt_date(hi))
-                )
-                served += r.count
-                self._take(r.ids, found, on_slice)
-            elif lo == hi:
+
+        served = 0
+        for lo, hi, r in _halves(FIRST_DAY, _last_day(), ask):
+            if r.count > ESEARCH_CAP:
                 raise SearchError(
                     f"{r.count} records of the query {term!r} on the single day {day_s} "
                     f"({datetype}) and the single day {_fmt_date(lo)} ({other}): more than "
@@ -521,13 +541,13 @@ class ReviewPubMed(PubMed):  # type: ignore[misc]  # pymed is untyped
                     "further; narrow the query (e.g. by journal or publication type) and "
                     "run the parts separately"
                 )
-            else:
-                mid = lo + (hi - lo) // 2
-                stack.append((mid + dt.timedelta(days=1), hi))
-                stack.append((lo, mid))
+            self.plan.slices.append((day_s, day_s, r.count, other, _fmt_date(lo), _fmt_date(hi)))
+            served += r.count
+            self._take(r.ids, found, on_slice)
         if served != count:
-            # The slices cover whole[0]..whole[1] of the second date: a shortfall means
-            # records dated outside it, or a database that changed while it was searched.
+            # The slices cover every date of the second field the planner asks for: a
+            # shortfall means records dated outside them, or a database that changed while
+            # it was searched.
             log.warning(
                 "%s (%s): PubMed counted %d records on that day, its %s slices %d",
                 day_s,
