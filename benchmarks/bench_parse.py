@@ -156,28 +156,30 @@ def fresh(which: str, path: Path, warm: Path) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def rounds(path: Path, warm: Path, repeat: int, n: int) -> dict[str, list[dict[str, float]]]:
-    """Measurements of the three parsers, each in a fresh process, in interleaved rounds
-    (a rotated order in each), so a slow spell on the shared machine hits every parser alike."""
-    runs: dict[str, list[dict[str, float]]] = {k: [] for k in PARSERS}
+def interleaved(repeat: int) -> list[str]:
+    """The parsers' names, round after round, each round in a rotated order, so a slow
+    spell on the shared machine hits every parser alike."""
     order = list(PARSERS)
-    for r in range(repeat):
-        for k in order[r % 3 :] + order[: r % 3]:
-            got = fresh(k, path, warm)
-            assert got["n"] == n, (k, got["n"], n)
-            runs[k].append(got)
+    return [k for r in range(repeat) for k in order[r % 3 :] + order[: r % 3]]
+
+
+def rounds(path: Path, warm: Path, repeat: int, n: int) -> dict[str, list[dict[str, float]]]:
+    """Measurements of the three parsers, each in a fresh process, in interleaved rounds."""
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in PARSERS}
+    for k in interleaved(repeat):
+        got = fresh(k, path, warm)
+        assert got["n"] == n, (k, got["n"], n)
+        runs[k].append(got)
     return runs
 
 
 def same_process_rounds(path: Path, repeat: int, n: int) -> dict[str, list[float]]:
     """CPU times of the three parsers timed in this process, interleaved (for comparison)."""
     times: dict[str, list[float]] = {k: [] for k in PARSERS}
-    order = list(PARSERS)
-    for r in range(repeat):
-        for k in order[r % 3 :] + order[: r % 3]:
-            t, got = timed(PARSERS[k], path)
-            assert got == n, (k, got, n)
-            times[k].append(t)
+    for k in interleaved(repeat):
+        t, got = timed(PARSERS[k], path)
+        assert got == n, (k, got, n)
+        times[k].append(t)
     return times
 
 
