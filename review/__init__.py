@@ -46,8 +46,8 @@ _EXPORTS: dict[str, str] = {
     "PrismaCounts": "review.prisma",
     # studies
     "load_extraction": "review.extraction",
+    "read_extraction": "review.extraction",
     "provenance": "review.extraction",
-    "person_time": "review.extraction",
     "report_study_map": "review.extraction",
     # pooled results
     "pool_proportions": "review.meta",

@@ -124,6 +124,12 @@ COVARIATE_TYPES = ("categorical", "number", "integer", "text", "boolean")
 ESTIMATE_POLICIES = ("include", "exclude")
 #: Columns of ``studies.csv`` that identify a study and its reports (not covariates).
 STUDY_ID_COLUMNS = ("study_id", "label", "pmid", "report_pmids", "note")
+# Columns the extraction and pooling steps add beside a review's fields and covariates
+# (per-outcome tables, the engine's canonical frames): no field or covariate may take them.
+_ENGINE_COLUMNS = (
+    "events", "n", "time", "yi", "vi", "estimate", "ci_low", "ci_high", "ci_level", "se",
+    "estimate_type", "basis", "time_source", "weight", "corrected",
+)  # fmt: skip
 
 _CODE_PATTERN = r"^[a-z][a-z0-9_]*$"
 _CODE = {"type": "string", "pattern": _CODE_PATTERN}
@@ -1026,10 +1032,10 @@ def _build_v2(data: Mapping[str, Any], ck: _Checker) -> dict[str, Any]:
     covariates: dict[str, Covariate] = {}
     for i, c in enumerate(raw_covs):
         where = ["covariates", i]
-        if c["code"] in STUDY_ID_COLUMNS:
+        if c["code"] in STUDY_ID_COLUMNS or c["code"] in _ENGINE_COLUMNS:
             ck.fail(
-                f"covariate code {c['code']!r} is a reserved column of studies.csv "
-                f"({', '.join(STUDY_ID_COLUMNS)}); choose another code",
+                f"covariate code {c['code']!r} is a reserved column name "
+                f"({', '.join(STUDY_ID_COLUMNS + _ENGINE_COLUMNS)}); choose another code",
                 [*where, "code"],
             )
         values: dict[str, str] = {}
@@ -1081,6 +1087,12 @@ def _build_v2(data: Mapping[str, Any], ck: _Checker) -> dict[str, Any]:
     for i, f in enumerate(raw_fields):
         where = ["fields", i]
         code = f["code"]
+        if code in _ENGINE_COLUMNS:
+            ck.fail(
+                f"field code {code!r} is a reserved column name "
+                f"({', '.join(_ENGINE_COLUMNS)}); choose another code",
+                [*where, "code"],
+            )
         if code in STUDY_ID_COLUMNS or code in covariates:
             ck.fail(
                 f"field code {code!r} is also a column of studies.csv (an identifying column "

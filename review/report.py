@@ -2,9 +2,9 @@
 
 These take the engine's results (:mod:`review.meta`) and lay them out for the manuscript; they
 compute nothing new. Published figures are data like any other: a CSV with one row a quantity,
-each with its PMID and the place it was read (``data/extraction/tix2024.csv`` in the worked
-example), so the comparison table, like every other number the review shows, traces back to a
-source.
+each with its PMID and the place it was read (a file of the review folder that the protocol's
+``comparisons`` name), so the comparison table, like every other number the review shows,
+traces back to a source.
 """
 
 from __future__ import annotations
@@ -82,9 +82,9 @@ def compare_estimates(
     published: pd.DataFrame,
     *,
     published_label: str,
-    quantity: str = "pooled_spm",
-    patients: str | None = "patients",
-    studies: tuple[str, ...] = ("clinical_trials", "real_world_studies"),
+    quantity: str,
+    patients: str | None = None,
+    studies: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """One row per estimate: ours (several analyses) and the published one, in percent.
 
@@ -95,7 +95,7 @@ def compare_estimates(
     published : pandas.DataFrame
         From :func:`load_published`.
     published_label : str
-        How to name the published row (e.g. ``"Tix et al. 2024"``).
+        How to name the published row (e.g. ``"Smith et al. 2024"``).
     quantity : str
         The published pooled estimate's quantity (value and interval in percent).
     patients : str, optional

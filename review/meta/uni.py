@@ -940,7 +940,7 @@ def confint_tau2(res: PoolResult, *, type: str = "QP", level: float | None = Non
     ...     {
     ...         "events": [2, 5, 1, 8, 4, 12],
     ...         "n": [40, 60, 35, 90, 50, 100],
-    ...         "target": ["CD19", "BCMA"] * 3,
+    ...         "setting": ["urban", "rural"] * 3,
     ...         "fu": [12.0, 24, 18, 36, 6, 30],
     ...     }
     ... )
@@ -1078,7 +1078,7 @@ def meta_regression(
     ...     {
     ...         "events": [2, 5, 1, 8, 4, 12],
     ...         "n": [40, 60, 35, 90, 50, 100],
-    ...         "target": ["CD19", "BCMA"] * 3,
+    ...         "setting": ["urban", "rural"] * 3,
     ...         "fu": [12.0, 24, 18, 36, 6, 30],
     ...     }
     ... )
@@ -1187,12 +1187,12 @@ def subgroups(res: PoolResult, by: str) -> SubgroupResult:
     ...     {
     ...         "events": [2, 5, 1, 8, 4, 12],
     ...         "n": [40, 60, 35, 90, 50, 100],
-    ...         "target": ["CD19", "BCMA"] * 3,
+    ...         "setting": ["urban", "rural"] * 3,
     ...         "fu": [12.0, 24, 18, 36, 6, 30],
     ...     }
     ... )
     >>> res = pool_proportions(df, method="REML")
-    >>> s = subgroups(res, by="target")
+    >>> s = subgroups(res, by="setting")
     >>> round(s.q_between, 4), s.q_between_df, s.table["estimate"].round(4).tolist()
     (1.6165, 1, [0.1012, 0.0602])
     """

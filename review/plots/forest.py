@@ -257,7 +257,7 @@ def _order(studies: pd.DataFrame, sort: str | None) -> pd.DataFrame:
     if sort == "year":
         if "year" in studies.columns:
             years = pd.to_numeric(studies["year"], errors="coerce")
-        else:  # the last four-digit year in the label ("ZUMA-1 (Neelapu) 2019")
+        else:  # the last four-digit year in the label ("TRIAL-1 (Smith) 2019")
             found = [(_YEAR.findall(str(lbl)) or [None])[-1] for lbl in studies["label"]]
             years = pd.to_numeric(pd.Series(found, index=studies.index), errors="coerce")
         if years.isna().any():
