@@ -52,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     # pooled results
     "pool_proportions": "review.meta",
     "pool_rates": "review.meta",
+    "pool_estimates": "review.meta",
     "subgroups": "review.meta",
     "meta_regression": "review.meta",
     "leave_one_out": "review.meta",

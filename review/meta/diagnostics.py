@@ -508,6 +508,11 @@ def regtest(
     if k < 3:
         raise InputError(f"regtest needs at least 3 studies; got k = {k}")
     sizes = _sizes(res)
+    if predictor in ("ninv", "sqrtninv") and not np.isfinite(sizes).all():
+        raise InputError(
+            f"predictor {predictor!r} needs every study's sample size (or person-time); some "
+            "studies entered as estimates without one: use predictor='sei' (Egger)"
+        )
     xcol = {
         "sei": np.sqrt(vi),
         "vi": vi,
