@@ -391,6 +391,7 @@ _COMPARISON: dict[str, Any] = {
         "patients": {"type": ["string", "null"]},
         "studies": _STR_LIST,
         "columns": _STR_LIST,
+        "description": {"type": "string"},
     },
 }
 
@@ -680,6 +681,8 @@ class Comparison:
     columns : tuple of str
         Columns of ``studies.csv`` shown with the comparison (for example whether the
         published review included each study).
+    description : str or None
+        How to read the comparison (why the estimates may differ).
     """
 
     code: str
@@ -691,6 +694,7 @@ class Comparison:
     patients: str | None = None
     studies: tuple[str, ...] = ()
     columns: tuple[str, ...] = ()
+    description: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1257,6 +1261,7 @@ def _build_v2(data: Mapping[str, Any], ck: _Checker) -> dict[str, Any]:
             patients=c.get("patients"),
             studies=tuple(c.get("studies") or ()),
             columns=tuple(c.get("columns") or ()),
+            description=c.get("description"),
         )
     folder = (data.get("extraction") or {}).get("folder", "extraction")
     return {
@@ -1427,8 +1432,8 @@ def _cell_text(v: Any) -> str:
 
 
 def _check_display(display: Mapping[str, Any], kind: str, where: list[Any], ck: _Checker) -> None:
-    # the forest plot's own vocabulary (review.plots.forest), read where it is declared
-    from review.plots.forest import SCALES, Sort, XScale
+    # the figures' display vocabulary, declared once in review._display
+    from review._display import SCALES, Sort, XScale
 
     sorts = [s for s in get_args(Sort)]
     if "sort" in display and display["sort"] is not None and display["sort"] not in sorts:

@@ -16,17 +16,26 @@ from typing import cast
 
 import pandas as pd
 
-from review.errors import ExtractionError, InputError
+from review.errors import ExtractionError, InputError, ReviewError
 from review.meta import subgroups
-from review.meta.results import PoolResult
+from review.meta.results import PoolResult, SubgroupResult
 
 __all__ = [
+    "POOLED_COLUMNS",
     "PUBLISHED_COLUMNS",
     "compare_estimates",
     "load_published",
     "pooled_table",
+    "subgroup_test_row",
     "subgroup_tests",
 ]
+
+#: Columns of :func:`pooled_table`, in order.
+POOLED_COLUMNS = (
+    "analysis", "kind", "measure", "method", "test", "k", "events", "total", "estimate",
+    "ci_low", "ci_high", "pi_low", "pi_high", "pi_method", "tau2", "i2", "q", "q_df",
+    "q_pvalue", "converged",
+)  # fmt: skip
 
 #: Columns of a published-facts file.
 PUBLISHED_COLUMNS = ("quantity", "value", "unit", "ci_low", "ci_high", "pmid", "location")
@@ -187,7 +196,7 @@ def pooled_table(results: Mapping[str, PoolResult]) -> pd.DataFrame:
                 "converged": res.converged,
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(POOLED_COLUMNS))
 
 
 def subgroup_tests(res: PoolResult, by: list[str] | tuple[str, ...]) -> pd.DataFrame:
@@ -210,27 +219,46 @@ def subgroup_tests(res: PoolResult, by: list[str] | tuple[str, ...]) -> pd.DataF
     rows = []
     for col in by:
         try:
-            sub = subgroups(res, by=col)
+            sub: SubgroupResult | InputError = subgroups(res, by=col)
         except InputError as exc:
-            rows.append(
-                {
-                    "by": col,
-                    "groups": res.data[col].nunique(dropna=True),
-                    "q_between": float("nan"),
-                    "df": pd.NA,
-                    "pvalue": float("nan"),
-                    "note": exc.message,
-                }
-            )
-            continue
-        rows.append(
-            {
-                "by": col,
-                "groups": len(sub.groups),
-                "q_between": sub.q_between,
-                "df": sub.q_between_df,
-                "pvalue": sub.q_between_pvalue,
-                "note": "; ".join(sub.notes),
-            }
-        )
+            sub = exc
+        rows.append(subgroup_test_row(col, res.data[col] if col in res.data else None, sub))
     return pd.DataFrame(rows)
+
+
+def subgroup_test_row(
+    by: str, values: pd.Series | None, outcome: SubgroupResult | ReviewError
+) -> dict[str, object]:
+    """One row of :func:`subgroup_tests`: the test of a subgroup analysis, or why none.
+
+    Parameters
+    ----------
+    by : str
+        The grouping column.
+    values : pandas.Series or None
+        Its values (to count the groups when no test could be made).
+    outcome : SubgroupResult or ReviewError
+        The subgroup analysis, or the error that prevented it.
+
+    Returns
+    -------
+    dict
+        ``by, groups, q_between, df, pvalue, note``.
+    """
+    if isinstance(outcome, SubgroupResult):
+        return {
+            "by": by,
+            "groups": len(outcome.groups),
+            "q_between": outcome.q_between,
+            "df": outcome.q_between_df,
+            "pvalue": outcome.q_between_pvalue,
+            "note": "; ".join(outcome.notes),
+        }
+    return {
+        "by": by,
+        "groups": values.nunique(dropna=True) if values is not None else pd.NA,
+        "q_between": float("nan"),
+        "df": pd.NA,
+        "pvalue": float("nan"),
+        "note": getattr(outcome, "message", str(outcome)),
+    }
