@@ -368,3 +368,24 @@ def test_a_protocol_without_analyses_runs_to_an_empty_set(review: Path) -> None:
     assert len(res) == 0 and len(res.pooled_table()) == 0
     assert "no analyses" in res.summary()
     assert len(run_sensitivity(res)) == 0
+
+
+def test_figure_set_shows_each_figure_as_its_own_png(
+    results: AnalysisSet, tmp_path: Path, capsys
+) -> None:
+    from review.plots import save_analysis_figures
+
+    figs = save_analysis_figures(results, tmp_path, formats=("png",))
+    shown: list[Any] = []
+    import IPython.display as ipd
+
+    original = ipd.display
+    ipd.display = lambda obj: shown.append(obj)  # type: ignore[assignment]
+    try:
+        figs._ipython_display_()
+    finally:
+        ipd.display = original
+    images = [o for o in shown if isinstance(o, ipd.Image)]
+    assert len(images) == len(figs.figures) == 5
+    # the PNG shown is the file written, not a second drawing
+    assert images[0].data == (tmp_path / "forest_ssi_glmm.png").read_bytes()

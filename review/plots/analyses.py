@@ -89,6 +89,21 @@ class FigureSet:
         out += [f"<p>{html.escape(n)}</p>" for n in self.notes]
         return "<div>" + "".join(out) + "</div>" if out else "<p>No figures.</p>"
 
+    def _ipython_display_(self) -> None:
+        """In Jupyter: each figure as its own PNG output (the PNG already written), named."""
+        import importlib
+
+        ipd: Any = importlib.import_module("IPython.display")  # untyped; Jupyter only
+
+        for name, fig in self.figures.items():
+            data, width = _png(fig, self.paths.get(name, ()))
+            ipd.display(ipd.HTML(f"<p><b>{html.escape(name)}</b></p>"))
+            ipd.display(ipd.Image(data=data, format="png", width=width))
+        for note in self.notes:
+            ipd.display(ipd.HTML(f"<p>{html.escape(note)}</p>"))
+        if not self.figures and not self.notes:
+            ipd.display(ipd.HTML("<p>No figures.</p>"))
+
     def __repr__(self) -> str:
         return f"<FigureSet: {', '.join(self.figures) or 'none'}>"
 
