@@ -272,6 +272,7 @@ def _check_studies(df: pd.DataFrame, proto: Protocol, path: Path) -> dict[str, d
                 column=name,
             )
     seen: dict[str, int] = {}
+    labels: dict[str, int] = {}
     typed: dict[str, dict[str, Any]] = {c: {} for c in proto.covariates}
     for label, row in df.iterrows():
         line = cast(int, label)  # _read_csv indexes rows by their line in the file
@@ -285,6 +286,15 @@ def _check_studies(df: pd.DataFrame, proto: Protocol, path: Path) -> dict[str, d
         seen[sid] = line
         if not row["label"]:
             raise ExtractionError("label is empty", path=path, row=line, column="label")
+        if row["label"] in labels:
+            raise ExtractionError(
+                f"label {row['label']!r} repeats line {labels[row['label']]} (figures and tables "
+                "name studies by their label)",
+                path=path,
+                row=line,
+                column="label",
+            )
+        labels[row["label"]] = line
         if not _PMID.match(row["pmid"]):
             raise ExtractionError(
                 f"pmid {row['pmid']!r} is not a PubMed identifier (digits only)",

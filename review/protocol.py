@@ -1264,6 +1264,13 @@ def _build_v2(data: Mapping[str, Any], ck: _Checker) -> dict[str, Any]:
             description=c.get("description"),
         )
     folder = (data.get("extraction") or {}).get("folder", "extraction")
+    if folder != "extraction":
+        # the layout of a review folder is fixed (review.paths): the key says it, not moves it
+        ck.fail(
+            f"extraction.folder {folder!r}: a review keeps its extraction tables in "
+            "'extraction/' (docs/DESIGN.md); write folder: extraction",
+            ["extraction", "folder"],
+        )
     return {
         "fields": MappingProxyType(fields),
         "outcomes": tuple(outcomes),

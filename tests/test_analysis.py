@@ -102,7 +102,7 @@ PROTOCOL: dict[str, Any] = {
             "outcome": "ssi",
             "model": {"measure": "PLO", "method": "REML", "test": "knha"},
             "estimates": "include",
-            "subgroups": ["design"],
+            "subgroups": ["design", "high_rob"],
             "sensitivity": {"methods": True, "funnel": "peters", "leave_one_out": True},
         },
         {
@@ -244,6 +244,10 @@ def test_subgroups_use_the_covariate_labels(results: AnalysisSet) -> None:
     # with estimates: the subgroup fits and the common-tau^2 test run on yi/vi
     s2 = results["ssi_est"].subgroups["design"]
     assert math.isfinite(s2.qm) and sum(g.k for g in s2.groups.values()) == 9
+    # a study without a value is left out of that subgroup analysis, and named
+    s3 = results["ssi_est"].subgroups["high_rob"]
+    assert set(s3.groups) == {"True", "False"} and s3.overall.k == 8
+    assert any("high_rob" in n and "Kim 2022" in n for n in results["ssi_est"].notes)
 
 
 def test_moderators_use_an_inverse_variance_refit(results: AnalysisSet) -> None:
@@ -325,7 +329,7 @@ def test_tables_and_figures_are_written_with_the_codes(
     figs = save_analysis_figures(results, tmp_path / "figures", formats=("png",))
     assert list(figs.figures) == [
         "forest_ssi_glmm", "forest_ssi_glmm_by_design", "forest_ssi_est",
-        "forest_ssi_est_by_design", "forest_rate",
+        "forest_ssi_est_by_design", "forest_ssi_est_by_high_rob", "forest_rate",
     ]  # fmt: skip
     assert any("forest_deep" in n for n in figs.notes)
     texts = {
@@ -386,6 +390,6 @@ def test_figure_set_shows_each_figure_as_its_own_png(
     finally:
         ipd.display = original
     images = [o for o in shown if isinstance(o, ipd.Image)]
-    assert len(images) == len(figs.figures) == 5
+    assert len(images) == len(figs.figures) == 6
     # the PNG shown is the file written, not a second drawing
     assert images[0].data == (tmp_path / "forest_ssi_glmm.png").read_bytes()

@@ -328,6 +328,7 @@ def test_a_note_allows_a_subtype_above_its_parent(tmp_path: Path) -> None:
         ("s1,Alpha 2020,111,", "s1,Alpha 2020,PMC111,", "pmid", "digits"),
         ("s2,Beta 2021,", "s1,Beta 2021,", "study_id", "repeats line 2"),
         ("s2,Beta 2021,", "s2,,", "label", "empty"),
+        ("s2,Beta 2021,", "s2,Alpha 2020,", "label", "repeats line 2"),
         (",111;112,", ",111;x12,", "report_pmids", "not a PubMed"),
     ],
 )

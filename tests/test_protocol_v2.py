@@ -319,6 +319,7 @@ CASES = [
         "for proportions",
     ),
     (_set(["analyses", 0, "display", "sort"], "size"), "analyses[0].display.sort", "Invalid sort"),
+    (_set(["extraction", "folder"], "data"), "extraction.folder", "write folder: extraction"),
     (
         _set(
             ["comparisons"],
