@@ -398,3 +398,15 @@ def test_worked_example_protocol_is_version_2() -> None:
     primary = [o for o in p.outcomes if o.primary]
     assert len(primary) == 1
     assert all(a.outcome in {o.code for o in p.outcomes} for a in p.analyses.values())
+
+
+def test_the_commented_template_in_design_md_loads() -> None:
+    """The template a new reviewer copies from docs/DESIGN.md is a valid protocol."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "DESIGN.md").read_text(encoding="utf-8")
+    section = text.split("### A commented template", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    p = protocol_from_mapping(yaml.safe_load(block))
+    assert p.schema_version == 2
+    assert set(p.analyses) == {"ssi_main", "ssi_with_estimates", "ssi_rate"}
+    assert p.outcome("ssi_rate").counts == "events"
+    assert p.fields["person_years"].derived is not None
