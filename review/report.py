@@ -17,6 +17,7 @@ from typing import cast
 import pandas as pd
 
 from review.errors import ExtractionError, InputError, ReviewError
+from review.extraction import _parse_number
 from review.meta import subgroups
 from review.meta.results import PoolResult, SubgroupResult
 
@@ -72,12 +73,8 @@ def load_published(path: str | os.PathLike[str]) -> pd.DataFrame:
                 raise ExtractionError(f"{col} is empty", path=path, row=line, column=col)
         for col in ("value", "ci_low", "ci_high"):
             if row[col].strip():
-                try:
-                    float(row[col])
-                except ValueError:
-                    raise ExtractionError(
-                        f"{row[col]!r} is not a number", path=path, row=line, column=col
-                    ) from None
+                # the one number parser of the extraction tables (finite, or an error)
+                _parse_number(row[col].strip(), path=path, line=line, column=col, what=col)
     if df["quantity"].duplicated().any():
         dup = df.loc[df["quantity"].duplicated(), "quantity"].iloc[0]
         raise ExtractionError(f"quantity {dup!r} appears twice", path=path, column="quantity")

@@ -80,3 +80,14 @@ def test_subgroup_tests_say_why_a_test_cannot_be_made() -> None:
     assert table.loc["target", "pvalue"] == expected.q_between_pvalue
     assert pd.isna(table.loc["design", "pvalue"])
     assert "at least 2 groups" in table.loc["design", "note"]
+
+
+@pytest.mark.parametrize("bad", ["six", "inf"])
+def test_a_published_value_that_is_not_a_finite_number_is_refused(tmp_path: Path, bad: str) -> None:
+    df = pd.read_csv(TIX, dtype=str, keep_default_na=False)
+    df.loc[2, "value"] = bad
+    path = tmp_path / "published.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(ExtractionError, match="not") as info:
+        load_published(path)
+    assert (info.value.row, info.value.column) == (4, "value")
