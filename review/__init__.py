@@ -83,6 +83,10 @@ _EXPORTS: dict[str, str] = {
     # running
     "run_notebooks": "review.runner",
     "ReviewPaths": "review.paths",
+    "new_review": "review.scaffold",
+    "update_review": "review.scaffold",
+    "review_status": "review.status",
+    "require_stage": "review.status",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

@@ -22,7 +22,9 @@ original kept as ``__cause__``.
     │   └── QueryError                     PubMed refused the query (in-band ERROR)
     ├── ScreeningLogError                  torn line, lock timeout, unknown record
     ├── ConvergenceError                   an iterative fit did not converge
-    └── PrismaInconsistency                flow-diagram counts that do not add up
+    ├── PrismaInconsistency                flow-diagram counts that do not add up
+    └── StageNotReached                    a step whose inputs the review does not have yet
+        └── NothingToDo                    a step this review does not take (no PubMed search)
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ __all__ = [
     "ConvergenceError",
     "ExtractionError",
     "InputError",
+    "NothingToDo",
     "OptionError",
     "PrismaInconsistency",
     "ProtocolError",
@@ -45,6 +48,7 @@ __all__ = [
     "ScreeningLogError",
     "SearchError",
     "ServerError",
+    "StageNotReached",
     "Timeout",
 ]
 
@@ -153,3 +157,53 @@ class ConvergenceError(ReviewError):
 
 class PrismaInconsistency(ReviewError):
     """PRISMA flow counts that do not add up."""
+
+
+class StageNotReached(ReviewError):
+    """A step whose inputs the review does not have yet: not a failure, a place in the review.
+
+    Raised by an early cell of a notebook (through :func:`review.status.require_stage` or a
+    loader) when the review has not got that far: no records yet, screening not finished, no
+    extraction. The message says what is missing and how to get there. The notebook runner
+    reports the notebook as "not reached" with this message and goes on (exit status 0);
+    in JupyterLab the cell shows the message alone, without a traceback.
+
+    Parameters
+    ----------
+    message : str
+        What is missing, then how to get there.
+    stage : str, optional
+        The stage the step needs (``"records"``, ``"title_abstract"``, ...).
+
+    Examples
+    --------
+    >>> err = StageNotReached("no records yet: put exports in imports/", stage="records")
+    >>> err._render_traceback_()
+    ['Not reached yet: no records yet: put exports in imports/']
+    """
+
+    #: Word the notebook runner shows for the notebook.
+    status = "not reached"
+
+    def __init__(self, message: str, *, stage: str | None = None) -> None:
+        self.stage = stage
+        super().__init__(message)
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows these lines instead of a traceback (the message is the whole story)
+        return [f"{self.status.capitalize()} yet: {self}"]
+
+
+class NothingToDo(StageNotReached):
+    """A step this review does not take (e.g. the PubMed search of a review without one).
+
+    Examples
+    --------
+    >>> NothingToDo("the protocol names no PubMed database")._render_traceback_()
+    ['Nothing to do: the protocol names no PubMed database']
+    """
+
+    status = "nothing to do"
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"Nothing to do: {self}"]

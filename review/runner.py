@@ -7,6 +7,15 @@ review folder and the output folder (the papermill convention), and the executed
 written to ``<output>/notebooks/`` — never over the source. A notebook whose source, inputs
 and toolkit version are unchanged since its last successful run is skipped unless ``force``.
 A failure names the notebook and the cell.
+
+A notebook that stops on :class:`~review.errors.StageNotReached` (a step the review has not
+reached yet: no records, screening not finished, nothing extracted) is not a failure: it is
+reported as "not reached" with the exception's message (what is missing, how to get there),
+the run goes on with the next notebook, and ends successfully. Any other error fails the run.
+
+Which notebooks: those of ``notebooks_dir`` if given; else the review folder's own copies
+(``<review>/notebooks/``, written by ``python -m review new``); else the toolkit's
+(:func:`review.paths.toolkit_notebooks_dir`, from a checkout or an installed wheel).
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -30,9 +40,31 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
 from review._io import write_atomic
 from review.errors import ReviewError
-from review.paths import REPO_ROOT, default_output_dir, example_review_dir
+from review.paths import (
+    PACKAGE_DIR,
+    ReviewPaths,
+    default_output_dir,
+    example_review_dir,
+    in_checkout,
+    toolkit_notebooks_dir,
+)
 
-__all__ = ["NotebookError", "NotebookRun", "RunReport", "find_notebooks", "run_notebooks"]
+__all__ = [
+    "NOT_REACHED",
+    "NotebookError",
+    "NotebookRun",
+    "RunReport",
+    "default_review_dir",
+    "find_notebooks",
+    "notebooks_for",
+    "run_notebooks",
+]
+
+#: Exception names a notebook stops on when the review has not reached its step -> status.
+NOT_REACHED = {"StageNotReached": "not reached", "NothingToDo": "nothing to do"}
+
+# A notebook's first ``require_stage(paths, "<stage>")`` call: checked before a kernel starts.
+_REQUIRE = re.compile(r"""^require_stage\(\s*\w+\s*,\s*["'](\w+)["']""", re.MULTILINE)
 
 _MANIFEST = "run-manifest.json"
 _TRACKED_PACKAGES = (
@@ -67,12 +99,30 @@ class NotebookError(ReviewError):
 
 @dataclass(frozen=True, slots=True)
 class NotebookRun:
-    """What happened to one notebook."""
+    """What happened to one notebook.
+
+    Attributes
+    ----------
+    name : str
+        File name.
+    status : str
+        ``"executed"``, ``"skipped (unchanged)"``, ``"not reached"`` or ``"nothing to do"``.
+    seconds : float
+        Time taken.
+    output : Path
+        The executed copy.
+    detail : str
+        For a notebook not reached: what is missing and how to get there.
+    cell : int or None
+        For a notebook not reached: the source cell it stopped at (1-based).
+    """
 
     name: str
-    status: str  # "executed" | "skipped (unchanged)"
+    status: str
     seconds: float
     output: Path
+    detail: str = ""
+    cell: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +132,18 @@ class RunReport:
     output_dir: Path
     runs: tuple[NotebookRun, ...] = field(default_factory=tuple)
 
+    @property
+    def not_reached(self) -> tuple[NotebookRun, ...]:
+        """The notebooks that stopped at a step the review has not reached."""
+        return tuple(r for r in self.runs if r.status in NOT_REACHED.values())
+
     def summary(self) -> str:
-        """One line per notebook."""
+        """One line per notebook (and, for one not reached, why)."""
         lines = [f"output folder: {self.output_dir}"]
-        lines += [f"  {r.name:<40} {r.status:<20} {r.seconds:6.1f} s" for r in self.runs]
+        for r in self.runs:
+            lines.append(f"  {r.name:<40} {r.status:<20} {r.seconds:6.1f} s")
+            if r.detail:
+                lines.append(f"      {r.detail}")
         return "\n".join(lines)
 
 
@@ -95,14 +153,55 @@ def find_notebooks(folder: str | os.PathLike[str]) -> list[Path]:
     return [p for p in found if ".ipynb_checkpoints" not in p.parts]
 
 
-def _digest_tree(paths: Sequence[Path]) -> str:
+def default_review_dir() -> Path:
+    """The review a run reads when none is named.
+
+    The current folder when it holds a ``protocol.yaml``; else, in a checkout of the
+    repository, the worked example (``data/``).
+
+    Raises
+    ------
+    review.errors.ReviewError
+        Outside a review folder, with an installed toolkit (no worked example to fall back on).
+    """
+    here = Path.cwd()
+    if ReviewPaths(here).protocol.is_file():
+        return here
+    if in_checkout():
+        return example_review_dir()
+    raise ReviewError(
+        "no review folder: pass --review DIR, or run from a folder holding protocol.yaml "
+        "(python -m review new DIR creates one)"
+    )
+
+
+def notebooks_for(review: str | os.PathLike[str]) -> Path:
+    """The notebooks a review runs: its own copies if it has them, else the toolkit's."""
+    own = ReviewPaths(review).notebooks
+    return own if find_notebooks(own) else toolkit_notebooks_dir()
+
+
+def _digest_tree(paths: Sequence[Path], skip: Sequence[Path] = ()) -> str:
+    """Hash of every file under ``paths``; hidden files, locks, caches and ``skip`` left out."""
     h = hashlib.sha256()
+    skipped = {p.resolve() for p in skip}
     for root in paths:
-        files = (
-            [root]
-            if root.is_file()
-            else sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-        )
+        if root.is_file():
+            files = [root]
+        else:
+            files = []
+            for dirpath, dirnames, filenames in os.walk(root):
+                d = Path(dirpath)
+                dirnames[:] = sorted(
+                    n
+                    for n in dirnames
+                    if not n.startswith(".")
+                    and n != "__pycache__"
+                    and (d / n).resolve() not in skipped
+                )
+                files += [
+                    d / n for n in sorted(filenames) if not n.startswith(".") and n[-5:] != ".lock"
+                ]
         for f in files:
             h.update(str(f.relative_to(root.parent)).encode())
             h.update(f.read_bytes())
@@ -146,11 +245,14 @@ def run_notebooks(
     Parameters
     ----------
     notebooks_dir : path-like, optional
-        Folder of ``NN-*.ipynb`` notebooks; ``notebooks/`` of the repository by default.
+        Folder of ``NN-*.ipynb`` notebooks; by default the review's own copies
+        (``<review>/notebooks/``) if it has them, else the toolkit's (:func:`notebooks_for`).
     output_dir : path-like, optional
-        Where executed copies (``notebooks/``), figures and tables go; ``output/`` by default.
+        Where executed copies (``notebooks/``), figures and tables go; by default
+        :func:`review.paths.default_output_dir` of the review (``output/`` of the repository
+        for the worked example, ``<review>/output/`` for any other).
     review_dir : path-like, optional
-        The review folder the notebooks read (``data/`` of the repository by default),
+        The review folder the notebooks read (:func:`default_review_dir` by default),
         passed to them as ``REVIEW_DIR``.
     only : sequence of str, optional
         Run only notebooks whose name starts with one of these prefixes (e.g. ``["06"]``).
@@ -164,6 +266,8 @@ def run_notebooks(
     Returns
     -------
     RunReport
+        One entry a notebook; those stopped at a step the review has not reached are in
+        ``report.not_reached``, with the reason.
 
     Raises
     ------
@@ -171,9 +275,11 @@ def run_notebooks(
         When a cell fails or times out; names the notebook and the cell. The partially
         executed copy is still written, so the traceback can be read in JupyterLab.
     """
-    nb_dir = Path(notebooks_dir) if notebooks_dir else REPO_ROOT / "notebooks"
-    out = Path(output_dir) if output_dir else default_output_dir()
-    rev = Path(review_dir) if review_dir else example_review_dir()
+    rev = Path(review_dir) if review_dir else default_review_dir()
+    if not rev.is_dir():
+        raise NotebookError(str(rev), None, "the review folder does not exist")
+    nb_dir = Path(notebooks_dir) if notebooks_dir else notebooks_for(rev)
+    out = Path(output_dir) if output_dir else default_output_dir(rev)
     out.mkdir(parents=True, exist_ok=True)
     (out / "notebooks").mkdir(exist_ok=True)
     manifest_path = out / _MANIFEST
@@ -187,8 +293,9 @@ def run_notebooks(
         raise NotebookError(str(nb_dir), None, "no numbered notebooks (NN-*.ipynb) found")
 
     versions = _versions()
-    sources = [rev] + ([REPO_ROOT / "review"] if (REPO_ROOT / "review").is_dir() else [])
-    inputs_digest = _digest_tree(sources)
+    # what the notebooks read: the review folder (not its outputs or notebook copies, which
+    # are keyed one by one) and the toolkit's source
+    inputs_digest = _digest_tree([rev, PACKAGE_DIR], skip=[out, ReviewPaths(rev).notebooks])
     params = {
         "REVIEW_DIR": str(rev.resolve()),
         "OUTPUT_DIR": str(out.resolve()),
@@ -198,6 +305,7 @@ def run_notebooks(
     os.environ["REVIEW_OFFLINE"] = "1"
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     runs: list[NotebookRun] = []
+    prechecked: dict[str, str | None] = {}
     upstream_changed = False
     try:
         for i, src in enumerate(notebooks, 1):
@@ -217,8 +325,19 @@ def run_notebooks(
             if progress:
                 print(f"[{i}/{len(notebooks)}] {src.name}: running ...", flush=True)
             t0 = time.perf_counter()
-            _execute(src, target, params, timeout)
+            stopped = _precheck(src, target, params, rev, prechecked)
+            if stopped is None:
+                stopped = _execute(src, target, params, timeout)
             dt = time.perf_counter() - t0
+            if stopped is not None:
+                # not reached: run again next time (the review may have moved on)
+                manifest["notebooks"].pop(src.name, None)
+                write_atomic(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+                status, cell, detail = stopped
+                runs.append(NotebookRun(src.name, status, dt, target, detail, cell))
+                if progress:
+                    print(f"[{i}/{len(notebooks)}] {src.name}: {status}: {detail}", flush=True)
+                continue
             manifest["notebooks"][src.name] = {"key": key, "seconds": round(dt, 2)}
             manifest["versions"] = versions
             write_atomic(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
@@ -234,7 +353,53 @@ def run_notebooks(
     return RunReport(out, tuple(runs))
 
 
-def _execute(src: Path, target: Path, params: dict[str, object], timeout: int) -> None:
+def _precheck(
+    src: Path,
+    target: Path,
+    params: dict[str, object],
+    review: Path,
+    memo: dict[str, str | None],
+) -> tuple[str, int | None, str] | None:
+    """The notebook's entry requirement, checked here: a kernel is started only if it is met.
+
+    A notebook whose first ``require_stage(paths, "<stage>")`` would stop it is not executed:
+    its copy gets a first cell saying why, and it is reported as not reached, as if it had
+    stopped at that cell (the same check, made once per stage and run instead of per kernel).
+    """
+    from review.errors import StageNotReached
+    from review.status import require_stage
+
+    nb = nbformat.read(src, as_version=4)  # type: ignore[no-untyped-call]
+    for i, cell in enumerate(nb.cells, 1):
+        found = _REQUIRE.search(cell.source) if cell.cell_type == "code" else None
+        if found is None:
+            continue
+        stage = found.group(1)
+        if stage not in memo:
+            try:
+                require_stage(review, stage)
+                memo[stage] = None
+            except StageNotReached as e:
+                memo[stage] = str(e)
+        message = memo[stage]
+        if message is None:
+            return None
+        _inject_parameters(nb, params)
+        note = nbformat.v4.new_markdown_cell(  # type: ignore[no-untyped-call]
+            f"**Not reached yet: this notebook was not executed.** Cell {i} requires the stage "
+            f"`{stage}`: {message}"
+        )
+        note.metadata["tags"] = ["not-reached"]
+        nb.cells.insert(0, note)
+        nbformat.write(nb, target)  # type: ignore[no-untyped-call]
+        return NOT_REACHED["StageNotReached"], i, message
+    return None
+
+
+def _execute(
+    src: Path, target: Path, params: dict[str, object], timeout: int
+) -> tuple[str, int | None, str] | None:
+    """Run one notebook; ``(status, cell, message)`` if it stopped at a step not reached."""
     nb = nbformat.read(src, as_version=4)  # type: ignore[no-untyped-call]
     injected_at = _inject_parameters(nb, params)
     # IPC transport: the kernel talks over local sockets in a private folder, not over TCP.
@@ -246,7 +411,7 @@ def _execute(src: Path, target: Path, params: dict[str, object], timeout: int) -
             nb, km=km, timeout=timeout, resources={"metadata": {"path": str(src.parent)}}
         )
         try:
-            _run_client(client, nb, src, target, injected_at)
+            return _run_client(client, nb, src, target, injected_at)
         finally:
             if km.has_kernel:  # a kernel manager passed in is ours to shut down
                 km.shutdown_kernel(now=False)
@@ -258,7 +423,7 @@ def _run_client(
     src: Path,
     target: Path,
     injected_at: int,
-) -> None:
+) -> tuple[str, int | None, str] | None:
     try:
         client.execute()
     except (CellExecutionError, CellTimeoutError) as exc:
@@ -266,9 +431,13 @@ def _run_client(
         failing = _failing_cell(nb)
         # report the cell number of the source notebook, not counting the injected cell
         src_cell = None if failing is None else failing + (0 if failing < injected_at else -1) + 1
+        ename = getattr(exc, "ename", "")
+        if ename in NOT_REACHED:
+            return NOT_REACHED[ename], src_cell, str(getattr(exc, "evalue", ""))
         detail = _short(exc)
         raise NotebookError(src.name, src_cell, detail) from exc
     nbformat.write(nb, target)  # type: ignore[no-untyped-call]
+    return None
 
 
 def _failing_cell(nb: nbformat.NotebookNode) -> int | None:

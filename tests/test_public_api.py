@@ -15,7 +15,7 @@ MODULES = [
     "review.dedup", "review.screening", "review.screening_widget", "review.prioritise",
     "review.prisma", "review.extraction", "review.meta", "review.report", "review.analysis",
     "review.plots",
-    "review.runner",
+    "review.runner", "review.status", "review.scaffold",
 ]
 
 

@@ -1,0 +1,818 @@
+"""Where a review stands, and the check a notebook makes before a step the review has not reached.
+
+A review is used at every stage of its life: a protocol and nothing else; exports but no
+PubMed search; half screened; screened but not extracted; fully extracted. Two things here
+serve that:
+
+* :func:`review_status` reads the whole review folder and says where it stands: records per
+  source, duplicates, screening progress per stage and reviewer, open conflicts, extraction
+  completeness, which analyses can run and what blocks the others. ``python -m review status``
+  prints its :meth:`ReviewStatus.summary`; in a notebook it renders as a table.
+* :func:`require_stage` is called by an early cell of a notebook. When the review has not
+  reached the stage the notebook needs, it raises :class:`~review.errors.StageNotReached`
+  saying what is missing and how to get there; the notebook runner then reports the
+  notebook as "not reached" (not failed) and the run still ends with exit status 0.
+  :func:`protocol_search` does the same for the PubMed search the protocol names.
+
+This module reads every step's files, so it sits downstream of all of them (like the runner);
+no step imports it.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Literal
+
+from review.errors import NothingToDo, ReviewError, StageNotReached
+from review.paths import ReviewPaths
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from review.dedup import DedupResult
+    from review.protocol import Database, Protocol
+    from review.screening import ScreeningLog
+    from review.search import Snapshot
+
+__all__ = [
+    "REQUIRABLE",
+    "ReviewStatus",
+    "Step",
+    "protocol_search",
+    "reached",
+    "require_stage",
+    "review_status",
+]
+
+#: Stages a notebook can require, in pipeline order.
+REQUIRABLE: tuple[str, ...] = ("records", "title_abstract", "full_text", "extraction")
+
+State = Literal["done", "in progress", "not started", "not applicable", "error"]
+
+_PUBMED = "pubmed"
+_SCREEN_HOW = (
+    "screen with the screener of notebook 03 (open it in JupyterLab, set REVIEWER), and settle "
+    "each conflict with a consensus decision (ScreeningLog.resolve)"
+)
+_RECORDS_HOW = (
+    "put your databases' exports (RIS, or CSV named after the database, e.g. scopus.csv) in "
+    "imports/, or run the PubMed search of the protocol (notebook 01 with LIVE_SEARCH = True)"
+)
+_EXTRACTION_HOW = (
+    "extract the included studies into extraction/studies.csv and extraction/outcomes.csv "
+    "(one row a study; one row a number, with its source: docs/DESIGN.md, 'Extraction')"
+)
+
+
+def _as_paths(review: str | os.PathLike[str] | ReviewPaths) -> ReviewPaths:
+    return review if isinstance(review, ReviewPaths) else ReviewPaths(review)
+
+
+# ---------------------------------------------------------------------------------------
+# the pieces, each read once
+# ---------------------------------------------------------------------------------------
+
+
+def _has_sources(paths: ReviewPaths) -> bool:
+    snapshots = paths.search.is_dir() and any(paths.search.glob("*/metadata.json"))
+    exports = paths.imports.is_dir() and any(
+        f.is_file() and not f.name.startswith(".") for f in paths.imports.iterdir()
+    )
+    return snapshots or exports
+
+
+def _dedup(paths: ReviewPaths) -> DedupResult:
+    from review.dedup import deduplicate
+    from review.records import load_review_records
+
+    if not _has_sources(paths):
+        raise StageNotReached(f"no records yet: {_RECORDS_HOW}", stage="records")
+    return deduplicate(load_review_records(paths), overrides=paths.dedup_overrides, progress=False)
+
+
+def _log(paths: ReviewPaths, protocol: Protocol | None) -> ScreeningLog | None:
+    """The screening log, read-only: ``None`` when it does not exist yet (never created here)."""
+    from review.screening import ScreeningLog
+
+    if not paths.screening_log.is_file():
+        return None
+    return ScreeningLog(paths.screening_log, protocol=protocol, on_torn="raise")
+
+
+def _final_counts(log: ScreeningLog | None, stage: str) -> dict[str, int]:
+    counts = {"include": 0, "maybe": 0, "exclude": 0, "conflict": 0}
+    if log is None:
+        return counts
+    for d in log.final(stage)["decision"]:  # type: ignore[arg-type]
+        counts[str(d)] = counts.get(str(d), 0) + 1
+    return counts
+
+
+def _extraction_started(paths: ReviewPaths) -> bool:
+    studies = paths.extraction / "studies.csv"
+    if not studies.is_file():
+        return False
+    lines = [ln for ln in studies.read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
+    return len(lines) > 1
+
+
+def _stage_title_abstract(ids: Sequence[str], log: ScreeningLog | None) -> str | None:
+    """What keeps title/abstract screening from being finished (None: finished)."""
+    final = {} if log is None else dict(zip(*_final_pairs(log, "title_abstract"), strict=True))
+    undecided = [i for i in ids if i not in final]
+    conflicts = [i for i in ids if final.get(i) == "conflict"]
+    if not undecided and not conflicts:
+        return None
+    parts = [f"{len(ids) - len(undecided)} of {len(ids)} records have a decision"]
+    if conflicts:
+        parts.append(f"{len(conflicts)} conflict(s) open")
+    return "title/abstract screening is not finished: " + ", ".join(parts)
+
+
+def _final_pairs(log: ScreeningLog, stage: str) -> tuple[list[str], list[str]]:
+    final = log.final(stage)  # type: ignore[arg-type]
+    return [str(x) for x in final["record_id"]], [str(x) for x in final["decision"]]
+
+
+def _stage_full_text(log: ScreeningLog | None) -> tuple[str | None, int]:
+    """What keeps full-text screening from being finished, and the reports it has to cover."""
+    if log is None:
+        return "full-text screening has not started", 0
+    sought = log.included("title_abstract")
+    final = dict(zip(*_final_pairs(log, "full_text"), strict=True))
+    undecided = [i for i in sought if final.get(i) not in ("include", "exclude")]
+    conflicts = [i for i in sought if final.get(i) == "conflict"]
+    if not sought:
+        return None, 0
+    if not undecided:
+        return None, len(sought)
+    parts = [f"{len(sought) - len(undecided)} of {len(sought)} reports have a final decision"]
+    if conflicts:
+        parts.append(f"{len(conflicts)} conflict(s) open")
+    maybes = [i for i in sought if final.get(i) == "maybe"]
+    if maybes:
+        parts.append(f"{len(maybes)} still 'maybe'")
+    return "full-text screening is not finished: " + ", ".join(parts), len(sought)
+
+
+# ---------------------------------------------------------------------------------------
+# require_stage and the protocol's search
+# ---------------------------------------------------------------------------------------
+
+
+def require_stage(
+    review: str | os.PathLike[str] | ReviewPaths,
+    stage: str,
+    *,
+    protocol: Protocol | None = None,
+) -> None:
+    """Raise :class:`~review.errors.StageNotReached` unless the review has reached ``stage``.
+
+    Parameters
+    ----------
+    review : path-like or ReviewPaths
+        The review folder.
+    stage : {"records", "title_abstract", "full_text", "extraction"}
+        What the calling step needs: ``records`` (a search snapshot or an export),
+        ``title_abstract`` (every de-duplicated record decided at title/abstract, no open
+        conflict), ``full_text`` (every report sought decided at full text, include or
+        exclude, no open conflict), ``extraction`` (at least one study extracted).
+    protocol : Protocol, optional
+        The review's protocol, if already read (checks decisions against its codes).
+
+    Raises
+    ------
+    review.errors.StageNotReached
+        Saying what is missing and how to get there.
+    review.errors.OptionError
+        An unknown stage.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> require_stage(tempfile.mkdtemp(), "records")
+    Traceback (most recent call last):
+    ...
+    review.errors.StageNotReached: no records yet: put your databases' exports ...
+    """
+    from review.errors import OptionError
+
+    if stage not in REQUIRABLE:
+        raise OptionError(f"Invalid stage {stage!r}; must be one of {list(REQUIRABLE)}")
+    paths = _as_paths(review)
+    if stage == "extraction":
+        if not _extraction_started(paths):
+            raise StageNotReached(f"no study extracted yet: {_EXTRACTION_HOW}", stage=stage)
+        return
+    dedup = _dedup(paths)  # raises StageNotReached("records") itself
+    if stage == "records":
+        return
+    log = _log(paths, protocol)
+    ids = [str(x) for x in dedup.unique["record_id"]]
+    problem = _stage_title_abstract(ids, log)
+    if problem:
+        raise StageNotReached(f"{problem}: {_SCREEN_HOW}", stage="title_abstract")
+    if stage == "full_text":
+        problem, _ = _stage_full_text(log)
+        if problem:
+            raise StageNotReached(
+                f"{problem}: decide each report at stage full_text in notebook 03's screener "
+                "(an exclusion with a reason code of the protocol, 'not_retrieved' for a report "
+                "that could not be obtained), and settle conflicts with a consensus decision",
+                stage="full_text",
+            )
+
+
+def reached(
+    review: str | os.PathLike[str] | ReviewPaths,
+    stage: str,
+    *,
+    protocol: Protocol | None = None,
+) -> bool:
+    """Whether the review has reached ``stage`` (:func:`require_stage` without the raise).
+
+    Examples
+    --------
+    >>> from review.paths import example_review_dir
+    >>> reached(example_review_dir(), "extraction")
+    True
+    """
+    try:
+        require_stage(review, stage, protocol=protocol)
+    except StageNotReached:
+        return False
+    return True
+
+
+def _placeholders(value: object) -> int:
+    """How many strings of a parsed protocol still hold a ``TODO`` placeholder."""
+    if isinstance(value, str):
+        return int("TODO" in value)
+    if isinstance(value, Mapping):
+        return sum(_placeholders(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return sum(_placeholders(v) for v in value)
+    return 0
+
+
+def _pubmed(protocol: Protocol) -> Database:
+    found = [db for db in protocol.databases if db.name.strip().lower() == _PUBMED]
+    if not found:
+        names = ", ".join(db.name for db in protocol.databases)
+        raise NothingToDo(
+            f"the protocol searches no PubMed database ({names}): nothing to search here; the "
+            "records come from the exports in imports/ (notebook 02 reads them)",
+            stage="search",
+        )
+    return found[0]
+
+
+def protocol_search(
+    review: str | os.PathLike[str] | ReviewPaths,
+    protocol: Protocol,
+    *,
+    live: bool = False,
+) -> Snapshot:
+    """The protocol's PubMed search: its saved snapshot, or a live search into it.
+
+    The snapshot folder is the one the protocol's PubMed database names (``snapshot:``),
+    under ``search/``; nothing is typed in the notebook.
+
+    Parameters
+    ----------
+    review : path-like or ReviewPaths
+        The review folder.
+    protocol : Protocol
+        Its protocol.
+    live : bool
+        Run the query on PubMed and save the snapshot (needs ``NCBI_EMAIL`` and ``NCBI_TOOL``
+        in the environment); else load the saved snapshot.
+
+    Returns
+    -------
+    review.search.Snapshot
+
+    Raises
+    ------
+    review.errors.NothingToDo
+        The protocol lists no PubMed database (a review of exports only).
+    review.errors.StageNotReached
+        The PubMed database names no snapshot folder, or (offline) the search has not been
+        run yet.
+    """
+    from review.search import search_pubmed
+
+    paths = _as_paths(review)
+    db = _pubmed(protocol)
+    if not db.snapshot:
+        raise StageNotReached(
+            f"the protocol's {db.name} database names no snapshot folder: add "
+            f"'snapshot: pubmed-<year>' to it in {paths.protocol.name}, then run the search "
+            "(LIVE_SEARCH = True in notebook 01)",
+            stage="search",
+        )
+    folder = paths.snapshot(db.snapshot)
+    if live and _placeholders(db.query):
+        raise StageNotReached(
+            f"the protocol's {db.name} query is still a TODO placeholder: write the query as it "
+            f"is to be run in {paths.protocol.name}, then search",
+            stage="search",
+        )
+    if not live and not (folder / "metadata.json").is_file():
+        raise StageNotReached(
+            f"the PubMed search has not been run yet: search/{db.snapshot}/ holds no snapshot. "
+            "Run it live: set NCBI_EMAIL and NCBI_TOOL (and NCBI_API_KEY, if you have one) in "
+            "the environment, then LIVE_SEARCH = True in the parameters of notebook 01",
+            stage="search",
+        )
+    return search_pubmed(db.query, snapshot=folder, live=live)
+
+
+# ---------------------------------------------------------------------------------------
+# the status
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of the review and where it stands.
+
+    Attributes
+    ----------
+    name : str
+        The step (``protocol``, ``search``, ``records``, ``deduplication``,
+        ``title_abstract``, ``full_text``, ``extraction``, ``analyses``).
+    state : {"done", "in progress", "not started", "not applicable", "error"}
+        Where it stands.
+    detail : str
+        What was found, in words.
+    next : str or None
+        What to do next, when something is left to do.
+    """
+
+    name: str
+    state: State
+    detail: str
+    next: str | None = None
+
+
+def _empty(columns: Sequence[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewStatus:
+    """Where a review stands (see :func:`review_status`).
+
+    Attributes
+    ----------
+    root : Path
+        The review folder.
+    title : str or None
+        The protocol's title (``None`` if the protocol cannot be read).
+    steps : tuple of Step
+        Each step in pipeline order, with its state and what to do next.
+    searches : pandas.DataFrame
+        One row a database of the protocol: ``database, snapshot, state, records, date``.
+    sources : pandas.DataFrame
+        One row a source of records: ``source, identified, duplicates_removed, kept``.
+    n_records, n_duplicates, n_unique : int or None
+        Records identified, removed as duplicates, left to screen (``None``: no records).
+    screening : pandas.DataFrame
+        One row per stage and reviewer (``reviewer`` "any" counts a record once anyone
+        decided): ``stage, reviewer, screened, to_screen, remaining``.
+    decisions : pandas.DataFrame
+        Final decisions per stage: ``stage, include, maybe, exclude, conflict``.
+    conflicts : Mapping[str, int]
+        Open conflicts per stage.
+    n_studies : int or None
+        Studies (rows) extracted; ``None`` before extraction.
+    extraction : pandas.DataFrame
+        One row a field: ``field, studies`` (studies with a value), ``of`` (studies).
+    analyses : pandas.DataFrame
+        One row an analysis: ``analysis, outcome, k, can_run, blocked_by``.
+    problems : tuple of str
+        Files that could not be read, with the error (file, row, column).
+    """
+
+    root: Path
+    title: str | None
+    steps: tuple[Step, ...]
+    searches: pd.DataFrame
+    sources: pd.DataFrame
+    n_records: int | None
+    n_duplicates: int | None
+    n_unique: int | None
+    screening: pd.DataFrame
+    decisions: pd.DataFrame
+    conflicts: Mapping[str, int]
+    n_studies: int | None
+    extraction: pd.DataFrame
+    analyses: pd.DataFrame
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+    def __repr__(self) -> str:
+        return (
+            f"<ReviewStatus {self.root}: "
+            + ", ".join(f"{s.name} {s.state}" for s in self.steps)
+            + ">"
+        )
+
+    def step(self, name: str) -> Step:
+        """The step called ``name``."""
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row a step: ``step, state, detail, next``."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            [(s.name, s.state, s.detail, s.next or "") for s in self.steps],
+            columns=["step", "state", "detail", "next"],
+        )
+
+    def summary(self) -> str:
+        """Plain text for the terminal (``python -m review status``)."""
+        lines = [f"Review: {self.title or '(protocol not readable)'}", f"Folder: {self.root}", ""]
+        width = max(len(s.name) for s in self.steps)
+        for s in self.steps:
+            lines.append(f"  {s.name:<{width}}  {s.state:<14} {s.detail}")
+            if s.next:
+                lines.append(f"  {'':<{width}}  {'':<14} next: {s.next}")
+        if len(self.sources):
+            lines += ["", "Records per source (identified / duplicates removed / kept):"]
+            for r in self.sources.itertuples(index=False):
+                lines.append(
+                    f"  {r.source:<24} {r.identified:>6} {r.duplicates_removed:>6} {r.kept:>6}"
+                )
+        if len(self.screening):
+            lines += ["", "Screening (screened / to screen, per reviewer):"]
+            for r in self.screening.itertuples(index=False):
+                lines.append(
+                    f"  {r.stage:<15} {r.reviewer:<12} {r.screened:>6} / {r.to_screen:<6}"
+                    f" {r.remaining} remaining"
+                )
+        if len(self.extraction):
+            lines += ["", f"Extraction ({self.n_studies} studies; studies with a value):"]
+            for r in self.extraction.itertuples(index=False):
+                lines.append(f"  {r.field:<28} {r.studies:>4} / {r.of}")
+        if len(self.analyses):
+            lines += ["", "Analyses:"]
+            for r in self.analyses.itertuples(index=False):
+                state = f"can run (k = {r.k})" if r.can_run else f"blocked: {r.blocked_by}"
+                lines.append(f"  {r.analysis:<28} {state}")
+        if self.problems:
+            lines += ["", "Problems:"] + [f"  {p}" for p in self.problems]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        colour = {
+            "done": "#1b7837",
+            "in progress": "#b35806",
+            "not started": "#737373",
+            "not applicable": "#737373",
+            "error": "#b2182b",
+        }
+        rows = "".join(
+            f"<tr><td><b>{html.escape(s.name)}</b></td>"
+            f"<td style='color:{colour[s.state]}'>{html.escape(s.state)}</td>"
+            f"<td style='text-align:left'>{html.escape(s.detail)}"
+            + (f"<br><i>next:</i> {html.escape(s.next)}" if s.next else "")
+            + "</td></tr>"
+            for s in self.steps
+        )
+        parts = [
+            f"<div><h4>{html.escape(self.title or '(protocol not readable)')}</h4>",
+            f"<table><tr><th>step</th><th>state</th><th>detail</th></tr>{rows}</table>",
+        ]
+        for caption, frame in (
+            ("Records per source", self.sources),
+            ("Screening progress", self.screening),
+            ("Extraction completeness", self.extraction),
+            ("Analyses", self.analyses),
+        ):
+            if len(frame):
+                parts.append(f"<p><b>{caption}</b></p>{frame.to_html(index=False)}")
+        if self.problems:
+            items = "".join(f"<li>{html.escape(p)}</li>" for p in self.problems)
+            parts.append(f"<p><b>Problems</b></p><ul>{items}</ul>")
+        return "".join(parts) + "</div>"
+
+
+def _describe(err: Exception) -> str:
+    return f"{type(err).__name__}: {err}"
+
+
+def review_status(review: str | os.PathLike[str] | ReviewPaths) -> ReviewStatus:
+    """Where a review stands: every step, what it holds and what to do next.
+
+    Reads the folder only (no file is created or changed, the screening log included). A
+    file that cannot be read does not stop the report: its step is marked ``error`` and the
+    error, naming file, row and column, is listed in ``problems``.
+
+    Parameters
+    ----------
+    review : path-like or ReviewPaths
+        The review folder.
+
+    Returns
+    -------
+    ReviewStatus
+
+    Examples
+    --------
+    >>> from review.paths import example_review_dir
+    >>> st = review_status(example_review_dir())
+    >>> st.step("title_abstract").state
+    'done'
+    """
+    import pandas as pd
+
+    from review.protocol import load_protocol
+
+    paths = _as_paths(review)
+    steps: list[Step] = []
+    problems: list[str] = []
+    searches = _empty(["database", "snapshot", "state", "records", "date"])
+    sources = _empty(["source", "identified", "duplicates_removed", "kept"])
+    screening = _empty(["stage", "reviewer", "screened", "to_screen", "remaining"])
+    decisions = _empty(["stage", "include", "maybe", "exclude", "conflict"])
+    extraction = _empty(["field", "studies", "of"])
+    analyses = _empty(["analysis", "outcome", "k", "can_run", "blocked_by"])
+    conflicts: dict[str, int] = {}
+    n_records = n_duplicates = n_unique = n_studies = None
+
+    def finish(title: str | None) -> ReviewStatus:
+        done = {s.name for s in steps}
+        for name in _STEP_NAMES:
+            if name not in done:
+                steps.append(Step(name, "not started", "waits for the steps above"))
+        steps.sort(key=lambda s: _STEP_NAMES.index(s.name))
+        return ReviewStatus(
+            root=paths.root,
+            title=title,
+            steps=tuple(steps),
+            searches=searches,
+            sources=sources,
+            n_records=n_records,
+            n_duplicates=n_duplicates,
+            n_unique=n_unique,
+            screening=screening,
+            decisions=decisions,
+            conflicts=MappingProxyType(conflicts),
+            n_studies=n_studies,
+            extraction=extraction,
+            analyses=analyses,
+            problems=tuple(problems),
+        )
+
+    # --- protocol
+    try:
+        protocol = load_protocol(paths.protocol)
+    except ReviewError as e:
+        problems.append(_describe(e))
+        steps.append(
+            Step(
+                "protocol",
+                "error",
+                str(e),
+                "write protocol.yaml (python -m review new DIR gives a commented template)",
+            )
+        )
+        return finish(None)
+    import yaml
+
+    todo = _placeholders(yaml.safe_load(paths.protocol.read_text(encoding="utf-8")))
+    steps.append(
+        Step(
+            "protocol",
+            "in progress" if todo else "done",
+            f"{len(protocol.databases)} database(s), {len(protocol.exclusion_reasons)} "
+            f"exclusion reasons, reviewers {', '.join(protocol.reviewers) or '(none named)'}"
+            + (f"; {todo} TODO placeholder(s) left" if todo else ""),
+            "replace every TODO in protocol.yaml before screening" if todo else None,
+        )
+    )
+
+    # --- searches named by the protocol
+    rows: list[tuple[object, ...]] = []
+    for db in protocol.databases:
+        if db.name.strip().lower() != _PUBMED:
+            rows.append((db.name, db.snapshot or "", "export in imports/", None, None))
+            continue
+        if not db.snapshot:
+            rows.append((db.name, "", "no snapshot named in the protocol", None, None))
+            continue
+        meta = paths.snapshot(db.snapshot) / "metadata.json"
+        if not meta.is_file():
+            rows.append((db.name, db.snapshot, "not run yet", None, None))
+            continue
+        try:
+            from review.search import load_snapshot
+
+            snap = load_snapshot(paths.snapshot(db.snapshot))
+            rows.append(
+                (
+                    db.name,
+                    db.snapshot,
+                    str(snap.metadata.get("retrieval", "saved")),
+                    snap.count_retrieved,
+                    snap.metadata.get("date_of_search"),
+                )
+            )
+        except (ReviewError, OSError, ValueError) as e:
+            problems.append(_describe(e))
+            rows.append((db.name, db.snapshot, "error", None, None))
+    searches = pd.DataFrame(rows, columns=list(searches.columns))
+    pubmed = [r for r in rows if str(r[0]).strip().lower() == _PUBMED]
+    if not pubmed:
+        steps.append(Step("search", "not applicable", "no PubMed database in the protocol"))
+    elif any(r[2] == "error" for r in pubmed):
+        steps.append(Step("search", "error", "the PubMed snapshot cannot be read"))
+    elif all(r[3] is not None for r in pubmed):
+        steps.append(
+            Step(
+                "search",
+                "done",
+                "; ".join(f"{r[1]}: {r[3]} records ({r[2]}, {r[4]})" for r in pubmed),
+            )
+        )
+    else:
+        steps.append(
+            Step(
+                "search",
+                "not started",
+                "; ".join(f"{r[0]}: {r[2]}" for r in pubmed),
+                "run the PubMed search: NCBI_EMAIL and NCBI_TOOL in the environment, "
+                "LIVE_SEARCH = True in notebook 01",
+            )
+        )
+
+    # --- records and duplicates
+    try:
+        dedup = _dedup(paths)
+    except StageNotReached as e:
+        steps.append(
+            Step("records", "not started", "no search snapshot and no export", _RECORDS_HOW)
+        )
+        del e
+        return finish(protocol.title)
+    except (ReviewError, OSError) as e:
+        problems.append(_describe(e))
+        steps.append(Step("records", "error", str(e), "fix the file named"))
+        return finish(protocol.title)
+    sources = dedup.by_source.reset_index(drop=True)
+    n_records, n_duplicates, n_unique = dedup.n_records, dedup.n_duplicates, dedup.n_unique
+    steps.append(
+        Step(
+            "records",
+            "done",
+            f"{n_records} records from {len(sources)} source(s): "
+            + ", ".join(f"{r.source} {r.identified}" for r in sources.itertuples()),
+        )
+    )
+    steps.append(
+        Step(
+            "deduplication",
+            "done",
+            f"{n_duplicates} duplicate(s) removed, {n_unique} records to screen"
+            + (
+                f"; {len(dedup.conflicts)} proposed merge(s) blocked"
+                if len(dedup.conflicts)
+                else ""
+            ),
+        )
+    )
+
+    # --- screening
+    try:
+        log = _log(paths, protocol)
+        ids = [str(x) for x in dedup.unique["record_id"]]
+        reviewers = list(protocol.reviewers)
+        if log is not None:
+            from review.screening import CONSENSUS
+
+            seen = log.current()
+            for who in seen["reviewer"].drop_duplicates():
+                if who not in reviewers and who != CONSENSUS:
+                    reviewers.append(str(who))
+        sought = [] if log is None else log.included("title_abstract")
+        progress_rows: list[tuple[object, ...]] = []
+        final_rows: list[tuple[object, ...]] = []
+        for stage, pool in (("title_abstract", ids), ("full_text", sought)):
+            for who in [*reviewers, None]:
+                if log is None:
+                    done = 0
+                else:
+                    prog = log.progress(pool, stage=stage, reviewer=who)  # type: ignore[arg-type]
+                    done = prog.n_screened
+                progress_rows.append((stage, who or "any", done, len(pool), len(pool) - done))
+            counts = _final_counts(log, stage)
+            conflicts[stage] = counts["conflict"]
+            final_rows.append((stage, *(counts[k] for k in decisions.columns[1:])))
+        screening = pd.DataFrame(progress_rows, columns=list(screening.columns))
+        decisions = pd.DataFrame(final_rows, columns=list(decisions.columns))
+        ta_problem = _stage_title_abstract(ids, log)
+        if ta_problem is None:
+            c = _final_counts(log, "title_abstract")
+            steps.append(
+                Step(
+                    "title_abstract",
+                    "done",
+                    f"{n_unique} records decided: {c['include'] + c['maybe']} to full text, "
+                    f"{c['exclude']} excluded",
+                )
+            )
+            ft_problem, n_sought = _stage_full_text(log)
+            c = _final_counts(log, "full_text")
+            if ft_problem is None:
+                steps.append(
+                    Step(
+                        "full_text",
+                        "done",
+                        f"{n_sought} reports decided: {c['include']} included, "
+                        f"{c['exclude']} excluded or not retrieved",
+                    )
+                )
+            else:
+                steps.append(
+                    Step(
+                        "full_text",
+                        "not started" if not sum(c.values()) else "in progress",
+                        ft_problem,
+                        "decide each report at stage full_text in notebook 03's screener",
+                    )
+                )
+        else:
+            anyone = screening[(screening["stage"] == "title_abstract")]
+            started = bool(anyone["screened"].sum()) if len(anyone) else False
+            steps.append(
+                Step(
+                    "title_abstract",
+                    "in progress" if started else "not started",
+                    ta_problem,
+                    _SCREEN_HOW,
+                )
+            )
+    except (ReviewError, OSError) as e:
+        problems.append(_describe(e))
+        steps.append(Step("title_abstract", "error", str(e), "fix the file named"))
+
+    # --- extraction
+    if not _extraction_started(paths):
+        steps.append(Step("extraction", "not started", "no study extracted", _EXTRACTION_HOW))
+    else:
+        try:
+            extraction, n_studies = _extraction_completeness(paths)
+            steps.append(
+                Step(
+                    "extraction",
+                    "done",
+                    f"{n_studies} studies extracted",
+                )
+            )
+        except (ReviewError, OSError) as e:
+            problems.append(_describe(e))
+            steps.append(Step("extraction", "error", str(e), "fix the row named"))
+    steps.append(Step("analyses", *_analyses_state(protocol, extraction, n_studies)))
+    return finish(protocol.title)
+
+
+_STEP_NAMES = (
+    "protocol",
+    "search",
+    "records",
+    "deduplication",
+    "title_abstract",
+    "full_text",
+    "extraction",
+    "analyses",
+)
+
+
+def _extraction_completeness(paths: ReviewPaths) -> tuple[pd.DataFrame, int]:
+    import pandas as pd
+
+    from review.extraction import FIELDS, load_extraction
+
+    studies = load_extraction(paths.extraction)
+    rows = [(f, int(studies[f].notna().sum()), len(studies)) for f in FIELDS]
+    return pd.DataFrame(rows, columns=["field", "studies", "of"]), len(studies)
+
+
+def _analyses_state(
+    protocol: Protocol, extraction: pd.DataFrame, n_studies: int | None
+) -> tuple[State, str, str | None]:
+    if n_studies is None:
+        return "not started", "waits for the extraction", _EXTRACTION_HOW
+    return "not applicable", "the protocol declares no analysis", None
