@@ -1,9 +1,9 @@
 """The screening of the second test review (tests/data/review_stroke), written through the library.
 
 The decisions are data, kept here as a table; :func:`write_log` writes them into a screening
-log with :class:`review.screening.ScreeningLog` (so every row passed the log's own checks), in
-the order two reviewers would have made them: title/abstract by A, then B, then the consensus
-rows; full text likewise. ``upto`` stops after that many rows, for a review half screened.
+log with :class:`review.screening.ScreeningLog` (so every row passed the log's own checks),
+record by record (A, then B), then the consensus rows; title/abstract first, then full text.
+``start`` and ``upto`` select a slice of those rows, for a review half screened.
 
     python tests/stroke_review.py        # rewrites tests/data/review_stroke/screening/log.jsonl
 """
@@ -50,17 +50,17 @@ FULL_TEXT_CONSENSUS = (("embase:8", "exclude", "wrong_outcome"),)
 def rows() -> list[tuple[str, str, str, str, str | None]]:
     """Every decision in writing order: (record, stage, reviewer, decision, reason)."""
     out: list[tuple[str, str, str, str, str | None]] = []
-    for who, i in (("A", 1), ("B", 2)):
-        out += [(r[0], "title_abstract", who, r[i], None) for r in TITLE_ABSTRACT]
+    for r, a, b in TITLE_ABSTRACT:
+        out += [(r, "title_abstract", "A", a, None), (r, "title_abstract", "B", b, None)]
     out += [(r, "title_abstract", "consensus", d, None) for r, d in TITLE_ABSTRACT_CONSENSUS]
-    for who, i in (("A", 1), ("B", 2)):
-        out += [(r[0], "full_text", who, r[i][0], r[i][1]) for r in FULL_TEXT]
+    for r, (a, why_a), (b, why_b) in FULL_TEXT:
+        out += [(r, "full_text", "A", a, why_a), (r, "full_text", "B", b, why_b)]
     out += [(r, "full_text", "consensus", d, why) for r, d, why in FULL_TEXT_CONSENSUS]
     return out
 
 
-def write_log(review: Path, upto: int | None = None) -> int:
-    """Write the decisions (the first ``upto``) into ``review``'s screening log; returns rows."""
+def write_log(review: Path, start: int = 0, upto: int | None = None) -> int:
+    """Write the decisions ``rows()[start:upto]`` into ``review``'s screening log; returns rows."""
     from review.dedup import deduplicate
     from review.paths import ReviewPaths
     from review.protocol import load_protocol
@@ -72,7 +72,7 @@ def write_log(review: Path, upto: int | None = None) -> int:
     log = ScreeningLog(
         paths.screening_log, protocol=load_protocol(paths.protocol), records=records
     )
-    todo = rows()[:upto]
+    todo = rows()[start:upto]
     for record_id, stage, reviewer, decision, reason in todo:
         log.record(record_id, stage, reviewer, decision, reason)  # type: ignore[arg-type]
     return len(todo)
