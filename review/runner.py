@@ -140,10 +140,12 @@ class RunReport:
     def summary(self) -> str:
         """One line per notebook (and, for one not reached, why)."""
         lines = [f"output folder: {self.output_dir}"]
+        previous = ""
         for r in self.runs:
             lines.append(f"  {r.name:<40} {r.status:<20} {r.seconds:6.1f} s")
             if r.detail:
-                lines.append(f"      {r.detail}")
+                lines.append("      (as above)" if r.detail == previous else f"      {r.detail}")
+            previous = r.detail
         return "\n".join(lines)
 
 
