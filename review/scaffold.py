@@ -133,24 +133,36 @@ def _managed_files(paths: ReviewPaths, name: str) -> dict[str, bytes]:
 
 
 def _seed_files(paths: ReviewPaths) -> dict[str, bytes]:
-    """Files written once, then the reviewer's: protocol, empty tables, folder keepers."""
+    """Files written once, then the reviewer's: protocol, empty tables, folder keepers.
+
+    The extraction tables get the header the template protocol asks for: ``studies.csv`` its
+    identifying columns and one column per declared covariate, ``outcomes.csv`` the columns
+    of a number and of a reported estimate.
+    """
+    import yaml
+
     from review.dedup import OVERRIDE_COLUMNS
-    from review.extraction import OUTCOME_COLUMNS, STUDY_COLUMNS
+    from review.extraction import ESTIMATE_COLUMNS, OUTCOME_COLUMNS, STUDY_COLUMNS
+    from review.protocol import protocol_from_mapping
 
     year = str(datetime.now(UTC).year)
-    protocol = Template((_TEMPLATE / "protocol.yaml").read_text(encoding="utf-8"))
+    text = Template((_TEMPLATE / "protocol.yaml").read_text(encoding="utf-8")).safe_substitute(
+        year=year
+    )
+    template = protocol_from_mapping(yaml.safe_load(text), _source=text)
+    study_columns = (*STUDY_COLUMNS, "report_pmids", "note", *template.covariates)
 
     def rel(p: Path) -> str:
         return p.relative_to(paths.root).as_posix()
 
     return {
-        rel(paths.protocol): protocol.safe_substitute(year=year).encode(),
+        rel(paths.protocol): text.encode(),
         rel(paths.search / ".gitkeep"): b"",
         rel(paths.imports / ".gitkeep"): b"",
         rel(paths.dedup_overrides): _csv_header(tuple(OVERRIDE_COLUMNS)),
         rel(paths.screening_log.parent / ".gitkeep"): b"",
-        rel(paths.extraction / "studies.csv"): _csv_header(tuple(STUDY_COLUMNS)),
-        rel(paths.extraction / "outcomes.csv"): _csv_header(tuple(OUTCOME_COLUMNS)),
+        rel(paths.extraction / "studies.csv"): _csv_header(study_columns),
+        rel(paths.extraction / "outcomes.csv"): _csv_header((*OUTCOME_COLUMNS, *ESTIMATE_COLUMNS)),
     }
 
 

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from review.errors import NothingToDo, ReviewError, StageNotReached
 from review.paths import ReviewPaths
@@ -64,8 +64,9 @@ _RECORDS_HOW = (
     "imports/, or run the PubMed search of the protocol (notebook 01 with LIVE_SEARCH = True)"
 )
 _EXTRACTION_HOW = (
-    "extract the included studies into extraction/studies.csv and extraction/outcomes.csv "
-    "(one row a study; one row a number, with its source: docs/DESIGN.md, 'Extraction')"
+    "extract the included studies into extraction/studies.csv (one row a study, one column per "
+    "covariate of the protocol) and extraction/outcomes.csv (one row a number: a field of the "
+    "protocol, with the PMID and the place it was read; the review's README.md shows the rows)"
 )
 
 
@@ -395,9 +396,12 @@ class ReviewStatus:
     n_studies : int or None
         Studies (rows) extracted; ``None`` before extraction.
     extraction : pandas.DataFrame
-        One row a field: ``field, studies`` (studies with a value), ``of`` (studies).
+        One row a declared outcome: ``outcome, label, kind``, then the studies giving it as
+        ``counts``, ``estimate_only``, ``events_only`` (no denominator or time), or
+        ``not_reported``, of ``of`` studies.
     analyses : pandas.DataFrame
-        One row an analysis: ``analysis, outcome, k, can_run, blocked_by``.
+        One row a declared analysis: ``analysis, label, outcome``, ``k`` (studies it can
+        use), ``can_run`` and ``blocked_by`` (why not).
     problems : tuple of str
         Files that could not be read, with the error (file, row, column).
     """
@@ -462,15 +466,26 @@ class ReviewStatus:
                     f"  {r.stage:<15} {r.reviewer:<12} {r.screened:>6} / {r.to_screen:<6}"
                     f" {r.remaining} remaining"
                 )
+            lines.append(
+                "  open conflicts: "
+                + ", ".join(f"{stage} {n}" for stage, n in self.conflicts.items())
+            )
         if len(self.extraction):
-            lines += ["", f"Extraction ({self.n_studies} studies; studies with a value):"]
+            lines += [
+                "",
+                f"Extraction, per outcome ({self.n_studies} studies: with counts / only an "
+                "estimate / events only / nothing):",
+            ]
             for r in self.extraction.itertuples(index=False):
-                lines.append(f"  {r.field:<28} {r.studies:>4} / {r.of}")
+                lines.append(
+                    f"  {r.outcome:<24} {r.counts:>4} {r.estimate_only:>4} {r.events_only:>4}"
+                    f" {r.not_reported:>4}  {r.label}"
+                )
         if len(self.analyses):
             lines += ["", "Analyses:"]
             for r in self.analyses.itertuples(index=False):
                 state = f"can run (k = {r.k})" if r.can_run else f"blocked: {r.blocked_by}"
-                lines.append(f"  {r.analysis:<28} {state}")
+                lines.append(f"  {r.analysis:<24} {state}")
         if self.problems:
             lines += ["", "Problems:"] + [f"  {p}" for p in self.problems]
         return "\n".join(lines)
@@ -498,7 +513,7 @@ class ReviewStatus:
         for caption, frame in (
             ("Records per source", self.sources),
             ("Screening progress", self.screening),
-            ("Extraction completeness", self.extraction),
+            ("Extraction completeness per outcome", self.extraction),
             ("Analyses", self.analyses),
         ):
             if len(frame):
@@ -547,8 +562,9 @@ def review_status(review: str | os.PathLike[str] | ReviewPaths) -> ReviewStatus:
     sources = _empty(["source", "identified", "duplicates_removed", "kept"])
     screening = _empty(["stage", "reviewer", "screened", "to_screen", "remaining"])
     decisions = _empty(["stage", "include", "maybe", "exclude", "conflict"])
-    extraction = _empty(["field", "studies", "of"])
-    analyses = _empty(["analysis", "outcome", "k", "can_run", "blocked_by"])
+    extraction = _empty(["outcome", "label", "kind", "counts", "estimate_only", "events_only",
+                         "not_reported", "of"])  # fmt: skip
+    analyses = _empty(["analysis", "label", "outcome", "k", "can_run", "blocked_by"])
     conflicts: dict[str, int] = {}
     n_records = n_duplicates = n_unique = n_studies = None
 
@@ -658,21 +674,97 @@ def review_status(review: str | os.PathLike[str] | ReviewPaths) -> ReviewStatus:
             )
         )
 
-    # --- records and duplicates
+    # --- records and duplicates (the screening needs them; the extraction does not)
+    dedup: DedupResult | None = None
     try:
         dedup = _dedup(paths)
-    except StageNotReached as e:
+    except StageNotReached:
         steps.append(
             Step("records", "not started", "no search snapshot and no export", _RECORDS_HOW)
         )
-        del e
-        return finish(protocol.title)
     except (ReviewError, OSError) as e:
         problems.append(_describe(e))
         steps.append(Step("records", "error", str(e), "fix the file named"))
-        return finish(protocol.title)
+    if dedup is not None:
+        sources, screening, decisions = _screening_steps(
+            paths, protocol, dedup, steps, problems, conflicts
+        )
+        n_records, n_duplicates, n_unique = dedup.n_records, dedup.n_duplicates, dedup.n_unique
+
+    # --- extraction and analyses
+    # --- extraction and analyses
+    declared = list(protocol.analyses.values()) if protocol.schema_version >= 2 else []
+    if protocol.schema_version < 2:
+        steps.append(
+            Step(
+                "extraction",
+                "not started",
+                "the protocol (schema version 1) declares no fields or outcomes to extract",
+                "move protocol.yaml to schema version 2: declare fields, outcomes, covariates "
+                "and analyses (python -m review new writes a template)",
+            )
+        )
+    elif not _extraction_started(paths):
+        steps.append(Step("extraction", "not started", "no study extracted", _EXTRACTION_HOW))
+        analyses = _analyses_frame(declared, None, "no study extracted yet")
+    else:
+        try:
+            from review.extraction import read_extraction
+
+            ex = read_extraction(paths.extraction, protocol)
+            n_studies = len(ex.studies)
+            extraction = ex.completeness()[
+                ["outcome", "label", "kind", "counts", "estimate_only", "events_only",
+                 "not_reported"]
+            ].assign(of=n_studies)  # fmt: skip
+            none = [str(r.label) for r in extraction.itertuples() if r.not_reported == n_studies]
+            steps.append(
+                Step(
+                    "extraction",
+                    "in progress" if none else "done",
+                    f"{n_studies} studies extracted"
+                    + (f"; no study gives {', '.join(none)} yet" if none else ""),
+                    _EXTRACTION_HOW if none else None,
+                )
+            )
+            analyses = _analyses_frame(declared, ex, None)
+        except (ReviewError, OSError) as e:
+            problems.append(_describe(e))
+            steps.append(Step("extraction", "error", str(e), "fix the row named"))
+            analyses = _analyses_frame(declared, None, "the extraction tables have errors")
+    if not declared:
+        steps.append(Step("analyses", "not applicable", "the protocol declares no analysis"))
+    else:
+        ready = int(analyses["can_run"].sum())
+        state: State = (
+            "done" if ready == len(declared) else "in progress" if ready else "not started"
+        )
+        steps.append(
+            Step(
+                "analyses",
+                state,
+                f"{ready} of {len(declared)} declared analyses can run",
+                None if ready == len(declared) else "see the blocked analyses below",
+            )
+        )
+    return finish(protocol.title)
+
+
+def _screening_steps(
+    paths: ReviewPaths,
+    protocol: Protocol,
+    dedup: DedupResult,
+    steps: list[Step],
+    problems: list[str],
+    conflicts: dict[str, int],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Records, de-duplication and screening steps; returns (sources, screening, decisions)."""
+    import pandas as pd
+
     sources = dedup.by_source.reset_index(drop=True)
     n_records, n_duplicates, n_unique = dedup.n_records, dedup.n_duplicates, dedup.n_unique
+    screening = _empty(["stage", "reviewer", "screened", "to_screen", "remaining"])
+    decisions = _empty(["stage", "include", "maybe", "exclude", "conflict"])
     steps.append(
         Step(
             "records",
@@ -767,25 +859,7 @@ def review_status(review: str | os.PathLike[str] | ReviewPaths) -> ReviewStatus:
     except (ReviewError, OSError) as e:
         problems.append(_describe(e))
         steps.append(Step("title_abstract", "error", str(e), "fix the file named"))
-
-    # --- extraction
-    if not _extraction_started(paths):
-        steps.append(Step("extraction", "not started", "no study extracted", _EXTRACTION_HOW))
-    else:
-        try:
-            extraction, n_studies = _extraction_completeness(paths)
-            steps.append(
-                Step(
-                    "extraction",
-                    "done",
-                    f"{n_studies} studies extracted",
-                )
-            )
-        except (ReviewError, OSError) as e:
-            problems.append(_describe(e))
-            steps.append(Step("extraction", "error", str(e), "fix the row named"))
-    steps.append(Step("analyses", *_analyses_state(protocol, extraction, n_studies)))
-    return finish(protocol.title)
+    return sources, screening, decisions
 
 
 _STEP_NAMES = (
@@ -800,19 +874,40 @@ _STEP_NAMES = (
 )
 
 
-def _extraction_completeness(paths: ReviewPaths) -> tuple[pd.DataFrame, int]:
+def _analyses_frame(declared: Sequence[Any], ex: Any, blocked: str | None) -> pd.DataFrame:
+    """Per declared analysis: the studies it can use and whether it can run (no fit made).
+
+    A study enters with counts (events and the outcome's denominator or person-time) or, when
+    the analysis says ``estimates: include``, with an estimate; a random-effects model needs
+    two studies, a common-effect model one (as the engine requires).
+    """
     import pandas as pd
 
-    from review.extraction import FIELDS, load_extraction
-
-    studies = load_extraction(paths.extraction)
-    rows = [(f, int(studies[f].notna().sum()), len(studies)) for f in FIELDS]
-    return pd.DataFrame(rows, columns=["field", "studies", "of"]), len(studies)
-
-
-def _analyses_state(
-    protocol: Protocol, extraction: pd.DataFrame, n_studies: int | None
-) -> tuple[State, str, str | None]:
-    if n_studies is None:
-        return "not started", "waits for the extraction", _EXTRACTION_HOW
-    return "not applicable", "the protocol declares no analysis", None
+    rows = []
+    for a in declared:
+        if ex is None:
+            rows.append((a.code, a.label, a.outcome, 0, False, blocked))
+            continue
+        basis = ex.outcome_table(a.outcome)["basis"]
+        usable = basis == "counts"
+        if a.estimates == "include":
+            usable |= basis == "estimate"
+        k = int(usable.sum())
+        need = 1 if a.model.method == "FE" else 2
+        why = None
+        if k < need:
+            label = ex.protocol.outcome(a.outcome).label
+            if k == 0:
+                why = f"no study gives {label!r} with its counts" + (
+                    " or an estimate" if a.estimates == "include" else ""
+                )
+            else:
+                why = f"k = {k}: a random-effects model needs at least 2 studies"
+            n_est = int((basis == "estimate").sum())
+            if n_est and a.estimates != "include":
+                verb = "gives" if n_est == 1 else "give"
+                why += f" ({n_est} {verb} only an estimate; the analysis says estimates: exclude)"
+        rows.append((a.code, a.label, a.outcome, k, why is None, why))
+    return pd.DataFrame(
+        rows, columns=["analysis", "label", "outcome", "k", "can_run", "blocked_by"]
+    )

@@ -211,3 +211,53 @@ def test_the_protocols_search_names_its_snapshot(fresh: Path, monkeypatch) -> No
     with pytest.raises(NothingToDo, match="searches no PubMed database") as info:
         protocol_search(paths, load_protocol(paths.protocol))
     assert info.value._render_traceback_()[0].startswith("Nothing to do:")
+
+
+def test_extraction_completeness_per_outcome_and_which_analyses_can_run(fresh: Path) -> None:
+    studies = fresh / "extraction" / "studies.csv"
+    outcomes = fresh / "extraction" / "outcomes.csv"
+    st = review_status(fresh)
+    assert st.step("extraction").state == "not started"
+    assert list(st.analyses["blocked_by"]) == ["no study extracted yet"]
+    # the README's example rows: one study with counts, one with only an estimate
+    readme = (fresh / "README.md").read_text()
+    example = readme.split("```csv\n")[1].split("```")[0].splitlines()[1:]
+    with studies.open("a") as fh:
+        fh.write("smith2024,Smith 2024,38000001,38000001,,cohort,2024\n")
+        fh.write("jones2025,Jones 2025,38000002,38000002,,trial,2025\n")
+    with outcomes.open("a") as fh:
+        fh.write("\n".join(example) + "\n")
+    st = review_status(fresh)
+    assert st.step("extraction").state == "done" and st.n_studies == 2
+    row = st.extraction.set_index("outcome").loc["outcome_any"]
+    assert (row["counts"], row["estimate_only"], row["not_reported"], row["of"]) == (1, 1, 0, 2)
+    (a,) = st.analyses.to_dict("records")
+    assert a["analysis"] == "main" and a["k"] == 1 and not a["can_run"]
+    assert a["blocked_by"] == ("k = 1: a random-effects model needs at least 2 studies "
+                               "(1 gives only an estimate; the analysis says estimates: exclude)")
+    assert st.step("analyses").state == "not started"
+    with outcomes.open("a") as fh:
+        fh.write('jones2025,n_at_risk,120,38000002,"Table 2",,,,,,,\n')
+        fh.write('jones2025,n_events,4,38000002,"Table 2",,,,,,,\n')
+    st = review_status(fresh)
+    (a,) = st.analyses.to_dict("records")
+    assert a["can_run"] and a["k"] == 2 and a["blocked_by"] is None
+    assert st.step("analyses").state == "done"
+    assert "main                     can run (k = 2)" in st.summary()
+    # a row the protocol does not allow is named, not raised
+    with outcomes.open("a") as fh:
+        fh.write('jones2025,n_deaths,1,38000002,"Table 2",,,,,,,\n')
+    st = review_status(fresh)
+    assert st.step("extraction").state == "error" and "n_deaths" in st.problems[0]
+    assert list(st.analyses["blocked_by"]) == ["the extraction tables have errors"]
+
+
+def test_a_version_1_protocol_is_told_to_move_to_version_2(tmp_path: Path) -> None:
+    root = tmp_path / "old"
+    (root / "imports").mkdir(parents=True)
+    shutil.copy(REPO / "tests" / "data" / "protocol_minimal.yaml", root / "protocol.yaml")
+    shutil.copy(IMPORTS / "embase.ris", root / "imports")
+    st = review_status(root)
+    assert st.step("records").state == "done"
+    assert "schema version 1" in st.step("extraction").detail
+    assert st.step("analyses").state == "not applicable"
