@@ -309,8 +309,11 @@ def run_notebooks(
     runs: list[NotebookRun] = []
     prechecked: dict[str, str | None] = {}
     upstream_changed = False
+    ahead: _Kernel | None = None  # the kernel started for the notebook after the one running
+    kernel: _Kernel | None = None
     try:
         for i, src in enumerate(notebooks, 1):
+            kernel, ahead = ahead, None
             target = out / "notebooks" / src.name
             key = hashlib.sha256(
                 src.read_bytes() + inputs_digest.encode() + json.dumps(versions).encode()
@@ -329,7 +332,13 @@ def run_notebooks(
             t0 = time.perf_counter()
             stopped = _precheck(src, target, params, rev, prechecked)
             if stopped is None:
-                stopped = _execute(src, target, params, timeout)
+                # the next notebook runs too, unless its entry stage is not reached: start its
+                # kernel now, so that its start-up overlaps this notebook's work
+                if i < len(notebooks) and _entry_reached(notebooks[i], rev, prechecked):
+                    ahead = _Kernel(notebooks[i].parent)
+                stopped = _execute(src, target, params, timeout, kernel)
+            elif kernel is not None:
+                kernel.shutdown()
             dt = time.perf_counter() - t0
             if stopped is not None:
                 # not reached: run again next time (the review may have moved on)
@@ -347,12 +356,44 @@ def run_notebooks(
             if progress:
                 print(f"[{i}/{len(notebooks)}] {src.name}: done in {dt:.1f} s", flush=True)
     finally:
+        for left in (kernel, ahead):  # a failure or the end: no kernel is left behind
+            if left is not None:
+                left.shutdown()
         for k, v in env_backup.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
     return RunReport(out, tuple(runs))
+
+
+def _entry_stage(src: Path) -> tuple[int, str] | None:
+    """The notebook's first ``require_stage(paths, "<stage>")`` call: (1-based cell, stage)."""
+    nb = nbformat.read(src, as_version=4)  # type: ignore[no-untyped-call]
+    for i, cell in enumerate(nb.cells, 1):
+        found = _REQUIRE.search(cell.source) if cell.cell_type == "code" else None
+        if found is not None:
+            return i, found.group(1)
+    return None
+
+
+def _stage_message(stage: str, review: Path, memo: dict[str, str | None]) -> str | None:
+    """Why the review has not reached ``stage`` (None: reached); checked once per run."""
+    from review.errors import StageNotReached
+    from review.status import require_stage
+
+    if stage not in memo:
+        try:
+            require_stage(review, stage)
+            memo[stage] = None
+        except StageNotReached as e:
+            memo[stage] = str(e)
+    return memo[stage]
+
+
+def _entry_reached(src: Path, review: Path, memo: dict[str, str | None]) -> bool:
+    entry = _entry_stage(src)
+    return entry is None or _stage_message(entry[1], review, memo) is None
 
 
 def _precheck(
@@ -368,55 +409,76 @@ def _precheck(
     its copy gets a first cell saying why, and it is reported as not reached, as if it had
     stopped at that cell (the same check, made once per stage and run instead of per kernel).
     """
-    from review.errors import StageNotReached
-    from review.status import require_stage
-
+    entry = _entry_stage(src)
+    if entry is None:
+        return None
+    i, stage = entry
+    message = _stage_message(stage, review, memo)
+    if message is None:
+        return None
     nb = nbformat.read(src, as_version=4)  # type: ignore[no-untyped-call]
-    for i, cell in enumerate(nb.cells, 1):
-        found = _REQUIRE.search(cell.source) if cell.cell_type == "code" else None
-        if found is None:
-            continue
-        stage = found.group(1)
-        if stage not in memo:
-            try:
-                require_stage(review, stage)
-                memo[stage] = None
-            except StageNotReached as e:
-                memo[stage] = str(e)
-        message = memo[stage]
-        if message is None:
-            return None
-        _inject_parameters(nb, params)
-        note = nbformat.v4.new_markdown_cell(  # type: ignore[no-untyped-call]
-            f"**Not reached yet: this notebook was not executed.** Cell {i} requires the stage "
-            f"`{stage}`: {message}"
+    _inject_parameters(nb, params)
+    note = nbformat.v4.new_markdown_cell(  # type: ignore[no-untyped-call]
+        f"**Not reached yet: this notebook was not executed.** Cell {i} requires the stage "
+        f"`{stage}`: {message}"
+    )
+    note.metadata["tags"] = ["not-reached"]
+    nb.cells.insert(0, note)
+    nbformat.write(nb, target)  # type: ignore[no-untyped-call]
+    return NOT_REACHED["StageNotReached"], i, message
+
+
+class _Kernel:
+    """A python3 kernel on IPC sockets in a private folder, started ahead of its notebook.
+
+    The next notebook's kernel is started while the current one runs, so its start-up (the
+    interpreter and ipykernel importing) overlaps the current notebook's work.
+    """
+
+    def __init__(self, cwd: Path) -> None:
+        self._runtime = tempfile.TemporaryDirectory(prefix="review-kernel-")
+        self.cwd = cwd
+        self.km = KernelManager(
+            kernel_name="python3",
+            transport="ipc",
+            connection_file=str(Path(self._runtime.name, "k.json")),
         )
-        note.metadata["tags"] = ["not-reached"]
-        nb.cells.insert(0, note)
-        nbformat.write(nb, target)  # type: ignore[no-untyped-call]
-        return NOT_REACHED["StageNotReached"], i, message
-    return None
+        self.km.start_kernel(cwd=str(cwd))
+
+    def shutdown(self) -> None:
+        """Stop the kernel (if still running) and remove its folder; safe to call twice."""
+        try:
+            if self.km.has_kernel:
+                self.km.shutdown_kernel(now=False)
+        finally:
+            self._runtime.cleanup()
 
 
 def _execute(
-    src: Path, target: Path, params: dict[str, object], timeout: int
+    src: Path,
+    target: Path,
+    params: dict[str, object],
+    timeout: int,
+    kernel: _Kernel | None = None,
 ) -> tuple[str, int | None, str] | None:
-    """Run one notebook; ``(status, cell, message)`` if it stopped at a step not reached."""
+    """Run one notebook; ``(status, cell, message)`` if it stopped at a step not reached.
+
+    ``kernel``, started ahead for this notebook, is used and shut down; without one a kernel
+    is started here. Either way the kernel is this notebook's alone.
+    """
     nb = nbformat.read(src, as_version=4)  # type: ignore[no-untyped-call]
     injected_at = _inject_parameters(nb, params)
-    # IPC transport: the kernel talks over local sockets in a private folder, not over TCP.
-    with tempfile.TemporaryDirectory(prefix="review-kernel-") as runtime:
-        km = KernelManager(
-            kernel_name="python3", transport="ipc", connection_file=str(Path(runtime, "k.json"))
-        )
-        client = NotebookClient(
-            nb, km=km, timeout=timeout, resources={"metadata": {"path": str(src.parent)}}
-        )
-        try:
-            return _run_client(client, nb, src, target, injected_at)
-        finally:
-            if km.has_kernel:  # a kernel manager passed in is ours to shut down
-                km.shutdown_kernel(now=False)
+    if kernel is None or kernel.cwd != src.parent:
+        if kernel is not None:
+            kernel.shutdown()
+        kernel = _Kernel(src.parent)
+    client = NotebookClient(
+        nb, km=kernel.km, timeout=timeout, resources={"metadata": {"path": str(src.parent)}}
+    )
+    try:
+        return _run_client(client, nb, src, target, injected_at)
+    finally:
+        kernel.shutdown()  # a kernel manager passed in is ours to shut down
 
 
 def _run_client(

@@ -71,6 +71,33 @@ def test_failure_names_notebook_and_source_cell(folders) -> None:
     assert (out / "notebooks" / "02-broken.ipynb").exists()  # partial copy kept for reading
 
 
+def _live_children() -> list[str]:
+    """Command lines of this process's live child processes (Linux /proc)."""
+    import os
+
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z":
+            out.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+    return out
+
+
+def test_no_kernel_is_left_behind_by_a_failure(folders) -> None:
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("needs /proc")
+    nbs, out, rev = folders
+    # the kernel of 02 is started while 01 runs; 01 fails: that kernel must be stopped too
+    _notebook(nbs / "01-broken.ipynb", "import time\ntime.sleep(1)\nraise ValueError('x')")
+    _notebook(nbs / "02-never.ipynb", "y = 2")
+    with pytest.raises(NotebookError, match="01-broken"):
+        run_notebooks(nbs, out, review_dir=rev, progress=False)
+    assert not [c for c in _live_children() if "ipykernel" in c]
+
+
 def test_unchanged_notebooks_are_skipped_and_changes_rerun_downstream(folders) -> None:
     nbs, out, rev = folders
     _notebook(nbs / "01-a.ipynb", "a = 1")
