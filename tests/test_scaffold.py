@@ -51,6 +51,15 @@ def test_the_protocol_template_is_valid_and_its_placeholders_are_counted(tmp_pat
     assert protocol.title.startswith("TODO")
     (pubmed,) = [db for db in protocol.databases if db.name == "PubMed"]
     assert pubmed.snapshot and pubmed.snapshot.startswith("pubmed-") and "$" not in pubmed.snapshot
+    assert protocol.schema_version == 2
+    assert list(protocol.analyses) == ["main"] and list(protocol.covariates) == ["design", "year"]
+    # the extraction tables' headers are the ones this protocol asks for
+    studies = (root / "extraction" / "studies.csv").read_text().splitlines()
+    assert studies == ["study_id,label,pmid,report_pmids,note,design,year"]
+    from review.extraction import ESTIMATE_COLUMNS, OUTCOME_COLUMNS
+
+    outcomes = (root / "extraction" / "outcomes.csv").read_text().splitlines()
+    assert outcomes == [",".join((*OUTCOME_COLUMNS, *ESTIMATE_COLUMNS))]
     step = review_status(root).step("protocol")
     assert step.state == "in progress" and "TODO placeholder(s) left" in step.detail
 
