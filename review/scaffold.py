@@ -38,7 +38,7 @@ from review._io import write_atomic
 from review.errors import OptionError, ReviewError
 from review.paths import PACKAGE_DIR, ReviewPaths, toolkit_notebooks_dir
 
-__all__ = ["ScaffoldReport", "new_review", "update_review"]
+__all__ = ["ScaffoldReport", "new_review", "outdated", "update_review"]
 
 _TEMPLATE = PACKAGE_DIR / "_template"
 _MANIFEST_VERSION = 1
@@ -235,6 +235,41 @@ def new_review(
     return ScaffoldReport(root=root, written=tuple(sorted({**seeds, **managed})))
 
 
+def _recorded(paths: ReviewPaths) -> dict[str, str]:
+    if not paths.template_manifest.is_file():
+        return {}
+    try:
+        return dict(json.loads(paths.template_manifest.read_text())["files"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise ReviewError(f"{paths.template_manifest} cannot be read: {e}") from e
+
+
+def outdated(folder: str | os.PathLike[str]) -> tuple[str, ...]:
+    """Files of a review that :func:`update_review` would replace: unedited and out of date.
+
+    Empty for a review without ``.review-template.json`` (not made by ``review new``).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp()) / "r"
+    >>> _ = new_review(root)
+    >>> outdated(root)
+    ()
+    """
+    paths = ReviewPaths(folder)
+    recorded = _recorded(paths)
+    if not recorded:
+        return ()
+    out = []
+    for rel, data in _managed_files(paths, paths.root.resolve().name).items():
+        target = paths.root / rel
+        current = _sha(target.read_bytes()) if target.is_file() else None
+        if current is None or (current == recorded.get(rel) and current != _sha(data)):
+            out.append(rel)
+    return tuple(out)
+
+
 def update_review(folder: str | os.PathLike[str]) -> ScaffoldReport:
     """Bring the toolkit's current notebooks, README and ``.gitignore`` into a review.
 
@@ -271,12 +306,7 @@ def update_review(folder: str | os.PathLike[str]) -> ScaffoldReport:
             f"{paths.root} holds no protocol.yaml: not a review folder "
             "(python -m review new DIR creates one)"
         )
-    recorded: dict[str, str] = {}
-    if paths.template_manifest.is_file():
-        try:
-            recorded = dict(json.loads(paths.template_manifest.read_text())["files"])
-        except (ValueError, KeyError, TypeError) as e:
-            raise ReviewError(f"{paths.template_manifest} cannot be read: {e}") from e
+    recorded = _recorded(paths)
     managed = _managed_files(paths, paths.root.resolve().name)
     written, kept, unchanged = [], [], []
     hashes = dict(recorded)

@@ -404,6 +404,9 @@ class ReviewStatus:
         use), ``can_run`` and ``blocked_by`` (why not).
     problems : tuple of str
         Files that could not be read, with the error (file, row, column).
+    outdated : tuple of str
+        The review's own notebooks (README, .gitignore) that are older than this toolkit's and
+        unedited: ``python -m review update`` replaces them.
     """
 
     root: Path
@@ -421,6 +424,7 @@ class ReviewStatus:
     extraction: pd.DataFrame
     analyses: pd.DataFrame
     problems: tuple[str, ...] = field(default_factory=tuple)
+    outdated: tuple[str, ...] = field(default_factory=tuple)
 
     def __repr__(self) -> str:
         return (
@@ -486,6 +490,12 @@ class ReviewStatus:
             for r in self.analyses.itertuples(index=False):
                 state = f"can run (k = {r.k})" if r.can_run else f"blocked: {r.blocked_by}"
                 lines.append(f"  {r.analysis:<24} {state}")
+        if self.outdated:
+            lines += [
+                "",
+                f"{len(self.outdated)} file(s) older than this toolkit's, never edited "
+                "(python -m review update replaces them): " + ", ".join(self.outdated),
+            ]
         if self.problems:
             lines += ["", "Problems:"] + [f"  {p}" for p in self.problems]
         return "\n".join(lines)
@@ -574,6 +584,7 @@ def review_status(review: str | os.PathLike[str] | ReviewPaths) -> ReviewStatus:
             if name not in done:
                 steps.append(Step(name, "not started", "waits for the steps above"))
         steps.sort(key=lambda s: _STEP_NAMES.index(s.name))
+        stale = _outdated(paths, problems)
         return ReviewStatus(
             root=paths.root,
             title=title,
@@ -590,6 +601,7 @@ def review_status(review: str | os.PathLike[str] | ReviewPaths) -> ReviewStatus:
             extraction=extraction,
             analyses=analyses,
             problems=tuple(problems),
+            outdated=stale,
         )
 
     # --- protocol
@@ -860,6 +872,16 @@ def _screening_steps(
         problems.append(_describe(e))
         steps.append(Step("title_abstract", "error", str(e), "fix the file named"))
     return sources, screening, decisions
+
+
+def _outdated(paths: ReviewPaths, problems: list[str]) -> tuple[str, ...]:
+    from review.scaffold import outdated
+
+    try:
+        return outdated(paths.root)
+    except (ReviewError, OSError) as e:
+        problems.append(_describe(e))
+        return ()
 
 
 _STEP_NAMES = (

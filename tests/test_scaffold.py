@@ -175,3 +175,22 @@ def test_the_wheel_carries_every_package_and_the_notebooks() -> None:
     assert "_template/*" in data["review"]
     assert {p.name for p in (PACKAGE_DIR / "_template").iterdir()} == {
         "protocol.yaml", "README.md", "gitignore"}
+
+
+def test_status_names_the_notebooks_an_update_would_replace(tmp_path: Path) -> None:
+    import hashlib
+
+    root = tmp_path / "r"
+    new_review(root)
+    assert review_status(root).outdated == ()
+    nb = root / "notebooks" / "02-deduplication.ipynb"
+    old = nb.read_bytes().replace(b"De-duplication", b"Older de-duplication")
+    nb.write_bytes(old)  # as an older toolkit wrote it, never edited since
+    manifest = json.loads((root / ".review-template.json").read_text())
+    manifest["files"]["notebooks/02-deduplication.ipynb"] = hashlib.sha256(old).hexdigest()
+    (root / ".review-template.json").write_text(json.dumps(manifest))
+    st = review_status(root)
+    assert st.outdated == ("notebooks/02-deduplication.ipynb",)
+    assert "python -m review update replaces them" in st.summary()
+    update_review(root)
+    assert review_status(root).outdated == ()
