@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["REPO_ROOT", "ReviewPaths", "default_output_dir", "example_review_dir"]
+__all__ = ["REPO_ROOT", "ReviewPaths", "default_output_dir", "example_review_dir", "lock_file"]
 
 #: The repository root when the package is used from a checkout.
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +28,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def example_review_dir() -> Path:
     """Folder of the bundled worked example (``data/`` of the repository)."""
     return REPO_ROOT / "data"
+
+
+def lock_file() -> Path:
+    """The committed lock of the environment: ``requirements.lock`` at the repository root."""
+    return REPO_ROOT / "requirements.lock"
 
 
 def default_output_dir() -> Path:
