@@ -14,37 +14,28 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
+from review._environment import LockMismatchWarning, describe, mismatch_message
 from review._io import write_atomic
 from review.errors import ReviewError
-from review.paths import REPO_ROOT, default_output_dir, example_review_dir
+from review.paths import REPO_ROOT, default_output_dir, example_review_dir, lock_file
 
 __all__ = ["NotebookError", "NotebookRun", "RunReport", "find_notebooks", "run_notebooks"]
 
 _MANIFEST = "run-manifest.json"
-_TRACKED_PACKAGES = (
-    "review",
-    "numpy",
-    "scipy",
-    "pandas",
-    "matplotlib",
-    "statsmodels",
-    "pymed",
-    "nbclient",
-)
 
 
 class NotebookError(ReviewError):
@@ -109,14 +100,18 @@ def _digest_tree(paths: Sequence[Path]) -> str:
     return h.hexdigest()
 
 
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in _TRACKED_PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+def _environment() -> tuple[dict[str, str], dict[str, Any] | None]:
+    """(versions, lock): Python, platform and every installed distribution; the lock check.
+
+    Differences from the committed lock are warned about (:class:`LockMismatchWarning`).
+    """
+    env = describe(lock_file())
+    versions = {"python": env["python"], "platform": env["platform"], **env["distributions"]}
+    lock = env.get("lock")
+    if lock and lock["differences"]:
+        msg = mismatch_message(lock_file(), lock["differences"])
+        warnings.warn(msg, LockMismatchWarning, stacklevel=3)
+    return versions, lock
 
 
 def _inject_parameters(nb: nbformat.NotebookNode, params: dict[str, object]) -> int:
@@ -170,6 +165,13 @@ def run_notebooks(
     NotebookError
         When a cell fails or times out; names the notebook and the cell. The partially
         executed copy is still written, so the traceback can be read in JupyterLab.
+
+    Warns
+    -----
+    LockMismatchWarning
+        When the installed distributions differ from the committed ``requirements.lock``
+        (naming each one). ``run-manifest.json`` records Python, the platform and every
+        installed distribution (``versions``) and the differences (``lock``).
     """
     nb_dir = Path(notebooks_dir) if notebooks_dir else REPO_ROOT / "notebooks"
     out = Path(output_dir) if output_dir else default_output_dir()
@@ -186,7 +188,7 @@ def run_notebooks(
     if not notebooks:
         raise NotebookError(str(nb_dir), None, "no numbered notebooks (NN-*.ipynb) found")
 
-    versions = _versions()
+    versions, lock = _environment()
     sources = [rev] + ([REPO_ROOT / "review"] if (REPO_ROOT / "review").is_dir() else [])
     inputs_digest = _digest_tree(sources)
     params = {
@@ -221,6 +223,7 @@ def run_notebooks(
             dt = time.perf_counter() - t0
             manifest["notebooks"][src.name] = {"key": key, "seconds": round(dt, 2)}
             manifest["versions"] = versions
+            manifest["lock"] = lock
             write_atomic(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
             runs.append(NotebookRun(src.name, "executed", dt, target))
             if progress:
