@@ -67,17 +67,17 @@ lock: $(UV) ## refresh requirements.lock to the newest versions pyproject.toml a
 # (its direct dependencies at their lower bounds) and to the newest available today.
 # BOUNDS_PYTEST: extra pytest arguments (e.g. -m 'not browser').
 check-bounds: $(UV) ## run the suite with the lowest and with the newest versions pyproject.toml allows
-	for res in lowest-direct highest; do \
+	@status=0; for res in lowest-direct highest; do \
 	  rm -rf $(BOUNDS_DIR)/$$res && mkdir -p $(BOUNDS_DIR) && \
 	  $(UV) venv --quiet --python $(PYTHON) $(BOUNDS_DIR)/$$res && \
-	  VIRTUAL_ENV=$(BOUNDS_DIR)/$$res $(UV) pip install --quiet --resolution $$res \
-	    -e '.[test]' && \
+	  VIRTUAL_ENV=$(BOUNDS_DIR)/$$res $(UV) pip install --quiet --resolution $$res -e '.[test]' && \
 	  VIRTUAL_ENV=$(BOUNDS_DIR)/$$res $(UV) pip freeze > $(BOUNDS_DIR)/$$res.txt && \
-	  $(BOUNDS_DIR)/$$res/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null && \
-	  echo "== $$res: $$(wc -l < $(BOUNDS_DIR)/$$res.txt) distributions, list in $(BOUNDS_DIR)/$$res.txt" && \
+	  $(BOUNDS_DIR)/$$res/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null \
+	  || exit 1; \
+	  echo "== $$res: $$(wc -l < $(BOUNDS_DIR)/$$res.txt) distributions, in $(BOUNDS_DIR)/$$res.txt"; \
 	  $(BOUNDS_DIR)/$$res/bin/python -m pytest -p no:cacheprovider -q $(BOUNDS_PYTEST) \
-	    || exit 1; \
-	done
+	  || { echo "== $$res: the suite FAILED"; status=1; }; \
+	done; exit $$status
 
 clean: ## remove the virtual environments and the output folder
 	rm -rf $(VENV) $(UV_VENV) output
