@@ -162,7 +162,7 @@ def describe(lock: Path | None) -> dict[str, Any]:
     """What a run used: Python, platform, every installed distribution, and the lock.
 
     ``lock`` is ``None`` (or a missing file) outside a checkout: then only what is installed
-    is described.
+    is described. A lock that cannot be read is described by its ``error``.
     """
     installed = installed_versions()
     out: dict[str, Any] = {
@@ -174,12 +174,13 @@ def describe(lock: Path | None) -> dict[str, Any]:
     }
     if lock is not None and lock.is_file():
         data = lock.read_bytes()
-        locked = lock_versions(data.decode("utf-8"))
-        out["lock"] = {
-            "file": lock.name,
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "differences": lock_differences(locked, installed),
-        }
+        out["lock"] = {"file": lock.name, "sha256": hashlib.sha256(data).hexdigest()}
+        try:
+            locked = lock_versions(data.decode("utf-8"))
+        except ValueError as e:  # not UTF-8, not a pin, a bad marker, a name pinned twice
+            out["lock"] |= {"error": f"cannot be read: {e}", "differences": []}
+        else:
+            out["lock"]["differences"] = lock_differences(locked, installed)
     return out
 
 

@@ -108,8 +108,10 @@ def _environment() -> tuple[dict[str, str], dict[str, Any] | None]:
     env = describe(lock_file())
     versions = {"python": env["python"], "platform": env["platform"], **env["distributions"]}
     lock = env.get("lock")
-    if lock and lock["differences"]:
+    if lock and (lock["differences"] or "error" in lock):
         msg = mismatch_message(lock_file(), lock["differences"])
+        if "error" in lock:
+            msg = f"{lock['file']} {lock['error']}: the environment is not checked against it"
         warnings.warn(msg, LockMismatchWarning, stacklevel=3)
     return versions, lock
 

@@ -129,6 +129,18 @@ def test_no_warning_when_the_environment_is_the_lock(
     assert manifest["lock"]["differences"] == []
 
 
+def test_a_lock_that_cannot_be_read_is_said_not_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lock = tmp_path / "requirements.lock"
+    lock.write_text("pandas==3.1.1\n<<<<<<< HEAD\n")  # a merge conflict left in
+    monkeypatch.setattr(runner, "lock_file", lambda: lock)
+    with pytest.warns(LockMismatchWarning, match=r"requirements.lock cannot be read: line 2"):
+        assert main(_one_notebook(tmp_path)) == 0
+    manifest = json.loads((tmp_path / "out" / "run-manifest.json").read_text())
+    assert manifest["lock"]["error"].startswith("cannot be read: line 2")
+
+
 def test_the_committed_lock_is_the_one_checked() -> None:
     from review.paths import REPO_ROOT, lock_file
 
