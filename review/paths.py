@@ -35,6 +35,7 @@ __all__ = [
     "default_output_dir",
     "example_review_dir",
     "in_checkout",
+    "lock_file",
     "toolkit_notebooks_dir",
 ]
 
@@ -61,6 +62,11 @@ def example_review_dir() -> Path:
     Only a checkout has it: a wheel carries the toolkit, not the example.
     """
     return REPO_ROOT / "data"
+
+
+def lock_file() -> Path:
+    """The committed lock of the environment: ``requirements.lock`` at the repository root."""
+    return REPO_ROOT / "requirements.lock"
 
 
 def toolkit_notebooks_dir() -> Path:

@@ -23,21 +23,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import re
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
+from review._environment import LockMismatchWarning, describe, mismatch_message
 from review._io import write_atomic
 from review.errors import ReviewError
 from review.paths import (
@@ -46,6 +47,7 @@ from review.paths import (
     default_output_dir,
     example_review_dir,
     in_checkout,
+    lock_file,
     toolkit_notebooks_dir,
 )
 
@@ -67,16 +69,6 @@ NOT_REACHED = {"StageNotReached": "not reached", "NothingToDo": "nothing to do"}
 _REQUIRE = re.compile(r"""^require_stage\(\s*\w+\s*,\s*["'](\w+)["']""", re.MULTILINE)
 
 _MANIFEST = "run-manifest.json"
-_TRACKED_PACKAGES = (
-    "review",
-    "numpy",
-    "scipy",
-    "pandas",
-    "matplotlib",
-    "statsmodels",
-    "pymed",
-    "nbclient",
-)
 
 
 class NotebookError(ReviewError):
@@ -210,14 +202,20 @@ def _digest_tree(paths: Sequence[Path], skip: Sequence[Path] = ()) -> str:
     return h.hexdigest()
 
 
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in _TRACKED_PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+def _environment() -> tuple[dict[str, str], dict[str, Any] | None]:
+    """(versions, lock): Python, platform and every installed distribution; the lock check.
+
+    Differences from the committed lock are warned about (:class:`LockMismatchWarning`).
+    """
+    env = describe(lock_file())
+    versions = {"python": env["python"], "platform": env["platform"], **env["distributions"]}
+    lock = env.get("lock")
+    if lock and (lock["differences"] or "error" in lock):
+        msg = mismatch_message(lock_file(), lock["differences"])
+        if "error" in lock:
+            msg = f"{lock['file']} {lock['error']}: the environment is not checked against it"
+        warnings.warn(msg, LockMismatchWarning, stacklevel=3)
+    return versions, lock
 
 
 def _inject_parameters(nb: nbformat.NotebookNode, params: dict[str, object]) -> int:
@@ -276,6 +274,13 @@ def run_notebooks(
     NotebookError
         When a cell fails or times out; names the notebook and the cell. The partially
         executed copy is still written, so the traceback can be read in JupyterLab.
+
+    Warns
+    -----
+    LockMismatchWarning
+        When the installed distributions differ from the committed ``requirements.lock``
+        (naming each one). ``run-manifest.json`` records Python, the platform and every
+        installed distribution (``versions``) and the differences (``lock``).
     """
     rev = Path(review_dir) if review_dir else default_review_dir()
     if not rev.is_dir():
@@ -294,7 +299,7 @@ def run_notebooks(
     if not notebooks:
         raise NotebookError(str(nb_dir), None, "no numbered notebooks (NN-*.ipynb) found")
 
-    versions = _versions()
+    versions, lock = _environment()
     # what the notebooks read: the review folder (not its outputs or notebook copies, which
     # are keyed one by one) and the toolkit's source
     inputs_digest = _digest_tree([rev, PACKAGE_DIR], skip=[out, ReviewPaths(rev).notebooks])
@@ -351,6 +356,7 @@ def run_notebooks(
                 continue
             manifest["notebooks"][src.name] = {"key": key, "seconds": round(dt, 2)}
             manifest["versions"] = versions
+            manifest["lock"] = lock
             write_atomic(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
             runs.append(NotebookRun(src.name, "executed", dt, target))
             if progress:

@@ -148,9 +148,12 @@ def test_measured_width_matches_rendered(fits):
         # ...and is the vector width (unhinted advances, as PDF and SVG place glyphs)
         f = FT2Font(mpl.font_manager.findfont(t.get_fontproperties()))
         f.set_size(t.get_fontsize(), 72)
+        # LoadFlags since matplotlib 3.10; the LOAD_* constants before (and deprecated since)
+        flags = getattr(mpl.ft2font, "LoadFlags", None)
+        no_hinting = flags.NO_HINTING if flags else mpl.ft2font.LOAD_NO_HINTING
         widths = []
         for line in t.get_text().split("\n"):
-            f.set_text(line, 0.0, flags=mpl.ft2font.LoadFlags.NO_HINTING)
+            f.set_text(line, 0.0, flags=no_hinting)
             widths.append(f.get_width_height()[0] / 64 / 72)
         assert measured == pytest.approx(max(widths), rel=0.05)
 

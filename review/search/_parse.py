@@ -77,6 +77,60 @@ _REFS_END = b"</ReferenceList>"
 _BLANK = b" \t\r\n"
 
 
+def _end_tags(head: bytes) -> tuple[bytes, ...]:
+    """The records' end tags in the encoding the first bytes show.
+
+    UTF-16 and UTF-32 are told by their byte-order mark or by the zero bytes around the first
+    ``<``; anything else is taken as ASCII-compatible (UTF-8, Latin-1, ...).
+    """
+    codec = "utf-8"
+    for marks, name in (
+        ((b"\xff\xfe\x00\x00", b"<\x00\x00\x00"), "utf-32-le"),
+        ((b"\x00\x00\xfe\xff", b"\x00\x00\x00<"), "utf-32-be"),
+        ((b"\xff\xfe", b"<\x00"), "utf-16-le"),
+        ((b"\xfe\xff", b"\x00<"), "utf-16-be"),
+    ):
+        if head.startswith(marks):
+            codec = name
+            break
+    return tuple(t.decode().encode(codec) for t in _ENDS)
+
+
+def _pieces(fh: Any) -> Iterator[bytes]:
+    """The bytes of ``fh``, read in blocks and cut right after every record's end tag.
+
+    What follows the last end tag of a block is passed on too, except its last bytes, which
+    may be the start of an end tag cut by the block's edge: they go with the next block.
+    """
+    tags: tuple[bytes, ...] = ()
+    rest = b""
+    while True:
+        block = fh.read(BLOCK)
+        if not block:
+            if rest:
+                yield rest
+            return
+        buf = rest + block if rest else block
+        if not tags:
+            if len(buf) < 4:  # too few bytes to tell the encoding by
+                rest = buf
+                continue
+            tags = _end_tags(buf)
+        pos = 0
+        at = [buf.find(t) for t in tags]  # the next of each end tag (bytes.find: fast)
+        while max(at) >= 0:
+            i = min(a for a in at if a >= 0)
+            k = at.index(i)
+            end = i + len(tags[k])
+            yield buf[pos:end]
+            pos = end
+            at[k] = buf.find(tags[k], end)
+        cut = max(pos, len(buf) - max(map(len, tags)) + 1)
+        if cut > pos:
+            yield buf[pos:cut]
+        rest = buf[cut:]
+
+
 class _Check:
     """Target of a parser that builds nothing: libxml2 only checks well-formedness."""
 
@@ -236,11 +290,32 @@ class _Reader:
     def stream(
         self, fh: Any, line0: int | None = 0, *, whole: bool = True
     ) -> Iterator[dict[str, Any]]:
-        """iterparse, clearing each record once read (also the fallback that locates errors)."""
-        context = etree.iterparse(fh, events=("end",), tag=_RECORD_TAGS, **_PARSER_OPTIONS)
-        try:
-            unclosed = None
-            for _event, elem in context:
+        """Records of whole trees, each cleared once read (also the fallback that locates errors).
+
+        A pull parser is fed :func:`_pieces` of ``fh``, each ending right after a record's end
+        tag, and its events are read after every piece it accepts. Every record that ends
+        before a fault has so been read before the piece holding the fault is fed, and the
+        events of a piece the parser rejects are not used: what a parser does with the data
+        around a fault differs across versions (lxml 6.2's ``iterparse`` drops every event of
+        the 32 KiB block that failed, records before the fault included; its pull parser,
+        closed on a torn document, ends the open elements and reports the torn record as if
+        it were whole).
+        """
+        parser = etree.XMLPullParser(events=("end",), tag=_RECORD_TAGS, **_PARSER_OPTIONS)
+        unclosed = None
+        root = None
+        pieces = _pieces(fh)
+        while True:
+            piece = next(pieces, None)
+            try:
+                if piece is None:
+                    root = parser.close()
+                else:
+                    parser.feed(piece)
+            except etree.XMLSyntaxError as e:
+                self.syntax_error(e, line0)
+                return
+            for _event, elem in parser.read_events():
                 top = elem
                 while top.getparent() is not None and top.getparent().getparent() is not None:
                     top = top.getparent()
@@ -266,17 +341,16 @@ class _Reader:
                             del parent[0]
                 if rec is not None:
                     yield rec
-            root = context.root
-            if whole and (root is None or (self.ordinal == 0 and root.tag != "PubmedArticleSet")):
-                tag = None if root is None else root.tag
-                detail = ""
-                if root is not None:
-                    detail = " ".join(("".join(root.itertext())).split())[:200]
-                msg = f"expected a PubmedArticleSet, got <{tag}>"
-                msg += f": {detail}" if detail else ""
-                raise PubMedXMLError(msg, path=self.name, row=1)
-        except etree.XMLSyntaxError as e:
-            self.syntax_error(e, line0)
+            if piece is None:
+                break
+        if whole and (root is None or (self.ordinal == 0 and root.tag != "PubmedArticleSet")):
+            tag = None if root is None else root.tag
+            detail = ""
+            if root is not None:
+                detail = " ".join(("".join(root.itertext())).split())[:200]
+            msg = f"expected a PubmedArticleSet, got <{tag}>"
+            msg += f": {detail}" if detail else ""
+            raise PubMedXMLError(msg, path=self.name, row=1)
 
     def chunks(self, fh: Any, start: int) -> Iterator[dict[str, Any]]:
         """Read ``fh`` in blocks; parse complete records in trees of about ``CHUNK`` bytes."""
@@ -377,9 +451,9 @@ def iter_pubmed_records(
     memory stays flat however large the file. Reference lists, which no field reads, go to
     a second parser that only checks them for well-formedness. Anything unusual (no
     ``<PubmedArticleSet>`` start tag near the top, an internal DTD subset, a chunk that
-    does not parse, a record the one-pass readers leave to the classes) goes through
-    lxml's ``iterparse`` over whole trees instead, which keeps every record before a fault
-    and locates the fault by line.
+    does not parse, a record the one-pass readers leave to the classes) goes through a
+    pull parser fed one record at a time over whole trees instead, which keeps every record
+    before a fault, whatever the lxml version, and locates the fault by line.
     See :func:`parse_pubmed_xml` for ``errors``.
     """
     fh, name, head = _open(source)
