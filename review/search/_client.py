@@ -382,6 +382,18 @@ class ReviewPubMed(PubMed):  # type: ignore[misc]  # pymed is untyped
                 last, kind = f"timeout ({redact(e, self._api_key)})", Timeout
             except requests.ConnectionError as e:
                 last, kind = f"connection error ({redact(e, self._api_key)})", ServerError
+            except (
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ) as e:
+                # the connection broke in the middle of the answer's body: as transient as a
+                # refused connection, so retried the same way
+                last = f"connection broken mid-answer ({redact(e, self._api_key)})"
+                kind = ServerError
+            except requests.RequestException as e:  # a bad URL, too many redirects: not transient
+                raise SearchError(
+                    f"{shown}: request failed: {redact(e, self._api_key)}"
+                ) from _RedactedCause(type(e).__name__)
             else:
                 if resp.status_code < 400:
                     return resp
