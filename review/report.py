@@ -19,7 +19,7 @@ import pandas as pd
 from review.errors import ExtractionError, InputError, ReviewError
 from review.extraction import _parse_number
 from review.meta import subgroups
-from review.meta.results import PoolResult, SubgroupResult
+from review.meta.results import PoolResult, SubgroupResult, blank_not_converged
 
 __all__ = [
     "POOLED_COLUMNS",
@@ -193,7 +193,8 @@ def pooled_table(results: Mapping[str, PoolResult]) -> pd.DataFrame:
                 "converged": res.converged,
             }
         )
-    return pd.DataFrame(rows, columns=list(POOLED_COLUMNS))
+    # a fit that did not converge has no estimate to report (its numbers are NaN here)
+    return blank_not_converged(pd.DataFrame(rows, columns=list(POOLED_COLUMNS)))
 
 
 def subgroup_tests(res: PoolResult, by: list[str] | tuple[str, ...]) -> pd.DataFrame:
