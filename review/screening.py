@@ -1227,7 +1227,8 @@ def _check_reviewers(log: ScreeningLog, rows: list[dict[str, Any]], names: Seque
                 "reviewer to compare"
             )
         if name not in listed and name not in in_log:
-            close = difflib.get_close_matches(str(name), known, n=1)
+            close = [k for k in known if k.casefold() == str(name).casefold()]
+            close = close or difflib.get_close_matches(str(name), known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise OptionError(
                 f"Invalid reviewer {name!r}; must be one of {known}{hint}"
