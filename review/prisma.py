@@ -41,6 +41,7 @@ from typing import Any, cast
 
 import pandas as pd
 
+from review._numbers import is_pmid
 from review.errors import InputError, OptionError, PrismaInconsistency
 
 __all__ = [
@@ -1460,12 +1461,19 @@ def _previous(
 _PMID_SPLIT = re.compile(r"[;,\s|]+")
 
 
-def _clean_pmid(x: Any) -> str | None:
+def _clean_pmid(x: Any, row: int, column: str) -> str | None:
     if _is_missing(x):
         return None
     p = str(x).strip()
-    if p.endswith(".0") and p[:-2].isdigit():
+    if p.endswith(".0") and is_pmid(p[:-2]):
         p = p[:-2]  # a PMID read as a float
+    if p and not is_pmid(p):
+        # a PMID that is not one would match no record and drop a study from the count
+        raise InputError(
+            f"included_studies: {p[:30]!r} is not a PubMed identifier (1-9 ASCII digits)",
+            row=row,
+            column=column,
+        )
     return p or None
 
 
@@ -1488,9 +1496,9 @@ def _extraction_rows(table: Any) -> list[tuple[str, frozenset[str]]]:
     for i, (sid, p, reps) in enumerate(zip(table["study_id"], pm, rp)):
         if _is_missing(sid) or not str(sid).strip():
             raise InputError("included_studies: empty study_id", row=i, column="study_id")
-        got = {_clean_pmid(p)}
+        got = {_clean_pmid(p, i, "pmid")}
         if not _is_missing(reps):
-            got |= {_clean_pmid(x) for x in _PMID_SPLIT.split(str(reps))}
+            got |= {_clean_pmid(x, i, "report_pmids") for x in _PMID_SPLIT.split(str(reps))}
         rows.append((str(sid), frozenset(g for g in got if g)))
     return rows
 
