@@ -273,7 +273,7 @@ def test_empty_file_is_an_error_not_zero_records(tmp_path: Path) -> None:
     # issue 15: a 0-byte export gave 0 records without a word, so PRISMA's "identified"
     # was short; an export always holds records, so an empty one is a failed download
     for name, text in (("empty.ris", ""), ("blank.ris", "\n \n")):
-        with pytest.raises(RISError, match="empty|white space") as e:
+        with pytest.raises(RISError, match=r"empty|white space") as e:
             read_ris(write(tmp_path, name, text), source="Embase")
         assert e.value.path == str(tmp_path / name)
 
