@@ -287,3 +287,39 @@ def test_leave_one_out_refits_that_did_not_converge_have_no_point(monkeypatch) -
     assert "not converged" in " ".join(_texts(fig))
     frame = bad.to_frame()
     assert math.isnan(frame.loc[1, "estimate"]) and not math.isnan(frame.loc[0, "estimate"])
+
+
+# -- moderators: the same number check ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [(np.inf, "not a finite number"), (-np.inf, "not a finite number"), (np.nan, "missing")],
+)
+def test_numeric_moderator_that_is_not_a_number_names_row(value: float, match: str) -> None:
+    from review.meta import meta_regression
+
+    df = pd.DataFrame(
+        {"events": [2, 5, 1, 8, 4, 9], "n": [40, 60, 35, 90, 50, 200], "fu": [1.0, 2, 3, 4, 5, 6]}
+    )
+    df.loc[3, "fu"] = value
+    res = pool_proportions(df, method="REML")
+    with pytest.raises(InputError, match=match) as e:
+        meta_regression(res, mods="fu")
+    assert (e.value.row, e.value.column) == (3, "fu")
+
+
+def test_time_span_moderator_is_refused() -> None:
+    from review.meta import meta_regression
+
+    df = pd.DataFrame(
+        {
+            "events": [2, 5, 1, 8, 4, 9],
+            "n": [40, 60, 35, 90, 50, 200],
+            "fu": pd.to_timedelta([100, 200, 300, 400, 500, 600], unit="D"),
+        }
+    )
+    res = pool_proportions(df, method="REML")
+    with pytest.raises(InputError, match="time span") as e:
+        meta_regression(res, mods="fu")
+    assert e.value.column == "fu"
