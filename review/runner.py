@@ -487,7 +487,7 @@ def _read_manifest(path: Path, progress: bool) -> dict[str, Any]:
             raise ValueError("not a JSON object with a 'notebooks' object")
         if not all(isinstance(v, dict) for v in manifest.get("notebooks", {}).values()):
             raise ValueError("a notebook entry is not a JSON object")
-    except (OSError, UnicodeDecodeError, ValueError) as e:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
         msg = f"run manifest {path} unreadable ({_first_line(e)}); every notebook runs again"
         warnings.warn(msg, stacklevel=3)
         if progress:

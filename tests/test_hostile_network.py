@@ -99,8 +99,9 @@ def _interrupted(tmp_path: Path, srv: EUtilsServer) -> Path:
         ("[1, 2]", "lacks"),
         ('{"query": 1}', "lacks"),
         ("\x00\x00", "NUL"),
+        ("[" * 100_000, "nested too deeply"),
     ],
-    ids=["not-json", "empty", "a-list", "missing-keys", "nul"],
+    ids=["not-json", "empty", "a-list", "missing-keys", "nul", "deep"],
 )
 def test_corrupt_state_file_is_an_error_naming_it(tmp_path: Path, damage: str, match: str) -> None:
     with EUtilsServer(Corpus.synthetic(300), rate_limit=1000) as srv:

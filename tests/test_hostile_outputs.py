@@ -65,7 +65,13 @@ def test_damaged_records_file_names_its_line(snapshot: Path, change, match, row)
 
 @pytest.mark.parametrize(
     ("content", "match"),
-    [("[]", "JSON object"), ("{", "not valid JSON"), ("", "not valid JSON"), ("\x00", "NUL")],
+    [
+        ("[]", "JSON object"),
+        ("{", "not valid JSON"),
+        ("", "not valid JSON"),
+        ("\x00", "NUL"),
+        ("[" * 100_000, "nested too deeply"),
+    ],
 )
 def test_damaged_metadata_is_named(snapshot: Path, content: str, match: str) -> None:
     (snapshot / "metadata.json").write_text(content, encoding="utf-8")

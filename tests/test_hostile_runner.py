@@ -99,11 +99,8 @@ def test_deleted_or_edited_outputs_are_made_again(folders) -> None:
 
 DAMAGED_MANIFESTS = [
     "{not json",
-    "",
-    "[]",
     '{"notebooks": []}',
     '{"notebooks": {"01-a.ipynb": "x"}}',
-    "\x00",
     '{"notebooks": {"01-a.ipynb": {"key": 1, "outputs": []}}}',
 ]
 
@@ -271,3 +268,18 @@ def test_cli_on_the_example_with_a_file_as_output_is_one_line(tmp_path: Path) ->
     )  # fmt: skip
     assert proc.returncode == 1
     assert proc.stderr.startswith("FAILED: ") and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b"", b"[]", b"\x00", b"\xff\xfe{", b'{"notebooks": 3}', b'"text"', b"[" * 100_000],
+    ids=["empty", "list", "nul", "bad-utf8", "notebooks-number", "string", "deep"],
+)
+def test_read_manifest_never_raises_on_damage(tmp_path: Path, damage: bytes) -> None:
+    from review.runner import _read_manifest
+
+    p = tmp_path / "run-manifest.json"
+    p.write_bytes(damage)
+    with pytest.warns(UserWarning, match="unreadable"):
+        assert _read_manifest(p, progress=False) == {"notebooks": {}}
+    assert p.read_bytes() == damage

@@ -146,8 +146,10 @@ def _parse_esearch(body: str) -> EsearchResult:
         try:
             # strict=False: NCBI's ERROR text carries a raw newline (invalid JSON).
             data = json.loads(text, strict=False)
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, RecursionError) as e:
             raise SearchError(f"esearch answer is not valid JSON: {e}") from None
+        if not isinstance(data, dict):
+            raise SearchError(f"esearch answer is not a JSON object: {text[:80]!r}")
         if "error" in data and "esearchresult" not in data:
             raise QueryError(f"esearch refused the request: {data['error']}")
         r = data.get("esearchresult", {})

@@ -49,6 +49,12 @@ def _read_state(path: Path, partial: Path) -> dict[str, Any]:
     text = read_text(path, error=InputError).text
     try:
         state = json.loads(text)
+    except RecursionError as e:
+        raise InputError(
+            f"the saved state of an interrupted retrieval is nested too deeply to be real; "
+            f"delete the folder {partial} to start the retrieval afresh",
+            path=path,
+        ) from e
     except json.JSONDecodeError as e:
         raise InputError(
             f"the saved state of an interrupted retrieval is not valid JSON ({e.msg}); delete "

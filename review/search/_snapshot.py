@@ -275,6 +275,8 @@ def load_snapshot(folder: str | os.PathLike[str]) -> Snapshot:
         md = json.loads(read_text(mpath).text)
     except json.JSONDecodeError as e:
         raise InputError(f"not valid JSON: {e.msg}", path=mpath, row=e.lineno) from e
+    except RecursionError as e:
+        raise InputError("JSON nested too deeply", path=mpath) from e
     if not isinstance(md, dict):
         raise InputError(f"expected a JSON object, got a {type(md).__name__}", path=mpath)
     rows = []
@@ -286,6 +288,8 @@ def load_snapshot(folder: str | os.PathLike[str]) -> Snapshot:
             rec = json.loads(line)
         except json.JSONDecodeError as e:
             raise InputError(f"not valid JSON: {e.msg}", path=rpath, row=i) from e
+        except RecursionError as e:
+            raise InputError("JSON nested too deeply", path=rpath, row=i) from e
         if not isinstance(rec, dict) or set(rec) != set(RECORD_COLUMNS):
             got = sorted(rec) if isinstance(rec, dict) else type(rec).__name__
             raise InputError(
