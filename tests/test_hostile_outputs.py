@@ -187,3 +187,57 @@ def test_metadata_extra_keys_listed(snapshot: Path) -> None:
     with pytest.raises(InputError, match="unknown metadata keys") as e:
         load_snapshot(snapshot)
     assert e.value.column == "colour"
+
+
+# -- published facts (report.load_published): the same reading path ------------------------
+
+PUBLISHED = (
+    "quantity,value,unit,ci_low,ci_high,pmid,location\n"
+    "pooled,6.0,%,4.8,7.4,39256908,Abstract\n"
+    "patients,5517,patients,,,39256908,Results\n"
+)
+
+
+def test_published_facts_lines_survive_blank_lines(tmp_path: Path) -> None:
+    from review.errors import ExtractionError
+    from review.report import load_published
+
+    text = PUBLISHED.replace("\npatients", "\n\n\npatients") + "x,,,,,1,here\n"
+    p = tmp_path / "published.csv"
+    p.write_text(text, encoding="utf-8")
+    with pytest.raises(ExtractionError, match="value is empty") as e:
+        load_published(p)
+    assert e.value.row == 6 == text.split("\n").index("x,,,,,1,here") + 1
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [("\u0664\u0664\u0669", "write 449"), ("1_027", "write 1027"), ("abc", "not a number")],
+)
+def test_published_fact_that_is_not_a_number(tmp_path: Path, value: str, match: str) -> None:
+    from review.errors import ExtractionError
+    from review.report import load_published
+
+    p = tmp_path / "published.csv"
+    p.write_text(PUBLISHED.replace("5517", value), encoding="utf-8")
+    with pytest.raises(ExtractionError, match=match) as e:
+        load_published(p)
+    assert (e.value.row, e.value.column) == (3, "value")
+
+
+def test_published_facts_broken_files(tmp_path: Path) -> None:
+    from review.errors import ExtractionError
+    from review.report import load_published
+
+    p = tmp_path / "published.csv"
+    for data, match in (
+        (b"", "empty"),
+        (b"quantity;value\n", "missing column"),
+        (PUBLISHED.encode().replace(b"Abstract", b"Abstr\xe9ct"), "not valid utf-8"),
+        (PUBLISHED.encode() + b"pooled,1,%,,,1,x\n", "appears twice"),
+    ):
+        p.write_bytes(data)
+        with pytest.raises(ExtractionError, match=match):
+            load_published(p)
+    p.write_bytes(PUBLISHED.encode("utf-16"))
+    assert load_published(p).loc["patients", "value"] == 5517
