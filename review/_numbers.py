@@ -108,7 +108,7 @@ def parse_number(text: str) -> float:
     if ascii_form is not None:
         raise BadNumber(f"{s!r} is not written in ASCII digits; write {ascii_form}")
     if s.lower().lstrip("+-") in ("inf", "infinity", "nan"):
-        raise BadNumber(f"{s!r} is not a finite number")
+        raise BadNumber(f"{s!r} is not finite")
     raise BadNumber(f"{s[:40]!r} is not a number")
 
 
