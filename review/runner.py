@@ -229,7 +229,7 @@ def run_notebooks(
             unchanged = (
                 previous.get("key") == key
                 and target.exists()
-                and _outputs_intact(out, previous.get("outputs", {}))
+                and _outputs_intact(out, previous.get("outputs"))
             )
             if not force and not upstream_changed and unchanged:
                 runs.append(NotebookRun(src.name, "skipped (unchanged)", 0.0, target))
@@ -535,7 +535,11 @@ def _written_since(out: Path, before: dict[str, tuple[int, int]]) -> dict[str, s
 
 
 def _outputs_intact(out: Path, outputs: Any) -> bool:
-    """Whether every file a notebook wrote is still there, unchanged."""
+    """Whether every file a notebook wrote is still there, unchanged.
+
+    A manifest entry without its outputs (written before they were recorded, or damaged)
+    is not intact: the notebook runs once more and records them.
+    """
     if not isinstance(outputs, dict):
         return False
     return all(_file_digest(out / rel) == digest for rel, digest in outputs.items())
