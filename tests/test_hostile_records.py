@@ -408,3 +408,20 @@ def test_read_delimited_counts(tmp_path: Path) -> None:
     assert t.counts() == {"lines": 4, "rows": 2, "skipped": 1}
     assert t.lines == (2, 4)
     assert isinstance(pd.DataFrame(list(t.rows), columns=list(t.header)), pd.DataFrame)
+
+
+def test_permission_denied_simulated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # as root chmod does not stop a read: the OS error is played instead
+    import errno
+
+    p = _write(tmp_path, "x.ris", "TY  - JOUR\nER  - \n")
+
+    def denied(self: Path) -> bytes:
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(RISError, match="permission denied") as e:
+        read_ris(p, source="Embase")
+    assert e.value.path == str(p)
+    with pytest.raises(CSVImportError, match="permission denied"):
+        read_csv_export(p, source="Scopus")
