@@ -241,3 +241,18 @@ def test_published_facts_broken_files(tmp_path: Path) -> None:
             load_published(p)
     p.write_bytes(PUBLISHED.encode("utf-16"))
     assert load_published(p).loc["patients", "value"] == 5517
+
+
+def test_prisma_counts_as_numpy_integers_and_absurd_counts() -> None:
+    import numpy as np
+
+    from review.errors import OptionError
+    from review.prisma import prisma_counts
+
+    decisions = pd.DataFrame(columns=["record_id", "stage", "reviewer", "decision", "reason"])
+    a = prisma_counts(identified={"PubMed": np.int64(5)}, decisions=decisions, check=False)
+    b = prisma_counts(identified={"PubMed": 5}, decisions=decisions, check=False)
+    assert a.to_frame().equals(b.to_frame())
+    for bad, match in ((10**30, "too large"), (True, "expected a count"), (-1, ">= 0")):
+        with pytest.raises(OptionError, match=match):
+            prisma_counts(identified={"PubMed": bad}, decisions=decisions, check=False)
