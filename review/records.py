@@ -946,6 +946,13 @@ def _sniff_export(path: Path) -> str:
     )
 
 
+def _read_export(path: Path, kind: str, id_prefix: str | None) -> pd.DataFrame:
+    if kind == "ris":
+        return read_ris(path, id_prefix=id_prefix)
+    slug = _source_from_filename(path)
+    return read_csv_export(path, source=SOURCES[slug] if slug else path.stem, id_prefix=id_prefix)
+
+
 def load_review_records(paths: Any) -> pd.DataFrame:
     """Every record a review identified, from every source, before de-duplication.
 
@@ -956,7 +963,10 @@ def load_review_records(paths: Any) -> pd.DataFrame:
     :func:`read_ris`; CSV and tab-delimited files to :func:`read_csv_export`, with the
     database named by the file name (``scopus.csv``, ``savedrecs.txt``). Every other file is
     an error (a file skipped without a word would make PRISMA's "records identified" wrong),
-    except hidden files, ``README`` files and ``*.md`` notes.
+    except hidden files, ``README`` files and ``*.md`` notes. When two exports of one
+    database would number their records alike (``embase.ris`` and ``embase_2027.ris`` both
+    ``embase:1``), the later file in name order takes its name as prefix
+    (``embase_2027:1``), with a warning.
 
     Parameters
     ----------
@@ -983,6 +993,7 @@ def load_review_records(paths: Any) -> pd.DataFrame:
     if not isinstance(paths, ReviewPaths):
         paths = ReviewPaths(paths)
     frames: list[pd.DataFrame] = []
+    seen_ids: set[str] = set()
     read: list[tuple[str, str, int]] = []
     skipped: list[tuple[str, str]] = []
     if paths.search.is_dir():
@@ -995,6 +1006,7 @@ def load_review_records(paths: Any) -> pd.DataFrame:
                 skipped.append((str(folder), why))
                 continue
             frames.append(load_snapshot(folder).records)
+            seen_ids |= set(frames[-1]["record_id"])
             read.append((str(folder), "snapshot", len(frames[-1])))
     if paths.imports.exists() and not paths.imports.is_dir():
         raise InputError("imports/ is a file, not a folder of exports", path=paths.imports)
@@ -1010,11 +1022,22 @@ def load_review_records(paths: Any) -> pd.DataFrame:
                     path=f,
                 )
             kind = _sniff_export(f)
-            if kind == "ris":
-                frames.append(read_ris(f))
-            else:
-                slug = _source_from_filename(f)
-                frames.append(read_csv_export(f, source=SOURCES[slug] if slug else f.stem))
+            frame = _read_export(f, kind, None)
+            clash = sorted(set(frame["record_id"]) & seen_ids)
+            if clash:
+                # two exports of one database number their records alike (embase.ris and
+                # embase_2027.ris both give embase:1): the later file takes its name as prefix
+                prefix = re.sub(r"[^a-z0-9]+", "_", f.stem.lower()).strip("_") or "import"
+                while any(i.startswith(f"{prefix}:") for i in seen_ids):
+                    prefix += "_"
+                frame = _read_export(f, kind, prefix)
+                warnings.warn(
+                    f"{f}: its record ids would repeat another source's (e.g. {clash[0]}); "
+                    f"read as {prefix}:<n>",
+                    stacklevel=2,
+                )
+            frames.append(frame)
+            seen_ids |= set(frame["record_id"])
             read.append(
                 (str(f), frames[-1].attrs.get("read", {}).get("format", kind), len(frames[-1]))
             )

@@ -425,3 +425,15 @@ def test_permission_denied_simulated(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert e.value.path == str(p)
     with pytest.raises(CSVImportError, match="permission denied"):
         read_csv_export(p, source="Scopus")
+
+
+def test_two_exports_of_one_database_are_both_counted(tmp_path: Path) -> None:
+    rev = _review(tmp_path)
+    shutil.copy(IMPORTS / "embase.ris", rev / "imports" / "embase.ris")
+    shutil.copy(IMPORTS / "embase.ris", rev / "imports" / "embase_2027.ris")
+    with pytest.warns(UserWarning, match=r"embase_2027\.ris: its record ids would repeat"):
+        records = load_review_records(rev)
+    n = len(read_ris(IMPORTS / "embase.ris"))
+    assert len(records) == 2 * n and records["record_id"].is_unique
+    assert records["record_id"].str.startswith("embase:").sum() == n
+    assert records["record_id"].str.startswith("embase_2027:").sum() == n
