@@ -330,6 +330,9 @@ class DelimitedTable:
 csv.field_size_limit(max(csv.field_size_limit(), 1 << 28))
 
 
+TAB = "\t"
+
+
 def _sniff_delimiter(header: str, allowed: Sequence[str]) -> str:
     counts = {d: header.count(d) for d in allowed}
     best = max(allowed, key=lambda d: (counts[d], -allowed.index(d)))
@@ -428,7 +431,7 @@ def read_delimited(
     delim = _sniff_delimiter(first_line, list(delimiters))
     quoting = "csv"
     rows, lines, blank, err, err_line = _parse(body, delim, literal=False)
-    if delim == "\t":
+    if delim == TAB:
         # tab-delimited exports rarely quote: prefer reading quotes as text whenever the
         # quoted reading is doubtful (an error, a field spanning lines or holding a tab, a
         # row wider than the header) and the literal reading is consistent
@@ -448,7 +451,7 @@ def read_delimited(
                 quoting = "literal"
     if err is not None:
         raise error(
-            f"malformed {'CSV' if delim != chr(9) else 'table'}: {err} (a quote opened in the "
+            f"malformed {'table' if delim == TAB else 'CSV'}: {err} (a quote opened in the "
             "row starting here is not closed where its field ends; a field holding the "
             "delimiter or a quote must be enclosed in quotes, with inner quotes doubled)",
             path=p,
@@ -476,14 +479,14 @@ def read_delimited(
             extra = next(v for v in values[width:] if v.strip())
             raise error(
                 f"{len(values)} fields where the header has {width} (an unquoted "
-                f"{'tab' if delim == chr(9) else repr(delim)} inside a field?); first extra "
+                f"{'tab' if delim == TAB else repr(delim)} inside a field?); first extra "
                 f"field {extra[:40]!r}",
                 path=p,
                 row=line,
             )
         padded = list(values[:width]) + [""] * (width - len(values))
         data.append(tuple(padded))
-    skipped = tuple((b, "blank line") for b in blank if b > header_line or b < header_line)
+    skipped = tuple((b, "blank line") for b in blank)
     return DelimitedTable(
         path=p,
         header=header,
