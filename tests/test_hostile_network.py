@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from review.errors import InputError, ReviewError, SearchError, ServerError
+from review.errors import InputError, OptionError, ReviewError, SearchError, ServerError
 from review.search import ReviewPubMed
 from review.search._retrieve import retrieve
 
@@ -152,3 +152,11 @@ def test_intact_state_still_resumes_after_the_faults(tmp_path: Path) -> None:
         partial = _interrupted(tmp_path, srv)
         records, info = retrieve(client(srv), TERM, partial, batch_size=100, progress=False)
     assert len(records) == records["pmid"].nunique() == 300 and info["missing"] == []
+
+
+@pytest.mark.parametrize("bad", ["abc", "\u0664\u0664\u0669", "0", "", "12 34", "1234567890"])
+def test_efetch_refuses_ids_that_are_not_pmids_before_any_request(bad: str) -> None:
+    with EUtilsServer(Corpus.synthetic(5), rate_limit=1000) as srv:
+        with pytest.raises(OptionError, match="Invalid PMID"):
+            client(srv).efetch(["1", bad])
+        assert srv.count() == 0

@@ -34,6 +34,7 @@ from typing import Any
 import requests
 from pymed import PubMed
 
+from review._numbers import is_pmid
 from review.errors import OptionError, QueryError, RateLimited, SearchError, ServerError, Timeout
 
 from ._articles import ReviewArticle, ReviewBookArticle
@@ -572,8 +573,11 @@ class ReviewPubMed(PubMed):  # type: ignore[misc]  # pymed is untyped
             )
 
     def efetch(self, ids: Iterable[str]) -> bytes:
-        """Raw efetch XML of ``ids`` (POST above 200 IDs)."""
-        ids = list(ids)
+        """Raw efetch XML of ``ids`` (POST above 200 IDs); each must be a PMID (OptionError)."""
+        ids = [str(i).strip() for i in ids]
+        bad = next((i for i in ids if not is_pmid(i)), None)
+        if bad is not None:
+            raise OptionError(f"Invalid PMID {bad!r}; a PMID is 1-9 ASCII digits")
         params = dict(self.parameters)
         params.update(id=ids, retmode="xml")
         return self._request("efetch.fcgi", params).content
