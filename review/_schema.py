@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from review._numbers import is_pmid
+
 __all__ = [
     "LIST_COLUMNS",
     "RECORD_COLUMNS",
@@ -95,7 +97,7 @@ def _as_pmid(value: Any) -> str | None:
     s = s.strip()
     if s.endswith(".0") and s[:-2].isdigit():  # a PMID that went through a float column
         s = s[:-2]
-    return s if s.isdigit() else None
+    return s if is_pmid(s) else None
 
 
 def empty_records() -> pd.DataFrame:

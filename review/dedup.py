@@ -62,6 +62,8 @@ from rapidfuzz.distance import OSA
 from tqdm.auto import tqdm
 
 from review._format import fmt_x
+from review._io import read_delimited, read_text
+from review._numbers import is_pmid
 from review._schema import clean_doi, normalise_records
 from review.errors import CSVImportError, InputError, OptionError
 
@@ -147,7 +149,7 @@ def _pmid(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return None
     s = str(value).strip()
-    return s if s.isdigit() else None
+    return s if is_pmid(s) else None
 
 
 def _family(author: Any) -> str:
@@ -489,23 +491,21 @@ def load_overrides(path: str | os.PathLike[str]) -> pd.DataFrame:
         other than ``merge``/``separate``; ``row`` is the line in the file.
     """
     p = Path(path)
-    if not p.exists():
+    if not p.exists() and not p.is_symlink():
         return _empty_overrides()
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise CSVImportError(f"not UTF-8: {e.reason}", path=p) from e
-    reader = csv.DictReader(text.splitlines())
-    missing = [c for c in OVERRIDE_COLUMNS if c not in (reader.fieldnames or [])]
+    text = read_text(p, error=CSVImportError)
+    if text.blank:  # created by add_override and interrupted before its header: nothing yet
+        return _empty_overrides()
+    table = read_delimited(p, error=CSVImportError, delimiters=(",",), text=text)
+    missing = [c for c in OVERRIDE_COLUMNS if c not in table.header]
     if missing:
         raise CSVImportError(
-            f"missing column(s) {missing}; expected {list(OVERRIDE_COLUMNS)}", path=p, row=1,
-            column=missing[0],
+            table.missing_message(missing) + f"; expected {list(OVERRIDE_COLUMNS)}",
+            path=p, row=table.header_line, column=missing[0],
         )  # fmt: skip
-    rows = []
-    for row in reader:
-        line = reader.line_num
-        vals = {c: (row.get(c) or "").strip() for c in OVERRIDE_COLUMNS}
+    rows: list[dict[str, str | None]] = []
+    for values, line in zip(table.rows, table.lines):
+        vals: dict[str, str | None] = {c: values[table.column(c)].strip() for c in OVERRIDE_COLUMNS}
         _check_override(
             vals["record_id_a"], vals["record_id_b"], vals["action"], vals["reviewer"],
             path=p, row=line,

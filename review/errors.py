@@ -21,6 +21,7 @@ original kept as ``__cause__``.
     │   ├── Timeout                        no answer in time after every retry
     │   └── QueryError                     PubMed refused the query (in-band ERROR)
     ├── ScreeningLogError                  torn line, lock timeout, unknown record
+    ├── OutputError                        an output (figure, table) that cannot be written
     ├── ConvergenceError                   an iterative fit did not converge
     ├── PrismaInconsistency                flow-diagram counts that do not add up
     └── StageNotReached                    a step whose inputs the review does not have yet
@@ -38,6 +39,7 @@ __all__ = [
     "InputError",
     "NothingToDo",
     "OptionError",
+    "OutputError",
     "PrismaInconsistency",
     "ProtocolError",
     "PubMedXMLError",
@@ -149,6 +151,22 @@ class QueryError(SearchError):
 
 class ScreeningLogError(ReviewError):
     """A screening log that cannot be read or written safely."""
+
+
+class OutputError(ReviewError):
+    """An output file or folder that cannot be written; names the path.
+
+    A folder in its place, no permission, a full disk.
+
+    Attributes
+    ----------
+    path : str or None
+    """
+
+    def __init__(self, message: str, *, path: str | PathLike[str] | None = None) -> None:
+        self.message = message
+        self.path = None if path is None else str(path)
+        super().__init__(message if path is None else f"file {path}: {message}")
 
 
 class ConvergenceError(ReviewError):

@@ -48,6 +48,8 @@ from typing import Any, Final, cast
 
 import pandas as pd
 
+from review._io import read_delimited
+from review._numbers import BadNumber, check_number, is_pmid
 from review.errors import ExtractionError, ProtocolError
 from review.protocol import Covariate, Field, Outcome, Protocol, load_protocol
 
@@ -91,7 +93,6 @@ _ESTIMATE_FRAME_COLUMNS: Final[list[str]] = [
     "study_id", "outcome", "estimate", "ci_low", "ci_high", "se", "ci_level", "estimate_type",
     "scale", "reported", "pmid", "location", "note", "line",
 ]  # fmt: skip
-_PMID = re.compile(r"^\d{1,9}$")
 _RATE_SCALE = re.compile(r"^per\s+([0-9][0-9,]*(?:\.[0-9]+)?)\s+(person-[a-z]+)$")
 _TRUE = {"true", "yes"}
 _FALSE = {"false", "no"}
@@ -174,55 +175,77 @@ def parse_scale(scale: str) -> tuple[str, float]:
 
 # --------------------------------------------------------------------------- reading
 def _read_csv(path: Path, required: tuple[str, ...], allowed: tuple[str, ...]) -> pd.DataFrame:
-    """A CSV as text cells, stripped, indexed by line number (the header is line 1)."""
-    if not path.is_file():
-        raise ExtractionError("file not found", path=path)
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ExtractionError(f"cannot be read as CSV ({exc})", path=path) from exc
-    missing = [c for c in required if c not in df.columns]
+    """A CSV as text cells, stripped, indexed by the line each row starts on.
+
+    Read by the toolkit's one reading path (:func:`review._io.read_delimited`): the index is
+    the row's own line in the file, so blank lines and quoted line breaks never shift the
+    line a number's provenance names; a semicolon- or tab-delimited file is read by its
+    header; column names are stripped; a byte that does not decode names its line.
+    """
+    table = read_delimited(path, error=ExtractionError)
+    header = list(table.header)
+    rows = [list(r) for r in table.rows]
+    # a trailing delimiter (spreadsheet exports) gives columns without a name: dropped when
+    # they are empty, an error when they hold data
+    for i in reversed(range(len(header))):
+        if header[i]:
+            continue
+        used = next((ln for r, ln in zip(rows, table.lines) if r[i].strip()), None)
+        if used is not None:
+            raise ExtractionError(
+                f"column {i + 1} has no name in the header but holds data",
+                path=path,
+                row=used,
+            )
+        del header[i]
+        for r in rows:
+            del r[i]
+    missing = [c for c in required if c not in header]
     if missing:
         raise ExtractionError(
-            f"required column(s) missing: {', '.join(missing)}", path=path, row=1, column=missing[0]
+            table.missing_message(missing), path=path, row=table.header_line, column=missing[0]
         )
-    unknown = [c for c in df.columns if c not in allowed]
+    unknown = [c for c in header if c not in allowed]
     if unknown:
         raise ExtractionError(
             f"column {unknown[0]!r} is not one the protocol declares; allowed: {list(allowed)} "
             "(declare a descriptive column of studies.csv as a covariate of type text)",
             path=path,
-            row=1,
+            row=table.header_line,
             column=str(unknown[0]),
         )
-    df = df.apply(lambda s: s.str.strip())
-    df.index = range(2, len(df) + 2)  # line numbers in the file (header is line 1)
-    return cast(pd.DataFrame, df)  # pandas-stubs type DataFrame.apply as Any
+    df = pd.DataFrame(
+        [[v.strip() for v in r] for r in rows],
+        columns=header,
+        index=pd.Index(list(table.lines), dtype="int64"),
+        dtype=object,
+    )
+    return df
 
 
 def _parse_number(text: str, *, path: Path, line: int, column: str, what: str) -> float:
-    """The one place a cell becomes a number: finite, or an error naming file, line, column."""
+    """The one place a cell becomes a number, or an error naming file, line and column.
+
+    The toolkit's number check (:func:`review._numbers.check_number`): ASCII digits,
+    finite; ``1_027``, ``1,027`` or ``٤٤٩`` are refused with the number as it should be written.
+    """
     try:
-        value = float(text)
-    except ValueError:
-        raise ExtractionError(
-            f"{what} {text!r} is not a number", path=path, row=line, column=column
-        ) from None
-    if not math.isfinite(value):
-        raise ExtractionError(f"{what} {text!r} is not finite", path=path, row=line, column=column)
-    return value
+        return check_number(text, what=what, whole=False, nonnegative=False)
+    except BadNumber as e:
+        raise ExtractionError(str(e), path=path, row=line, column=column) from None
 
 
 def _parse_count(text: str, *, path: Path, line: int, column: str, what: str, counts: str) -> float:
     value = _parse_number(text, path=path, line=line, column=column, what=what)
-    if value < 0 or value != int(value):
+    try:
+        return check_number(value, what=what)  # whole, >= 0, at most 2**53
+    except BadNumber as e:
         raise ExtractionError(
-            f"{what} must be a non-negative whole number of {counts}, got {text!r}",
+            f"{e} (a count is a non-negative whole number of {counts})",
             path=path,
             row=line,
             column=column,
-        )
-    return value
+        ) from None
 
 
 def _pmids(value: str) -> list[str]:
@@ -295,16 +318,16 @@ def _check_studies(df: pd.DataFrame, proto: Protocol, path: Path) -> dict[str, d
                 column="label",
             )
         labels[row["label"]] = line
-        if not _PMID.match(row["pmid"]):
+        if not is_pmid(row["pmid"]):
             raise ExtractionError(
-                f"pmid {row['pmid']!r} is not a PubMed identifier (digits only)",
+                f"pmid {row['pmid']!r} is not a PubMed identifier (1-9 ASCII digits)",
                 path=path,
                 row=line,
                 column="pmid",
             )
         if "report_pmids" in df.columns:
             for p in _pmids(row["report_pmids"]):
-                if not _PMID.match(p):
+                if not is_pmid(p):
                     raise ExtractionError(
                         f"report_pmids entry {p!r} is not a PubMed identifier",
                         path=path,
@@ -379,12 +402,23 @@ class _Estimate:
     line: int
 
 
-def _field_value(text: str, f: Field, path: Path, line: int, sid: str) -> float:
+def _field_value(
+    text: str, f: Field, path: Path, line: int, sid: str, *, denominator: bool = False
+) -> float:
     what = f"{f.code} of {sid!r}"
     if f.type == "count":
-        return _parse_count(
+        n = _parse_count(
             text, path=path, line=line, column="value", what=what, counts=f.unit or "patients"
         )
+        if denominator and n == 0:
+            raise ExtractionError(
+                f"{f.code} of {sid!r} is 0, and it is the denominator of an outcome: a study "
+                "with nobody at risk has nothing to pool (leave the study out, or correct it)",
+                path=path,
+                row=line,
+                column="value",
+            )
+        return n
     v = _parse_number(text, path=path, line=line, column="value", what=what)
     if f.type == "person_time" and v <= 0:
         raise ExtractionError(
@@ -520,6 +554,9 @@ def _check_outcome_rows(
             pm |= set(_pmids(srow["report_pmids"]))
         reports[srow["study_id"]] = pm
     outcomes = {o.code: o for o in proto.outcomes if o.code}
+    denominators = {
+        str(o.denominator) for o in outcomes.values() if o.kind == "proportion" and o.denominator
+    }
     has_scale = "scale" in out.columns
     numbers: dict[tuple[str, str], _Number] = {}
     estimates: dict[tuple[str, str], _Estimate] = {}
@@ -575,9 +612,9 @@ def _check_outcome_rows(
                 row=line,
                 column="pmid",
             )
-        if not _PMID.match(row["pmid"]):
+        if not is_pmid(row["pmid"]):
             raise ExtractionError(
-                f"pmid {row['pmid']!r} is not a PubMed identifier",
+                f"pmid {row['pmid']!r} is not a PubMed identifier (1-9 ASCII digits)",
                 path=path,
                 row=line,
                 column="pmid",
@@ -614,7 +651,9 @@ def _check_outcome_rows(
                         row=line,
                         column=col,
                     )
-            value = _field_value(row["value"], proto.fields[code], path, line, sid)
+            value = _field_value(
+                row["value"], proto.fields[code], path, line, sid, denominator=code in denominators
+            )
             numbers[(sid, code)] = _Number(value, line, row["note"])
     return numbers, estimates
 

@@ -39,8 +39,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, cast
 
+import numpy as np
 import pandas as pd
 
+from review._numbers import MAX_COUNT, is_pmid
 from review.errors import InputError, OptionError, PrismaInconsistency
 
 __all__ = [
@@ -645,6 +647,7 @@ def _source_records(
         pairs: list[tuple[str, int]] = []
         ids: dict[str, frozenset[str]] | None = {}
         for name, value in obj.items():
+            value = _count_or_value(value, f"{what}[{name!r}]")
             if isinstance(value, bool) or not (
                 isinstance(value, int | pd.DataFrame)
                 or hasattr(value, "records")
@@ -720,12 +723,25 @@ def _no_repeats(ids: Sequence[str], what: str) -> None:
         raise InputError(f"{what}: record ids repeated: {_show(dup)}", column="record_id")
 
 
+def _count_or_value(value: Any, what: str) -> Any:
+    """A count given as a numpy integer becomes an int; a count above 2**53 is refused.
+
+    Anything else is returned as given (record ids, frames; the caller refuses the rest).
+    """
+    if isinstance(value, np.integer) and not isinstance(value, np.bool_):
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_COUNT:
+        raise OptionError(f"{what}: {value} is too large to be a count (above 2**53)")
+    return value
+
+
 def _removed(obj: Any, what: str) -> tuple[int, frozenset[str] | None, dict[str, str], list[str]]:
     """Count, ids, removed -> kept map and problems for a 'removed before screening' input."""
     if obj is None:
         return 0, frozenset(), {}, []
     if isinstance(obj, bool):
         raise OptionError(f"{what}: expected a count or record ids, got {obj!r}")
+    obj = _count_or_value(obj, what)
     if isinstance(obj, int):
         if obj < 0:
             raise OptionError(f"{what}: a count must be >= 0, got {obj}")
@@ -1440,7 +1456,7 @@ def _previous(
             )
         out: list[tuple[int, frozenset[str] | None]] = []
         for key in ("studies", "reports"):
-            v = obj[key]
+            v = _count_or_value(obj[key], f"previous[{key!r}]")
             if isinstance(v, int) and not isinstance(v, bool):
                 if v < 0:
                     raise OptionError(f"previous[{key!r}] must be >= 0, got {v}")
@@ -1460,12 +1476,19 @@ def _previous(
 _PMID_SPLIT = re.compile(r"[;,\s|]+")
 
 
-def _clean_pmid(x: Any) -> str | None:
+def _clean_pmid(x: Any, row: int, column: str) -> str | None:
     if _is_missing(x):
         return None
     p = str(x).strip()
-    if p.endswith(".0") and p[:-2].isdigit():
+    if p.endswith(".0") and is_pmid(p[:-2]):
         p = p[:-2]  # a PMID read as a float
+    if p and not is_pmid(p):
+        # a PMID that is not one would match no record and drop a study from the count
+        raise InputError(
+            f"included_studies: {p[:30]!r} is not a PubMed identifier (1-9 ASCII digits)",
+            row=row,
+            column=column,
+        )
     return p or None
 
 
@@ -1488,9 +1511,9 @@ def _extraction_rows(table: Any) -> list[tuple[str, frozenset[str]]]:
     for i, (sid, p, reps) in enumerate(zip(table["study_id"], pm, rp)):
         if _is_missing(sid) or not str(sid).strip():
             raise InputError("included_studies: empty study_id", row=i, column="study_id")
-        got = {_clean_pmid(p)}
+        got = {_clean_pmid(p, i, "pmid")}
         if not _is_missing(reps):
-            got |= {_clean_pmid(x) for x in _PMID_SPLIT.split(str(reps))}
+            got |= {_clean_pmid(x, i, "report_pmids") for x in _PMID_SPLIT.split(str(reps))}
         rows.append((str(sid), frozenset(g for g in got if g)))
     return rows
 

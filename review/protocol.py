@@ -61,6 +61,7 @@ from typing import Any, NoReturn, get_args
 import jsonschema
 import yaml
 
+from review._io import read_text
 from review.errors import OptionError, ProtocolError
 
 __all__ = [
@@ -73,6 +74,7 @@ __all__ = [
     "PERSON_TIME_UNITS",
     "PROTOCOL_SCHEMA",
     "PROTOCOL_SCHEMA_V1",
+    "RESERVED_REVIEWERS",
     "SCHEMA_VERSION",
     "STAGES",
     "STUDY_ID_COLUMNS",
@@ -1494,9 +1496,25 @@ def protocol_from_mapping(
         method outside metafor's vocabulary; the message names the field (``column``) and,
         when read from a file, the line (``row``).
     """
+    if not isinstance(data, Mapping):
+        raise ProtocolError(
+            f"the protocol must be a mapping of keys (title: ..., question: ...), not "
+            f"{'nothing (an empty file?)' if data is None else 'a ' + type(data).__name__}",
+            path=path,
+        )
     ck = _Checker(path, _source)
     version = _check_schema(data, ck)
 
+    screening_block = data.get("screening") or {}
+    for i, name in enumerate(screening_block.get("reviewers") or ()):
+        if name.strip().lower() in RESERVED_REVIEWERS:
+            raise ProtocolError(
+                f"reviewer name {name!r} is reserved: a screening row by {name!r} resolves a "
+                "conflict between reviewers; give the reviewer another name",
+                path=path,
+                row=_line_of(_source, ["screening", "reviewers", i]),
+                column=f"screening.reviewers[{i}]",
+            )
     reasons: dict[str, str] = {}
     for i, item in enumerate(data["exclusion_reasons"]):
         code = item["code"]
@@ -1585,19 +1603,155 @@ def load_protocol(path: str | os.PathLike[str]) -> Protocol:
     'Report not retrieved'
     """
     p = Path(path)
-    try:
-        source = p.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise ProtocolError("protocol file not found", path=p) from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise ProtocolError(f"protocol file cannot be read: {e}", path=p) from e
-    try:
-        data = yaml.safe_load(source)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise ProtocolError(
-            f"not valid YAML: {getattr(e, 'problem', None) or e}",
-            path=p,
-            row=None if mark is None else mark.line + 1,
-        ) from e
+    source = read_text(p, error=ProtocolError).text
+    data = _load_yaml(source, p)
     return protocol_from_mapping(data, path=p, _source=source)
+
+
+#: Deepest nesting of blocks accepted; a protocol needs about 5 (PyYAML's composer recurses
+#: and would raise RecursionError past a few hundred).
+MAX_DEPTH = 40
+#: Most values the file may expand to through anchors and aliases ("billion laughs").
+MAX_NODES = 100_000
+
+#: Reviewer names a protocol may not use: screening's consensus rows carry this name.
+RESERVED_REVIEWERS = ("consensus",)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):  # type: ignore[misc]  # untyped base
+    """PyYAML's safe loader, refusing a key given twice in one mapping.
+
+    PyYAML keeps the last of two equal keys, so a second ``exclusion_reasons:`` would replace
+    the first without a word; YAML 1.2 requires keys to be unique.
+    """
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> Any:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # '<<: *base' may be overridden by explicit keys, as YAML intends
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.get(key)
+        except TypeError:
+            continue  # an unhashable key: the constructor below reports it
+        if first is not None:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"key {key!r} appears twice in one mapping (first on line {first}); the "
+                "second would silently replace the first",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=True)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_unique_mapping,
+)
+
+
+def _too_deep(source: str) -> int | None:
+    """Line where nesting first exceeds :data:`MAX_DEPTH` (tokens only: no recursion)."""
+    opening = (
+        yaml.BlockMappingStartToken,
+        yaml.BlockSequenceStartToken,
+        yaml.FlowMappingStartToken,
+        yaml.FlowSequenceStartToken,
+    )
+    closing = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+    depth = 0
+    try:
+        for tok in yaml.scan(source, Loader=yaml.SafeLoader):
+            if isinstance(tok, opening):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return int(tok.start_mark.line) + 1
+            elif isinstance(tok, closing):
+                depth -= 1
+    except yaml.YAMLError:
+        return None  # reported, with its line, when the file is loaded
+    return None
+
+
+def _expanded_size(node: yaml.Node) -> int:
+    """Values ``node`` stands for once aliases are expanded (each alias counts in full)."""
+    memo: dict[int, int] = {}
+
+    def size(n: yaml.Node) -> int:
+        if id(n) in memo:
+            return memo[id(n)]
+        memo[id(n)] = 1  # a cycle (not possible in safe YAML) counts once
+        total = 1
+        if isinstance(n, yaml.SequenceNode):
+            total += sum(size(c) for c in n.value)
+        elif isinstance(n, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in n.value)
+        memo[id(n)] = total
+        return total
+
+    return size(node)
+
+
+def _yaml_line(e: yaml.YAMLError) -> tuple[int | None, str]:
+    """The line to blame for a YAML error, and the message.
+
+    A scanner error that ran on to the end of the file (an unclosed quote) and an
+    unclosed flow collection are blamed on the line where the construct started, not on
+    the end of the file where PyYAML noticed; the message names both lines.
+    """
+    problem = getattr(e, "problem", None) or str(e)
+    pmark = getattr(e, "problem_mark", None)
+    cmark = getattr(e, "context_mark", None)
+    context = getattr(e, "context", None) or ""
+    pline = None if pmark is None else int(pmark.line) + 1
+    cline = None if cmark is None else int(cmark.line) + 1
+    starts_there = isinstance(e, yaml.scanner.ScannerError) or context.startswith(
+        ("while parsing a flow", "while parsing a quoted")
+    )
+    if cline is not None and starts_there and cline != pline:
+        msg = f"{problem} ({context} that starts on line {cline}; noticed on line {pline})"
+        return cline, msg
+    return pline, problem
+
+
+def _load_yaml(source: str, path: Path) -> Any:
+    deep = _too_deep(source)
+    if deep is not None:
+        raise ProtocolError(
+            f"nested more than {MAX_DEPTH} levels deep; a protocol needs a few", path=path, row=deep
+        )
+    try:
+        loader = _UniqueKeyLoader(source)
+        try:
+            node = loader.get_single_node()
+            if node is not None and _expanded_size(node) > MAX_NODES:
+                raise ProtocolError(
+                    f"expands to more than {MAX_NODES:,} values through anchors and aliases",
+                    path=path,
+                )
+            data = None if node is None else loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as e:
+        row, msg = _yaml_line(e)
+        raise ProtocolError(f"not valid YAML: {msg}", path=path, row=row) from e
+    except RecursionError as e:  # pragma: no cover - _too_deep stops this first
+        raise ProtocolError("nested too deeply to read", path=path) from e
+    if data is None:
+        raise ProtocolError(
+            "the protocol file is empty (or holds only comments); it needs schema_version, "
+            "title, question, eligibility, exclusion_reasons and databases",
+            path=path,
+        )
+    if not isinstance(data, dict):
+        raise ProtocolError(
+            f"the protocol must be a mapping of keys (title: ..., question: ...), not a "
+            f"{type(data).__name__}",
+            path=path,
+            row=1,
+        )
+    return data

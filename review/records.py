@@ -43,8 +43,6 @@ for reporting systematic reviews. *BMJ* 2021;372:n71.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import re
 import warnings
@@ -57,6 +55,8 @@ import pandas as pd
 import rispy
 from rispy.config import TYPE_OF_REFERENCE_MAPPING
 
+from review._io import TextFile, line_at, read_delimited, read_text
+from review._numbers import is_pmid
 from review._schema import RECORD_COLUMNS, clean_doi, normalise_records
 from review.errors import CSVImportError, InputError, OptionError, RISError
 
@@ -203,31 +203,27 @@ def _source_from_filename(path: Path) -> str | None:
     return None
 
 
-def _read_text(path: Path, encoding: str, error: type[InputError]) -> str:
-    """The file's text, decoded strictly; a bad byte is an error naming its line."""
+def _read_text(path: Path, encoding: str, error: type[InputError]) -> TextFile:
+    """The file, read by the shared reader (:func:`review._io.read_text`).
+
+    An undecodable byte in a RIS file also names the record it falls in.
+    """
     try:
+        return read_text(path, encoding=encoding, error=error)
+    except RISError as e:
+        if e.row is None or "not valid" not in e.message:
+            raise
         data = path.read_bytes()
-    except OSError as e:
-        raise error(f"cannot read the file: {e.strerror or e}", path=path) from e
-    try:
-        text = data.decode(
-            "utf-8-sig" if encoding.lower().replace("_", "-") == "utf-8" else encoding
+        head = data.decode(encoding if encoding != "utf-8" else "utf-8", errors="replace")
+        n_records = sum(
+            1 for ln in head.splitlines()[: int(e.row)] if ln.startswith(("TY  -", "PT "))
         )
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        bad = data[e.start : e.start + 1].hex()
-        head = data[: e.start].decode(encoding, errors="replace").splitlines()
-        n_records = sum(1 for ln in head if ln.startswith(("TY  -", "PT ")))
-        rec = f" (record {n_records})" if n_records and error is RISError else ""
-        err = error(
-            f"byte 0x{bad} is not valid {encoding}{rec}; re-export the file as UTF-8 or "
-            f"pass encoding= (e.g. 'latin-1')",
-            path=path,
-            row=line,
-        )
+        msg = e.message
+        if n_records:
+            msg = msg.replace(" is not valid", f" (record {n_records}) is not valid", 1)
+        err = RISError(msg, path=path, row=e.row)
         err.record = n_records or None  # type: ignore[attr-defined]
-        raise err from e
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+        raise err from e.__cause__
 
 
 # ---------------------------------------------------------------------------------------
@@ -436,8 +432,8 @@ def _ris_row(
         v = value.strip()
         if not strict and not re.fullmatch(r"\d{1,8}", v):
             continue
-        if not v.isdigit():
-            raise fail(tag, f"PubMed ID {value!r} is not digits only")
+        if not is_pmid(v):
+            raise fail(tag, f"PubMed ID {value!r} is not digits only (a PMID is 1-9 ASCII digits)")
         if v not in pmids:
             if pmids:
                 raise fail(tag, f"a second PubMed ID {v} (after {pmids[0]}); a record has one")
@@ -610,7 +606,15 @@ def read_ris(
     ['Scopus']
     """
     p = Path(path)
-    text = _read_text(p, encoding, RISError)
+    tf = _read_text(p, encoding, RISError)
+    if tf.blank:
+        raise RISError(
+            f"the file is {'empty (0 bytes)' if tf.size == 0 else 'white space only'}: no "
+            "records; a failed or interrupted download? (a search with no hits has nothing "
+            "to export: record its zero in the protocol, not as an empty file)",
+            path=p,
+        )
+    text = tf.text
     lines = text.split("\n")
     first = next((ln for ln in lines if ln.strip()), "")
     wos_tagged = first.startswith(("FN ", "PT ")) and not _RIS_TAG.match(first)
@@ -659,7 +663,14 @@ def read_ris(
                 f"pubmed:{row['pmid']}" if row["pmid"] else f"pubmed_ris:{meta.ordinal}"
             )
         rows.append(row)
-    return _finish(rows, p, [m.line for m in recs], "records")
+    df = _finish(rows, p, [m.line for m in recs], "records")
+    df.attrs["read"] = {
+        "format": "wos" if wos_tagged else "ris",
+        "lines": tf.n_lines,
+        "records": len(rows),
+        "skipped": (),
+    }
+    return df
 
 
 # ---------------------------------------------------------------------------------------
@@ -743,20 +754,8 @@ def read_csv_export(
     p = Path(path)
     name_slug, name = _source_slug(source)
     slug = id_prefix or name_slug
-    text = _read_text(p, encoding, CSVImportError)
-    header_line = text.split("\n", 1)[0]
-    if not header_line.strip():
-        raise CSVImportError("the first line (header) is empty", path=p, row=1)
-    delim = (
-        "\t"
-        if "\t" in header_line
-        else (";" if header_line.count(";") > header_line.count(",") else ",")
-    )
-    reader = csv.reader(io.StringIO(text), delimiter=delim)
-    try:
-        header = [h.strip() for h in next(reader)]
-    except (StopIteration, csv.Error) as e:
-        raise CSVImportError(f"no readable header: {e}", path=p, row=1) from e
+    table = read_delimited(p, error=CSVImportError, text=_read_text(p, encoding, CSVImportError))
+    header = list(table.header)
     lower = {h.lower(): i for i, h in reversed(list(enumerate(header)))}
     cols: dict[str, int] = {}
     mapping = dict(mapping or {})
@@ -771,7 +770,7 @@ def read_csv_export(
             if col.lower() not in lower:
                 raise CSVImportError(
                     f"mapped column {col!r} (for {fld}) is not in the header {header}",
-                    path=p, row=1, column=col,
+                    path=p, row=table.header_line, column=col,
                 )  # fmt: skip
             cols[fld] = lower[col.lower()]
             continue
@@ -783,70 +782,68 @@ def read_csv_export(
         raise CSVImportError(
             f"no title column (looked for {list(CSV_ALIASES['title'])}); header is {header}; "
             "pass mapping={'title': '<column>'}",
-            path=p, row=1, column="title",
+            path=p, row=table.header_line, column="title",
         )  # fmt: skip
     rows: list[dict[str, Any]] = []
     lines: list[int] = []
     n = 0
-    try:
-        for values in reader:
-            line = reader.line_num
-            if not any(v.strip() for v in values):
-                continue
-            if len(values) > len(header) and any(v.strip() for v in values[len(header) :]):
-                raise CSVImportError(
-                    f"{len(values)} fields where the header has {len(header)} "
-                    "(an unquoted delimiter inside a field?)",
-                    path=p, row=line,
-                )  # fmt: skip
-            n += 1
-            get = {
-                f: (values[i].strip() if i < len(values) else "") or None for f, i in cols.items()
+    for values, line in zip(table.rows, table.lines):
+        n += 1
+        get = {f: (values[i].strip() if i < len(values) else "") or None for f, i in cols.items()}
+        pmid = get.get("pmid")
+        if pmid is not None and not is_pmid(pmid):
+            raise CSVImportError(
+                f"PubMed ID {pmid!r} is not digits only (a PMID is 1-9 ASCII digits)",
+                path=p, row=line,
+                column=header[cols["pmid"]],
+            )  # fmt: skip
+        doi = clean_doi(get.get("doi"))
+        if doi is not None and not doi.startswith("10."):
+            raise CSVImportError(
+                f"DOI {doi!r} does not start with '10.'", path=p, row=line,
+                column=header[cols["doi"]],
+            )  # fmt: skip
+        year_raw = get.get("year")
+        authors = get.get("authors")
+        rows.append(
+            {
+                "record_id": f"{slug}:{n}",
+                "source": name,
+                "pmid": pmid,
+                "doi": doi,
+                "title": " ".join((get.get("title") or "").split()),
+                "abstract": get.get("abstract"),
+                "authors": _split_authors(authors) if authors else [],
+                "journal": get.get("journal"),
+                "year": _year(year_raw),
+                "pub_date": get.get("pub_date") or year_raw,
+                "publication_types": [],
+                "mesh_terms": [],
+                "keywords": [
+                    k.strip() for k in (get.get("keywords") or "").split(";") if k.strip()
+                ],
+                "language": _language(get.get("language")),
+                "article_type": get.get("article_type"),
+                "volume": get.get("volume"),
+                "issue": get.get("issue"),
+                "pages": get.get("pages"),
+                "accession": get.get("accession"),
+                "_year_raw": year_raw,
             }
-            pmid = get.get("pmid")
-            if pmid is not None and not pmid.isdigit():
-                raise CSVImportError(
-                    f"PubMed ID {pmid!r} is not digits only", path=p, row=line,
-                    column=header[cols["pmid"]],
-                )  # fmt: skip
-            doi = clean_doi(get.get("doi"))
-            if doi is not None and not doi.startswith("10."):
-                raise CSVImportError(
-                    f"DOI {doi!r} does not start with '10.'", path=p, row=line,
-                    column=header[cols["doi"]],
-                )  # fmt: skip
-            year_raw = get.get("year")
-            authors = get.get("authors")
-            rows.append(
-                {
-                    "record_id": f"{slug}:{n}",
-                    "source": name,
-                    "pmid": pmid,
-                    "doi": doi,
-                    "title": " ".join((get.get("title") or "").split()),
-                    "abstract": get.get("abstract"),
-                    "authors": _split_authors(authors) if authors else [],
-                    "journal": get.get("journal"),
-                    "year": _year(year_raw),
-                    "pub_date": get.get("pub_date") or year_raw,
-                    "publication_types": [],
-                    "mesh_terms": [],
-                    "keywords": [
-                        k.strip() for k in (get.get("keywords") or "").split(";") if k.strip()
-                    ],
-                    "language": _language(get.get("language")),
-                    "article_type": get.get("article_type"),
-                    "volume": get.get("volume"),
-                    "issue": get.get("issue"),
-                    "pages": get.get("pages"),
-                    "accession": get.get("accession"),
-                    "_year_raw": year_raw,
-                }
-            )
-            lines.append(line)
-    except csv.Error as e:
-        raise CSVImportError(f"malformed CSV: {e}", path=p, row=reader.line_num) from e
-    return _finish(rows, p, lines, "rows")
+        )
+        lines.append(line)
+    if not rows:
+        warnings.warn(
+            f"{p}: the header (line {table.header_line}) is followed by no record", stacklevel=2
+        )
+    df = _finish(rows, p, lines, "rows")
+    df.attrs["read"] = {
+        "format": "tab-delimited" if table.delimiter == "\t" else "csv",
+        "lines": table.n_lines,
+        "records": len(rows),
+        "skipped": table.skipped,
+    }
+    return df
 
 
 # ---------------------------------------------------------------------------------------
@@ -903,13 +900,73 @@ def combine_records(*frames: pd.DataFrame | Iterable[pd.DataFrame]) -> pd.DataFr
     return out
 
 
+#: Files in ``imports/`` that are not exports: hidden files and notes.
+_NOT_EXPORTS = re.compile(r"^(?:\..*|readme(?:\..*)?|.*\.md|.*~)$", re.IGNORECASE)
+
+_OTHER_FORMATS = (
+    (re.compile(r"^PMID- ?\d"), "PubMed/MEDLINE format (.nbib)"),
+    (re.compile(r"^%[0-9A-Z] "), "EndNote tagged format (.enw)"),
+    (re.compile(r"^@[A-Za-z]+\s*[{(]"), "BibTeX"),
+    (re.compile(r"^<"), "XML"),
+)
+
+
+def _sniff_export(path: Path) -> str:
+    """What an export in ``imports/`` holds, read from its first non-blank line.
+
+    ``"ris"`` (RIS or Web of Science tagged), ``"table"`` (CSV or tab-delimited), or an
+    error naming the format it is in when the toolkit cannot read it.
+    """
+    tf = _read_text(path, "utf-8", InputError)
+    if tf.blank:
+        raise InputError(
+            f"the export is {'empty (0 bytes)' if tf.size == 0 else 'white space only'}: a "
+            "failed download? PRISMA's 'records identified' would be short; replace it or "
+            "remove it",
+            path=path,
+        )
+    first = next(ln for ln in tf.text.split("\n") if ln.strip()).lstrip()
+    if _RIS_TAG.match(first.rstrip()) or (first.startswith(("FN ", "PT ")) and "\t" not in first):
+        return "ris"
+    for pattern, name in _OTHER_FORMATS:
+        if pattern.match(first):
+            raise InputError(
+                f"holds {name}, which the toolkit does not read; export the records as RIS "
+                "(or CSV) from the database, or remove the file from imports/",
+                path=path,
+                row=line_at(tf.text, tf.text.index(first)),
+            )
+    if "\t" in first or "," in first or ";" in first:
+        return "table"
+    raise InputError(
+        f"not a records export the toolkit reads (first line {first[:40]!r}): RIS, Web of "
+        "Science tagged, CSV or tab-delimited; convert it or remove it from imports/",
+        path=path,
+        row=line_at(tf.text, tf.text.index(first)),
+    )
+
+
+def _read_export(path: Path, kind: str, id_prefix: str | None) -> pd.DataFrame:
+    if kind == "ris":
+        return read_ris(path, id_prefix=id_prefix)
+    slug = _source_from_filename(path)
+    return read_csv_export(path, source=SOURCES[slug] if slug else path.stem, id_prefix=id_prefix)
+
+
 def load_review_records(paths: Any) -> pd.DataFrame:
     """Every record a review identified, from every source, before de-duplication.
 
     Stacks the records of each search snapshot under ``search/`` (a folder with a
-    ``metadata.json``) and of each export in ``imports/`` (``.ris``, ``.txt`` as RIS or
-    Web of Science, ``.csv`` with its database named by the file name, e.g.
-    ``scopus.csv``), in name order, with unique record ids.
+    ``metadata.json``) and of each export in ``imports/``, in name order, with unique record
+    ids. An export's format is read from its content, not its name: RIS (``.ris``, but also
+    ``.nbib``/``.enw``/``.txt`` files that hold RIS) and Web of Science tagged files go to
+    :func:`read_ris`; CSV and tab-delimited files to :func:`read_csv_export`, with the
+    database named by the file name (``scopus.csv``, ``savedrecs.txt``). Every other file is
+    an error (a file skipped without a word would make PRISMA's "records identified" wrong),
+    except hidden files, ``README`` files and ``*.md`` notes. When two exports of one
+    database would number their records alike (``embase.ris`` and ``embase_2027.ris`` both
+    ``embase:1``), the later file in name order takes its name as prefix
+    (``embase_2027:1``), with a warning.
 
     Parameters
     ----------
@@ -919,13 +976,16 @@ def load_review_records(paths: Any) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Records in the shared schema (:func:`combine_records`).
+        Records in the shared schema (:func:`combine_records`). ``df.attrs["read"]`` lists
+        ``(file, format, records)`` per source read, ``df.attrs["skipped"]`` the files in
+        ``imports/`` that were not read, with why.
 
     Raises
     ------
     review.errors.InputError
-        A review with no source at all, or an export that cannot be read (the subclass
-        names the file and record).
+        A review with no source at all; an export that cannot be read (the subclass names
+        the file and record), is empty, or is in a format the toolkit does not read; a
+        folder inside ``imports/``.
     """
     from review.paths import ReviewPaths
     from review.search import load_snapshot
@@ -933,18 +993,59 @@ def load_review_records(paths: Any) -> pd.DataFrame:
     if not isinstance(paths, ReviewPaths):
         paths = ReviewPaths(paths)
     frames: list[pd.DataFrame] = []
+    seen_ids: set[str] = set()
+    read: list[tuple[str, str, int]] = []
+    skipped: list[tuple[str, str]] = []
     if paths.search.is_dir():
-        for folder in sorted(p.parent for p in paths.search.glob("*/metadata.json")):
+        for folder in sorted(paths.search.iterdir()):
+            if folder.name.startswith(".") or not folder.is_dir():
+                continue
+            if not (folder / "metadata.json").exists():
+                why = "no metadata.json: an unfinished retrieval? its records are not counted"
+                warnings.warn(f"{folder}: {why}", stacklevel=2)
+                skipped.append((str(folder), why))
+                continue
             frames.append(load_snapshot(folder).records)
+            seen_ids |= set(frames[-1]["record_id"])
+            read.append((str(folder), "snapshot", len(frames[-1])))
+    if paths.imports.exists() and not paths.imports.is_dir():
+        raise InputError("imports/ is a file, not a folder of exports", path=paths.imports)
     if paths.imports.is_dir():
         for f in sorted(paths.imports.iterdir()):
-            suffix = f.suffix.lower()
-            if suffix in (".ris", ".txt"):
-                frames.append(read_ris(f))
-            elif suffix == ".csv":
-                frames.append(read_csv_export(f, source=SOURCES.get(f.stem.lower(), f.stem)))
+            if _NOT_EXPORTS.match(f.name):
+                skipped.append((str(f), "hidden file or note, not an export"))
+                continue
+            if f.is_dir():
+                raise InputError(
+                    "a folder inside imports/: exports go directly in imports/ (records in a "
+                    "sub-folder would not be counted); move its files up or the folder out",
+                    path=f,
+                )
+            kind = _sniff_export(f)
+            frame = _read_export(f, kind, None)
+            clash = sorted(set(frame["record_id"]) & seen_ids)
+            if clash:
+                # two exports of one database number their records alike (embase.ris and
+                # embase_2027.ris both give embase:1): the later file takes its name as prefix
+                prefix = re.sub(r"[^a-z0-9]+", "_", f.stem.lower()).strip("_") or "import"
+                while any(i.startswith(f"{prefix}:") for i in seen_ids):
+                    prefix += "_"
+                frame = _read_export(f, kind, prefix)
+                warnings.warn(
+                    f"{f}: its record ids would repeat another source's (e.g. {clash[0]}); "
+                    f"read as {prefix}:<n>",
+                    stacklevel=2,
+                )
+            frames.append(frame)
+            seen_ids |= set(frame["record_id"])
+            read.append(
+                (str(f), frames[-1].attrs.get("read", {}).get("format", kind), len(frames[-1]))
+            )
     if not frames:
         raise InputError(
             "no search snapshot under search/ and no export under imports/", path=paths.root
         )
-    return combine_records(*frames)
+    out = combine_records(*frames)
+    out.attrs["read"] = tuple(read)
+    out.attrs["skipped"] = tuple(skipped)
+    return out

@@ -16,10 +16,11 @@ from typing import cast
 
 import pandas as pd
 
+from review._io import read_delimited
+from review._numbers import BadNumber, check_number
 from review.errors import ExtractionError, InputError, ReviewError
-from review.extraction import _parse_number
 from review.meta import subgroups
-from review.meta.results import PoolResult, SubgroupResult
+from review.meta.results import PoolResult, SubgroupResult, blank_not_converged
 
 __all__ = [
     "POOLED_COLUMNS",
@@ -62,24 +63,43 @@ def load_published(path: str | os.PathLike[str]) -> pd.DataFrame:
         its PMID or location (naming file, line and column).
     """
     path = Path(path)
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    for col in PUBLISHED_COLUMNS:
-        if col not in df.columns:
-            raise ExtractionError(f"missing column {col!r}", path=path, column=col)
-    for i, row in df.iterrows():
-        line = int(str(i)) + 2  # header is line 1
+    table = read_delimited(path, error=ExtractionError)  # lines as in the file
+    missing = [c for c in PUBLISHED_COLUMNS if c not in table.header]
+    if missing:
+        raise ExtractionError(
+            table.missing_message(missing), path=path, row=table.header_line, column=missing[0]
+        )
+    seen: dict[str, int] = {}
+    numbers: dict[str, list[float]] = {c: [] for c in ("value", "ci_low", "ci_high")}
+    for values, line in zip(table.rows, table.lines):
+        row = dict(zip(table.header, (v.strip() for v in values)))
         for col in ("quantity", "value", "pmid", "location"):
-            if not row[col].strip():
+            if not row[col]:
                 raise ExtractionError(f"{col} is empty", path=path, row=line, column=col)
-        for col in ("value", "ci_low", "ci_high"):
-            if row[col].strip():
-                # the one number parser of the extraction tables (finite, or an error)
-                _parse_number(row[col].strip(), path=path, line=line, column=col, what=col)
-    if df["quantity"].duplicated().any():
-        dup = df.loc[df["quantity"].duplicated(), "quantity"].iloc[0]
-        raise ExtractionError(f"quantity {dup!r} appears twice", path=path, column="quantity")
-    for col in ("value", "ci_low", "ci_high"):
-        df[col] = pd.to_numeric(df[col].replace("", None))
+        q = row["quantity"]
+        if q in seen:
+            raise ExtractionError(
+                f"quantity {q!r} appears twice (first on line {seen[q]})",
+                path=path,
+                row=line,
+                column="quantity",
+            )
+        seen[row["quantity"]] = line
+        for col in numbers:
+            try:
+                numbers[col].append(
+                    check_number(row[col], what=col, whole=False, nonnegative=False)
+                    if row[col]
+                    else float("nan")
+                )
+            except BadNumber as e:
+                raise ExtractionError(str(e), path=path, row=line, column=col) from None
+    df = pd.DataFrame(
+        [[v.strip() for v in r] for r in table.rows], columns=list(table.header), dtype=object
+    )
+    for col, vals in numbers.items():
+        df[col] = pd.Series(vals, dtype=float)
+    df["line"] = list(table.lines)
     return df.set_index("quantity")
 
 
@@ -193,7 +213,8 @@ def pooled_table(results: Mapping[str, PoolResult]) -> pd.DataFrame:
                 "converged": res.converged,
             }
         )
-    return pd.DataFrame(rows, columns=list(POOLED_COLUMNS))
+    # a fit that did not converge has no estimate to report (its numbers are NaN here)
+    return blank_not_converged(pd.DataFrame(rows, columns=list(POOLED_COLUMNS)))
 
 
 def subgroup_tests(res: PoolResult, by: list[str] | tuple[str, ...]) -> pd.DataFrame:

@@ -24,8 +24,10 @@ import hashlib
 import json
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -36,7 +38,7 @@ from typing import Any
 import nbformat
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from review._environment import LockMismatchWarning, describe, mismatch_message
 from review._io import write_atomic
@@ -55,6 +57,7 @@ __all__ = [
     "NOT_REACHED",
     "NotebookError",
     "NotebookRun",
+    "RunInterrupted",
     "RunReport",
     "default_review_dir",
     "find_notebooks",
@@ -198,7 +201,12 @@ def _digest_tree(paths: Sequence[Path], skip: Sequence[Path] = ()) -> str:
                 ]
         for f in files:
             h.update(str(f.relative_to(root.parent)).encode())
-            h.update(f.read_bytes())
+            try:
+                h.update(f.read_bytes())
+            except OSError as e:
+                raise NotebookError(
+                    str(f), None, f"cannot read this input of the notebooks: {e.strerror or e}"
+                ) from e
     return h.hexdigest()
 
 
@@ -284,14 +292,12 @@ def run_notebooks(
     """
     rev = Path(review_dir) if review_dir else default_review_dir()
     if not rev.is_dir():
-        raise NotebookError(str(rev), None, "the review folder does not exist")
+        raise NotebookError(str(rev), None, "the review folder does not exist or is not a folder")
     nb_dir = Path(notebooks_dir) if notebooks_dir else notebooks_for(rev)
     out = Path(output_dir) if output_dir else default_output_dir(rev)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "notebooks").mkdir(exist_ok=True)
+    _make_output_folder(out)
     manifest_path = out / _MANIFEST
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    manifest.setdefault("notebooks", {})
+    manifest = _read_manifest(manifest_path, progress)
 
     notebooks = find_notebooks(nb_dir)
     if only:
@@ -320,11 +326,19 @@ def run_notebooks(
         for i, src in enumerate(notebooks, 1):
             kernel, ahead = ahead, None
             target = out / "notebooks" / src.name
+            try:
+                src_bytes = src.read_bytes()
+            except OSError as e:
+                raise NotebookError(src.name, None, f"cannot be read: {e.strerror or e}") from e
             key = hashlib.sha256(
-                src.read_bytes() + inputs_digest.encode() + json.dumps(versions).encode()
+                src_bytes + inputs_digest.encode() + json.dumps(versions).encode()
             ).hexdigest()
             previous = manifest["notebooks"].get(src.name, {})
-            unchanged = previous.get("key") == key and target.exists()
+            unchanged = (
+                previous.get("key") == key
+                and target.exists()
+                and _outputs_intact(out, previous.get("outputs"))
+            )
             if not force and not upstream_changed and unchanged:
                 runs.append(NotebookRun(src.name, "skipped (unchanged)", 0.0, target))
                 if progress:
@@ -335,6 +349,7 @@ def run_notebooks(
             if progress:
                 print(f"[{i}/{len(notebooks)}] {src.name}: running ...", flush=True)
             t0 = time.perf_counter()
+            before = _output_files(out)
             stopped = _precheck(src, target, params, rev, prechecked)
             if stopped is None:
                 # the next notebook runs too, unless its entry stage is not reached: start its
@@ -354,13 +369,25 @@ def run_notebooks(
                 if progress:
                     print(f"[{i}/{len(notebooks)}] {src.name}: {status}: {detail}", flush=True)
                 continue
-            manifest["notebooks"][src.name] = {"key": key, "seconds": round(dt, 2)}
+            written = _written_since(out, before)
+            for other in manifest["notebooks"].values():  # a file belongs to its last writer
+                for rel in written:
+                    other.get("outputs", {}).pop(rel, None)
+            manifest["notebooks"][src.name] = {
+                "key": key,
+                "seconds": round(dt, 2),
+                "outputs": written,
+            }
             manifest["versions"] = versions
             manifest["lock"] = lock
             write_atomic(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
             runs.append(NotebookRun(src.name, "executed", dt, target))
             if progress:
                 print(f"[{i}/{len(notebooks)}] {src.name}: done in {dt:.1f} s", flush=True)
+    except BaseException as e:
+        if _interrupted(e):  # Ctrl-C, or an error raised while the event loop was interrupted
+            raise RunInterrupted(runs) from None
+        raise
     finally:
         for left in (kernel, ahead):  # a failure or the end: no kernel is left behind
             if left is not None:
@@ -374,8 +401,14 @@ def run_notebooks(
 
 
 def _entry_stage(src: Path) -> tuple[int, str] | None:
-    """The notebook's first ``require_stage(paths, "<stage>")`` call: (1-based cell, stage)."""
-    nb = nbformat.read(src, as_version=4)  # type: ignore[no-untyped-call]
+    """The notebook's first ``require_stage(paths, "<stage>")`` call: (1-based cell, stage).
+
+    A notebook that cannot be read has none here: executing it reports why.
+    """
+    try:
+        nb = nbformat.read(src, as_version=4)  # type: ignore[no-untyped-call]
+    except Exception:  # NotJSONError, ValidationError, OSError ...: named by _execute
+        return None
     for i, cell in enumerate(nb.cells, 1):
         found = _REQUIRE.search(cell.source) if cell.cell_type == "code" else None
         if found is not None:
@@ -438,24 +471,26 @@ class _Kernel:
     """A python3 kernel on IPC sockets in a private folder, started ahead of its notebook.
 
     The next notebook's kernel is started while the current one runs, so its start-up (the
-    interpreter and ipykernel importing) overlaps the current notebook's work.
+    interpreter and ipykernel importing) overlaps the current notebook's work. The kernel's
+    own log (not the cells' output) goes to ``log`` in that folder, not to the terminal.
     """
 
     def __init__(self, cwd: Path) -> None:
         self._runtime = tempfile.TemporaryDirectory(prefix="review-kernel-")
         self.cwd = cwd
+        self.log = Path(self._runtime.name, "kernel.log")
         self.km = KernelManager(
             kernel_name="python3",
             transport="ipc",
             connection_file=str(Path(self._runtime.name, "k.json")),
         )
-        self.km.start_kernel(cwd=str(cwd))
+        with open(self.log, "ab") as log:
+            self.km.start_kernel(cwd=str(cwd), stderr=log)
 
-    def shutdown(self) -> None:
+    def shutdown(self, *, now: bool = False) -> None:
         """Stop the kernel (if still running) and remove its folder; safe to call twice."""
         try:
-            if self.km.has_kernel:
-                self.km.shutdown_kernel(now=False)
+            _shutdown(self.km, now=now)
         finally:
             self._runtime.cleanup()
 
@@ -472,19 +507,80 @@ def _execute(
     ``kernel``, started ahead for this notebook, is used and shut down; without one a kernel
     is started here. Either way the kernel is this notebook's alone.
     """
-    nb = nbformat.read(src, as_version=4)  # type: ignore[no-untyped-call]
+    try:
+        nb = nbformat.read(src, as_version=4)  # type: ignore[no-untyped-call]
+    except Exception as e:  # nbformat raises NotJSONError, ValidationError, KeyError ...
+        if kernel is not None:
+            kernel.shutdown(now=True)
+        raise NotebookError(
+            src.name, None, f"not a readable notebook ({type(e).__name__}: {_first_line(e)})"
+        ) from e
     injected_at = _inject_parameters(nb, params)
     if kernel is None or kernel.cwd != src.parent:
         if kernel is not None:
-            kernel.shutdown()
+            kernel.shutdown(now=True)
         kernel = _Kernel(src.parent)
-    client = NotebookClient(
-        nb, km=kernel.km, timeout=timeout, resources={"metadata": {"path": str(src.parent)}}
-    )
+    running: _Kernel = kernel
+    ctrl_c = _CtrlC()
+    ctrl_c.km = running.km
+    failure: list[BaseException] = []
+    result: list[tuple[str, int | None, str] | None] = []
+
+    def work() -> None:
+        try:
+            client = NotebookClient(
+                nb,
+                km=running.km,
+                timeout=timeout,
+                resources={"metadata": {"path": str(src.parent)}},
+            )
+            client.on_notebook_start = ctrl_c.check
+            client.on_cell_start = ctrl_c.check
+            try:
+                result.append(
+                    _run_client(client, nb, src, target, injected_at, ctrl_c, running.log)
+                )
+            except BaseException:
+                running.shutdown(now=True)  # interrupted or failed: do not wait on it
+                raise
+            running.shutdown(now=False)
+        except BaseException as e:
+            failure.append(e)
+
+    # The notebook runs in a worker thread so that Ctrl-C reaches this (main) thread as a
+    # plain KeyboardInterrupt: nbclient installs its own SIGINT handler only in the main
+    # thread, and that one let a running cell go on (a 20 s cell finished before the run
+    # stopped) or left the client without its kernel (an AssertionError traceback).
+    worker = threading.Thread(target=work, name=f"review-run {src.name}", daemon=True)
+    worker.start()
     try:
-        return _run_client(client, nb, src, target, injected_at)
-    finally:
-        kernel.shutdown()  # a kernel manager passed in is ours to shut down
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        ctrl_c.interrupt()
+        try:
+            while worker.is_alive():
+                worker.join(0.2)
+        except KeyboardInterrupt:  # a second Ctrl-C: the kernel does not answer, kill it
+            ctrl_c.interrupt(kill=True)
+            worker.join(30)
+        raise KeyboardInterrupt from None
+    if failure:
+        raise failure[0]
+    return result[0] if result else None
+
+
+def _shutdown(km: KernelManager, *, now: bool) -> None:
+    """Shut the kernel down (a kernel manager passed to nbclient is ours to shut down).
+
+    A kernel already gone (killed, or its loop broken by Ctrl-C) is not an error here: the
+    error that matters is the one being raised, if any.
+    """
+    try:
+        if km.has_kernel:
+            km.shutdown_kernel(now=now)
+    except Exception:  # nothing left to clean up; the caller reports what matters
+        pass
 
 
 def _run_client(
@@ -493,11 +589,18 @@ def _run_client(
     src: Path,
     target: Path,
     injected_at: int,
+    ctrl_c: _CtrlC | None = None,
+    kernel_log: Path | None = None,
 ) -> tuple[str, int | None, str] | None:
+    def pressed() -> bool:
+        return ctrl_c is not None and ctrl_c.pressed
+
     try:
-        client.execute()
+        client.execute()  # the kernel was started with its log going to kernel_log
     except (CellExecutionError, CellTimeoutError) as exc:
         nbformat.write(nb, target)  # type: ignore[no-untyped-call]
+        if pressed() or getattr(exc, "ename", "") == "KeyboardInterrupt":
+            raise KeyboardInterrupt from None
         failing = _failing_cell(nb)
         # report the cell number of the source notebook, not counting the injected cell
         src_cell = None if failing is None else failing + (0 if failing < injected_at else -1) + 1
@@ -506,8 +609,180 @@ def _run_client(
             return NOT_REACHED[ename], src_cell, str(getattr(exc, "evalue", ""))
         detail = _short(exc)
         raise NotebookError(src.name, src_cell, detail) from exc
+    except Exception as exc:
+        if pressed():  # e.g. the kernel killed by a second Ctrl-C: DeadKernelError
+            raise KeyboardInterrupt from None
+        if isinstance(exc, DeadKernelError):
+            _write_partial(nb, target)
+            last = _last_line(kernel_log)
+            raise NotebookError(
+                src.name,
+                None,
+                "the kernel died while running it (out of memory, or a crash in compiled "
+                f"code?){': ' + last if last else ''}",
+            ) from exc
+        raise
     nbformat.write(nb, target)  # type: ignore[no-untyped-call]
     return None
+
+
+def _write_partial(nb: nbformat.NotebookNode, target: Path) -> None:
+    try:
+        nbformat.write(nb, target)  # type: ignore[no-untyped-call]
+    except OSError:
+        pass
+
+
+def _last_line(log: Path | None) -> str:
+    try:
+        lines = (
+            [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()] if log else []
+        )
+    except OSError:
+        return ""
+    return lines[-1][:200] if lines else ""
+
+
+# -- faults around a run: output folder, manifest, outputs, interruption ---------------------
+
+
+class _CtrlC:
+    """Ctrl-C while a notebook runs: interrupt the kernel, as JupyterLab's stop button does.
+
+    The running cell stops with KeyboardInterrupt; a notebook still starting its kernel
+    stops before its first cell; a kernel that does not answer is killed on a second Ctrl-C.
+    """
+
+    def __init__(self) -> None:
+        self.km: KernelManager | None = None
+        self.pressed = False
+
+    async def check(self, **_: object) -> None:
+        """Hook for nbclient: stop before the next cell once Ctrl-C was pressed."""
+        if self.pressed:
+            raise KeyboardInterrupt
+
+    def interrupt(self, *, kill: bool = False) -> None:
+        self.pressed = True
+        provisioner = getattr(self.km, "provisioner", None)
+        pid = getattr(provisioner, "pid", None)
+        if isinstance(pid, int):
+            try:
+                os.kill(pid, signal.SIGKILL if kill else signal.SIGINT)
+            except OSError:
+                pass
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """The run was interrupted (Ctrl-C); ``runs`` holds the notebooks that finished."""
+
+    def __init__(self, runs: Sequence[NotebookRun]) -> None:
+        self.runs = tuple(runs)
+        super().__init__(f"interrupted after {len(self.runs)} notebook(s)")
+
+
+def _interrupted(e: BaseException | None) -> bool:
+    """Whether ``e`` is, or was raised while handling, a KeyboardInterrupt."""
+    seen = 0
+    while e is not None and seen < 50:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        e = e.__cause__ or e.__context__
+        seen += 1
+    return False
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:200] if text else type(e).__name__
+
+
+def _make_output_folder(out: Path) -> None:
+    for folder in (out, out / "notebooks"):
+        if folder.exists() and not folder.is_dir():
+            raise NotebookError(
+                str(folder), None, "the output path is a file, not a folder; give another --output"
+            )
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise NotebookError(
+                str(folder), None, f"cannot create the output folder: {e.strerror or e}"
+            ) from e
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise NotebookError(str(out), None, "the output folder is not writable")
+
+
+def _read_manifest(path: Path, progress: bool) -> dict[str, Any]:
+    """The run manifest, or a fresh one when it is missing or unreadable.
+
+    The manifest only says what is up to date; when it cannot be read (cut short, edited by
+    hand, not JSON) every notebook runs again and it is rewritten: nothing is lost.
+    """
+    if not path.exists():
+        return {"notebooks": {}}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("notebooks", {}), dict):
+            raise ValueError("not a JSON object with a 'notebooks' object")
+        if not all(isinstance(v, dict) for v in manifest.get("notebooks", {}).values()):
+            raise ValueError("a notebook entry is not a JSON object")
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        msg = f"run manifest {path} unreadable ({_first_line(e)}); every notebook runs again"
+        warnings.warn(msg, stacklevel=3)
+        if progress:
+            print(msg, flush=True)
+        return {"notebooks": {}}
+    manifest.setdefault("notebooks", {})
+    return manifest
+
+
+def _output_files(out: Path) -> dict[str, tuple[int, int]]:
+    """``relative path -> (size, mtime_ns)`` of the output folder's files.
+
+    The executed copies of the notebooks and the manifest are not outputs.
+    """
+    found: dict[str, tuple[int, int]] = {}
+    for root, dirs, files in os.walk(out):
+        rel_root = Path(root).relative_to(out)
+        if rel_root.parts[:1] == ("notebooks",):
+            dirs[:] = []
+            continue
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if name.startswith(".") or (not rel_root.parts and name == _MANIFEST):
+                continue
+            try:
+                st = (Path(root) / name).stat()
+            except OSError:
+                continue
+            found[(rel_root / name).as_posix()] = (st.st_size, st.st_mtime_ns)
+    return found
+
+
+def _file_digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _written_since(out: Path, before: dict[str, tuple[int, int]]) -> dict[str, str]:
+    """Files a notebook created or changed, with their digests, sorted."""
+    after = _output_files(out)
+    changed = sorted(rel for rel, sig in after.items() if before.get(rel) != sig)
+    return {rel: d for rel in changed if (d := _file_digest(out / rel)) is not None}
+
+
+def _outputs_intact(out: Path, outputs: Any) -> bool:
+    """Whether every file a notebook wrote is still there, unchanged.
+
+    A manifest entry without its outputs (written before they were recorded, or damaged)
+    is not intact: the notebook runs once more and records them.
+    """
+    if not isinstance(outputs, dict):
+        return False
+    return all(_file_digest(out / rel) == digest for rel, digest in outputs.items())
 
 
 def _failing_cell(nb: nbformat.NotebookNode) -> int | None:

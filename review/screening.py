@@ -1209,6 +1209,33 @@ def _kappa_se(counts: Sequence[Sequence[int]], kappa: float, pe: float) -> float
     return math.sqrt(max(a + b - c, 0.0) / (n * (1 - pe) ** 2))
 
 
+def _check_reviewers(log: ScreeningLog, rows: list[dict[str, Any]], names: Sequence[str]) -> None:
+    """Refuse a reviewer who is not one (a misspelt name would give kappa = NaN, not an error).
+
+    A name must be the protocol's (when the log has one that lists reviewers) or appear in
+    the log; ``consensus`` is never a reviewer.
+    """
+    import difflib
+
+    in_log = sorted({str(r["reviewer"]) for r in rows} - {CONSENSUS})
+    listed = list(log.protocol.reviewers) if log.protocol and log.protocol.reviewers else []
+    known = listed or in_log
+    for name in names:
+        if name == CONSENSUS:
+            raise OptionError(
+                f"Invalid reviewer {name!r}: consensus rows resolve conflicts and are not a "
+                "reviewer to compare"
+            )
+        if name not in listed and name not in in_log:
+            close = [k for k in known if k.casefold() == str(name).casefold()]
+            close = close or difflib.get_close_matches(str(name), known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise OptionError(
+                f"Invalid reviewer {name!r}; must be one of {known}{hint}"
+                + ("" if known else ": the log has no decision yet")
+            )
+
+
 def agreement(
     log: ScreeningLog,
     stage: Stage = "title_abstract",
@@ -1231,7 +1258,9 @@ def agreement(
     stage : {"title_abstract", "full_text"}
         Stage to compare.
     reviewers : tuple of two str
-        The reviewers compared; the first gives the table's rows.
+        The reviewers compared; the first gives the table's rows. Each must be one of the
+        protocol's reviewers or have a row in the log: a misspelt name is an
+        :class:`~review.errors.OptionError` naming the closest one, not a NaN kappa.
     maybe : {"include", "category"}, default "include"
         ``"include"`` counts *maybe* as *include* (both send a record on to full text; as
         Covidence counts it), giving two categories; ``"category"`` keeps three.
@@ -1304,6 +1333,7 @@ def agreement(
         return "include" if (maybe == "include" and d == "maybe") else d
 
     rows = log._rows()
+    _check_reviewers(log, rows, (a, b))
     da = {r["record_id"]: recode(r["decision"]) for r in _standing(rows, stage, a)}
     db = {r["record_id"]: recode(r["decision"]) for r in _standing(rows, stage, b)}
     both = [rid for rid in da if rid in db]

@@ -17,8 +17,9 @@ NCBI documents or was observed to:
   an ``ERROR`` gets the in-band error;
 * faults are injected on demand, in order (``"ok"`` lets a request through, to place a
   fault later): ``"500"``, ``"502"``, ``"503"``, ``"429"``,
-  ``"timeout"`` (answer late), ``"reset"`` (close without answer), ``"html"`` (an HTML
-  error page at HTTP 200), ``"truncated"`` (XML cut short).
+  ``"timeout"`` (answer late), ``"reset"`` (close without answer), ``"reset-body"``
+  (a chunked answer whose connection is reset half-way through the body), ``"html"`` (an
+  HTML error page at HTTP 200), ``"truncated"`` (XML cut short).
 
 Every request is logged (arrival time, endpoint, method, parameters with the API key
 replaced by ``"<key>"``, status), so tests can count requests per window themselves.
@@ -29,6 +30,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -48,6 +51,24 @@ _HTML_PAGE = (
     b"<body><h1>Error</h1><p>An error has occurred while processing your request.<br>"
     b"This could be a transient problem, please try the query again.</p></body></html>\n"
 )
+
+
+def _reset_mid_body(h: BaseHTTPRequestHandler, status: int, ctype: str, body: bytes) -> None:
+    """Start a chunked answer, send half the body, then reset the connection (TCP RST)."""
+    try:
+        h.send_response(status)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+        half = body[: max(1, len(body) // 2)]
+        h.wfile.write(f"{len(half):x}\r\n".encode() + half + b"\r\n")
+        h.wfile.flush()
+        # SO_LINGER with a zero timeout makes close() send RST instead of FIN
+        h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        h.close_connection = True
+        h.connection.close()
+    except OSError:
+        pass
 
 
 def make_template(record_xml: str) -> str:
@@ -397,6 +418,11 @@ class EUtilsServer:
             elif kind == "truncated":
                 status, ctype, body = self._answer(endpoint, flat, ids)
                 body = body[: max(1, len(body) * 2 // 3)]
+            elif kind == "reset-body":
+                status, ctype, body = self._answer(endpoint, flat, ids)
+                self._record(now, endpoint, method, shown, key, status, len(ids))
+                _reset_mid_body(h, status, ctype, body)
+                return
             else:
                 raise ValueError(f"unknown fault {kind!r}")
         else:

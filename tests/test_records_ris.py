@@ -269,9 +269,13 @@ def test_record_without_title_warns_and_is_kept(tmp_path: Path) -> None:
     assert len(df) == 2 and not df["title"].tolist()[1]
 
 
-def test_empty_file_gives_empty_schema_frame(tmp_path: Path) -> None:
-    df = read_ris(write(tmp_path, "empty.ris", "\n\n"), source="Embase")
-    assert len(df) == 0 and list(df.columns[: len(RECORD_COLUMNS)]) == list(RECORD_COLUMNS)
+def test_empty_file_is_an_error_not_zero_records(tmp_path: Path) -> None:
+    # issue 15: a 0-byte export gave 0 records without a word, so PRISMA's "identified"
+    # was short; an export always holds records, so an empty one is a failed download
+    for name, text in (("empty.ris", ""), ("blank.ris", "\n \n")):
+        with pytest.raises(RISError, match=r"empty|white space") as e:
+            read_ris(write(tmp_path, name, text), source="Embase")
+        assert e.value.path == str(tmp_path / name)
 
 
 # -- authors ------------------------------------------------------------------------------

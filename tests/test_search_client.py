@@ -487,7 +487,7 @@ def test_api_key_never_leaks(monkeypatch, tmp_path: Path, caplog, server) -> Non
         dead.esearch(TERM)  # requests' own message would carry the URL with the key
     seen.append(e2)
     with pytest.raises(SearchError) as e3:
-        dead.efetch([str(i) for i in range(300)])
+        dead.efetch([str(i) for i in range(1, 301)])  # PMIDs start at 1
     seen.append(e3)
     for info in seen:
         text = "".join(traceback.format_exception(info.value))

@@ -29,6 +29,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import special
 
+from review._numbers import number_column
 from review.errors import InputError, OptionError
 from review.meta._vocab import MEASURES, check_code
 
@@ -44,31 +45,15 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 
 
-def _numeric(df: pd.DataFrame, col: str) -> np.ndarray:
-    """The column as float, or an InputError naming the first bad row."""
-    if col not in df.columns:
-        raise InputError(
-            f"column {col!r} not found; columns are {list(map(str, df.columns))}", column=col
-        )
-    s = df[col]
-    dt = s.dtype
-    if isinstance(dt, np.dtype) and dt.kind in "iuf":  # plain numpy: no NA machinery needed
-        vals = np.asarray(s.to_numpy(), dtype=float)
-    elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        vals = s.to_numpy(dtype=float, na_value=np.nan)
-    else:
-        vals = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    bad = ~np.isfinite(vals)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raw = s.iloc[i]
-        idx = df.index[i]
-        if pd.isna(raw):
-            raise InputError("missing value", row=idx, column=col)
-        if isinstance(raw, (int, float, np.number)):
-            raise InputError(f"not a finite number: {raw!r}", row=idx, column=col)
-        raise InputError(f"not a number: {raw!r}", row=idx, column=col)
-    return vals
+def _numeric(
+    df: pd.DataFrame, col: str, what: str, *, whole: bool = True, positive: bool = False
+) -> np.ndarray:
+    """The column as float, or an InputError naming the first bad row.
+
+    Every engine input passes the toolkit's one number check
+    (:func:`review._numbers.number_column`).
+    """
+    return number_column(df, col, what=what, whole=whole, positive=positive)
 
 
 @functools.lru_cache(maxsize=256)
@@ -140,7 +125,10 @@ def validate_counts(
     InputError
         Missing column or value, a non-number, negative or non-integer counts, events
         greater than n, n or person-time not positive, fewer than ``min_k`` rows,
-        duplicate labels. The error names the row (index label) and the column.
+        duplicate labels. Every number passes the toolkit's one check
+        (:func:`review._numbers.check_number`): booleans, time spans (``Timedelta``), text
+        not in ASCII digits (``1_027``, ``٤٤٩``) and counts above 2**53 are refused, never
+        converted. The error names the row (index label) and the column.
     """
     return _validate(df, kind=kind, events=events, n=n, time=time, label=label, min_k=min_k)[0]
 
@@ -160,20 +148,12 @@ def _validate(
         raise InputError(f"expected a pandas DataFrame, got {type(df).__name__}")
     if kind not in ("proportion", "rate"):
         raise OptionError(f"Invalid kind {kind!r}; must be one of ['proportion', 'rate']")
-    ev = _numeric(df, events)
+    ev = _numeric(df, events, "event count")
     ix = df.index
-    if (i := _first(ev < 0)) is not None:
-        raise InputError(f"negative event count {ev[i]:g}", row=ix[i], column=events)
-    if (i := _first(ev != np.floor(ev))) is not None:
-        raise InputError(f"event count {ev[i]:g} is not a whole number", row=ix[i], column=events)
     if kind == "proportion":
         if n is None:
             raise OptionError("pool_proportions needs the sample-size column (n=...)")
-        nn = _numeric(df, n)
-        if (i := _first(nn <= 0)) is not None:
-            raise InputError(f"sample size {nn[i]:g} is not positive", row=ix[i], column=n)
-        if (i := _first(nn != np.floor(nn))) is not None:
-            raise InputError(f"sample size {nn[i]:g} is not a whole number", row=ix[i], column=n)
+        nn = _numeric(df, n, "sample size", positive=True)
         if (i := _first(ev > nn)) is not None:
             raise InputError(
                 f"events ({ev[i]:g}) greater than n ({nn[i]:g})", row=ix[i], column=events
@@ -182,9 +162,7 @@ def _validate(
     else:
         if time is None:
             raise OptionError("pool_rates needs the person-time column (time=...)")
-        tt = _numeric(df, time)
-        if (i := _first(tt <= 0)) is not None:
-            raise InputError(f"person-time {tt[i]:g} is not positive", row=ix[i], column=time)
+        tt = _numeric(df, time, "person-time", whole=False, positive=True)
         size_col, size = "time", tt
     label_arr = None
     if label is None:

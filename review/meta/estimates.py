@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from review._numbers import number_column
 from review.errors import ConvergenceError, InputError, OptionError
 from review.meta._vocab import (
     MEASURES,
@@ -268,17 +269,12 @@ def study_yi_vi(
     return out.loc[[i for i in table.index if i in out.index]]
 
 
-def _numeric(df: pd.DataFrame, col: str) -> FloatArray:
-    if col not in df.columns:
-        raise InputError(
-            f"column {col!r} not found; columns are {list(map(str, df.columns))}", column=col
-        )
-    vals = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    bad = ~np.isfinite(vals)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise InputError(f"not a finite number: {df[col].iloc[i]!r}", row=df.index[i], column=col)
-    return cast(FloatArray, vals)
+def _numeric(df: pd.DataFrame, col: str, what: str, *, positive: bool = False) -> FloatArray:
+    """The column through the toolkit's one number check, naming row and column.
+
+    Booleans, time spans, text not in ASCII digits and non-finite values are refused.
+    """
+    return number_column(df, col, what=what, whole=False, nonnegative=False, positive=positive)
 
 
 def _validate(
@@ -294,11 +290,8 @@ def _validate(
 ) -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"expected a pandas DataFrame, got {type(df).__name__}")
-    y = _numeric(df, yi)
-    v = _numeric(df, vi)
-    if (v <= 0).any():
-        i = int(np.argmax(v <= 0))
-        raise InputError(f"sampling variance {v[i]:g} is not positive", row=df.index[i], column=vi)
+    y = _numeric(df, yi, "outcome")
+    v = _numeric(df, vi, "sampling variance", positive=True)
     if len(df) < min_k:
         raise InputError(
             f"a random-effects model needs at least {min_k} studies; got k = {len(df)}"

@@ -66,6 +66,27 @@ def _sig(p: float) -> str:
     return ""
 
 
+#: Columns of a result table that hold estimates: blank (NaN) in a row whose fit did not
+#: converge, so no exported table shows a last iterate as a result.
+ESTIMATE_COLUMNS = (
+    "estimate", "ci_low", "ci_high", "pi_low", "pi_high", "link_estimate", "se", "zval", "pval",
+    "link_ci_low", "link_ci_high", "q", "q_pvalue", "tau2", "i2", "h2",
+)  # fmt: skip
+
+
+def blank_not_converged(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``table`` with :data:`ESTIMATE_COLUMNS` NaN where ``converged`` is False."""
+    out = table.copy()
+    if "converged" not in out.columns or out["converged"].astype(bool).all():
+        return out
+    bad = ~out["converged"].astype(bool).to_numpy()
+    for c in ESTIMATE_COLUMNS:
+        if c in out.columns:
+            out[c] = out[c].astype(float)
+            out.loc[bad, c] = float("nan")
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class LinkScale:
     """The pooled estimate on the model (link) scale, as metafor reports it.
@@ -437,6 +458,10 @@ class PoolResult:
                     "kind": "fixed",
                 }
             )
+        if not self.converged:  # the last iterate is not an estimate: blank, and say so
+            for row in pooled:
+                row["label"] = f"{row['label']} (did not converge)"
+                row.update({c: float("nan") for c in ESTIMATE_COLUMNS if c in row})
         out = pd.concat([rows, pd.DataFrame(pooled)], ignore_index=True)
         out["pi_method"] = self.pi_method
         return out
@@ -592,8 +617,8 @@ class LeaveOneOutResult:
         return "\n".join(out)
 
     def to_frame(self) -> pd.DataFrame:
-        """The leave-one-out table."""
-        return self.table.copy()
+        """The leave-one-out table; rows that did not converge have no numbers."""
+        return blank_not_converged(self.table)
 
     def _repr_html_(self) -> str:
         return _html_table("Leave-one-out", self.summary(), self.table)
@@ -644,8 +669,8 @@ class InfluenceResult:
         return "\n".join(out)
 
     def to_frame(self) -> pd.DataFrame:
-        """The diagnostics table."""
-        return self.table.copy()
+        """The diagnostics table; rows that did not converge have no numbers."""
+        return blank_not_converged(self.table)
 
     def _repr_html_(self) -> str:
         return _html_table("Influence diagnostics", self.summary(), self.table)
@@ -889,8 +914,8 @@ class CumulativeResult:
         return "\n".join(out)
 
     def to_frame(self) -> pd.DataFrame:
-        """The cumulative table."""
-        return self.table.copy()
+        """The cumulative table; rows that did not converge have no numbers."""
+        return blank_not_converged(self.table)
 
     def _repr_html_(self) -> str:
         return _html_table("Cumulative meta-analysis", self.summary(), self.table)
@@ -982,8 +1007,8 @@ class SensitivityResult:
         return "\n".join(out)
 
     def to_frame(self) -> pd.DataFrame:
-        """The sensitivity table."""
-        return self.table.copy()
+        """The sensitivity table; rows that did not converge have no numbers."""
+        return blank_not_converged(self.table)
 
     def _repr_html_(self) -> str:
         return _html_table("Method sensitivity", self.summary(), self.table)

@@ -247,7 +247,7 @@ def method_sensitivity(
             rows.append(row)
             continue
         fits[name] = r
-        status = "ok" if r.converged else "did not converge (see notes); value not reliable"
+        status = "ok" if r.converged else "did not converge (see notes): no estimate"
         row.update(
             k=r.k, estimate=r.estimate, ci_low=r.ci_low, ci_high=r.ci_high, pi_low=r.pi_low,
             pi_high=r.pi_high, pi_method=r.pi_method, tau2=r.tau2, i2=r.i2,

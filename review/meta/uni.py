@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from review._numbers import number_column
 from review.errors import ConvergenceError, InputError, OptionError
 from review.meta._vocab import (
     MEASURES,
@@ -1013,8 +1014,16 @@ def _design(data: pd.DataFrame, mods: Sequence[str]) -> tuple[FloatArray, list[s
             if pd.isna(v):
                 # the caller's index label, as given (pandas types labels as Hashable)
                 raise InputError("missing moderator value", row=cast("int | str", idx), column=m)
+        if pd.api.types.is_timedelta64_dtype(s) or pd.api.types.is_datetime64_any_dtype(s):
+            raise InputError(
+                "a time span or date moderator: give it as a number in the unit wanted "
+                "(e.g. years), so the slope has a unit",
+                column=m,
+            )
         if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            cols.append(s.to_numpy(dtype=float))
+            # the toolkit's one number check: finite, not boolean (row and column named)
+            frame = pd.DataFrame({m: s})
+            cols.append(number_column(frame, m, what="moderator", whole=False, nonnegative=False))
             names.append(m)
         else:
             levels = sorted(s.astype(str).unique())

@@ -10,6 +10,7 @@ labels re-wrapped, height from the number of rows); other figures are resized as
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
@@ -21,7 +22,8 @@ from matplotlib.figure import Figure
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
-from review.errors import OptionError
+from review._io import write_atomic
+from review.errors import OptionError, OutputError
 from review.plots._style import RC
 
 __all__ = ["COLUMN_MM", "PAGE_MM", "save_figure"]
@@ -71,6 +73,10 @@ def save_figure(
     OptionError
         An unknown format, a non-positive ``dpi`` or ``width_mm``, or a width too narrow
         for the figure's text.
+    OutputError
+        The folder cannot be created or a file cannot be written (a folder in its place, no
+        permission, a full disk); each file is written whole (temporary file, then renamed)
+        or not at all.
 
     Notes
     -----
@@ -105,7 +111,12 @@ def save_figure(
     stem = Path(path_stem)
     if stem.suffix.lower().lstrip(".") in _FORMATS:
         stem = stem.with_suffix("")
-    stem.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        stem.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(
+            f"cannot create the folder for the figure: {e.strerror or e}", path=stem.parent
+        ) from e
     written: list[Path] = []
     keys: tuple[RcKeyType, ...] = ("svg.fonttype", "pdf.fonttype", "ps.fonttype")
     rc = {k: RC[k] for k in keys}
@@ -113,14 +124,21 @@ def save_figure(
         for f in fmts:
             path = stem.with_name(stem.name + "." + f)
             metadata = {"Creator": "review (matplotlib)"} if f in ("pdf", "svg") else None
+            if path.is_dir():
+                raise OutputError("a folder stands where the figure goes", path=path)
+            buf = io.BytesIO()
             fig.savefig(
-                path,
+                buf,
                 format=f,
                 dpi=dpi,
                 bbox_inches=None,
                 facecolor="white",
                 metadata=metadata,
             )
+            try:  # whole or not at all: a crash never leaves half a figure
+                write_atomic(path, buf.getvalue())
+            except OSError as e:
+                raise OutputError(f"cannot write the figure: {e.strerror or e}", path=path) from e
             written.append(path)
     return written
 

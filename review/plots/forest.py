@@ -183,6 +183,20 @@ def _model_text(res: Any) -> str:
     return f"{head}; {TESTS[res.test].long_name}; back-transform {m.back_name}."
 
 
+#: What a forest plot shows in place of an estimate from a fit that did not converge.
+NOT_CONVERGED = "not converged"
+NOT_CONVERGED_MARK = "‡"
+_NOT_CONVERGED_NOTE = (
+    f"{NOT_CONVERGED_MARK} the fit did not converge: no estimate is shown, the last "
+    "iterate is not a result (see the result's notes)."
+)
+
+
+def _not_converged_note(rows: Sequence[_Row]) -> list[str]:
+    shown = any(r.cells.get("est") == NOT_CONVERGED for r in rows)
+    return [_NOT_CONVERGED_NOTE] if shown else []
+
+
 def _footnote(res: Any, *, prediction: bool, extra: Sequence[str] = ()) -> list[str]:
     rate = _kind(res) == "rate"
     lines = [_model_text(res)]
@@ -332,6 +346,33 @@ def _pooled_rows(
             )
         )
     name = label_common if res.method == "FE" else label_random
+    if not bool(getattr(res, "converged", True)):
+        # the last iterate of a fit that did not converge is not an estimate: no diamond,
+        # no numbers, no prediction interval, no heterogeneity (issue 15: a GLMM drawn as
+        # 0.0% [0.0, 98.3] with no mark)
+        rows.append(
+            _Row(
+                "pooled",
+                f"{gid_prefix}pooled:random",
+                {
+                    "label": f"{name} {NOT_CONVERGED_MARK}",
+                    "events": ev,
+                    "n": nn,
+                    "est": NOT_CONVERGED,
+                    "ci": "",
+                    "weight": wt,
+                },
+                bold=True,
+            )
+        )
+        rows.append(
+            _Row(
+                "text",
+                f"{gid_prefix}het",
+                span_text=f"{het_label}: not estimated (the fit did not converge)",
+            )
+        )
+        return rows
     rows.append(
         _Row(
             "pooled",
@@ -1257,9 +1298,9 @@ def forest(
         s.mult,
         xscale,
         xlim,
-        base.estimate if refline else None,
+        base.estimate if refline and base.converged else None,
         None if null is None else null / s.mult,
-        _footnote(base, prediction=prediction, extra=extra),
+        _footnote(base, prediction=prediction, extra=[*extra, *_not_converged_note(rows)]),
         label_width,
         plot_width,
         title,
@@ -1287,16 +1328,19 @@ def _sens_rows(
         for key, f in extra_cols:
             cells[key] = f(r)
         conv = bool(getattr(r, "converged", True))
-        if not conv:
-            cells["label"] += " ‡"
-        rows.append(
-            _Row(
-                "study",
-                f"step:{i}",
-                cells,
-                glyph=("point", float(r.estimate), float(r.ci_low), float(r.ci_high)),
-            )
+        glyph: tuple[Any, ...] | None = (
+            "point",
+            float(r.estimate),
+            float(r.ci_low),
+            float(r.ci_high),
         )
+        if not conv:  # a refit that did not converge: no point, no numbers
+            cells["label"] += f" {NOT_CONVERGED_MARK}"
+            cells["est"], cells["ci"] = NOT_CONVERGED, ""
+            for key, _ in extra_cols:
+                cells[key] = ""
+            glyph = None
+        rows.append(_Row("study", f"step:{i}", cells, glyph=glyph))
     return rows
 
 
@@ -1355,12 +1399,15 @@ def _sensitivity_figure(
     rows[-1].cells.pop("n", None)
     rows[-1].cells.pop("weight", None)
     if show_tau2 and base.method != "FE":
-        rows[-1].cells["tau2"] = fmt_x(base.tau2, 4)
-    rows[-1].cells["i2"] = f"{fmt_x(base.i2, 1)}%"
+        rows[-1].cells["tau2"] = fmt_x(base.tau2, 4) if base.converged else ""
+    rows[-1].cells["i2"] = f"{fmt_x(base.i2, 1)}%" if base.converged else ""
     foot = _footnote(base, prediction=False)
     foot[1] = f"Pooled {_pct(base.level)} CIs from each refit. {extra_note}"
-    if not bool(result.table.get("converged", pd.Series([True])).all()):
-        foot.append("‡ the refit did not converge; its numbers are not reliable.")
+    if not bool(result.table.get("converged", pd.Series([True])).all()) or not base.converged:
+        foot.append(
+            f"{NOT_CONVERGED_MARK} the fit did not converge: no estimate is shown, the last "
+            "iterate is not a result."
+        )
     left = [_Col("label", header, "left")]
     t = _Table(
         left,
@@ -1370,7 +1417,7 @@ def _sensitivity_figure(
         s.mult,
         xscale,
         xlim,
-        base.estimate,
+        base.estimate if base.converged else None,
         None,
         foot,
         label_width,

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from review._format import fmt_p, fmt_x
-from review.errors import OptionError
+from review.errors import ConvergenceError, OptionError
 from review.plots import _layout as L
 from review.plots._style import OKABE_ITO, RC, ReviewFigure, style
 
@@ -121,6 +121,8 @@ def funnel(
     OptionError
         An unknown ``test``, ``"peters"`` for a rate, or a regtest result whose predictor
         does not match the test.
+    ConvergenceError
+        The fit did not converge (there is no pooled estimate to draw the funnel around).
 
     Notes
     -----
@@ -157,6 +159,11 @@ def funnel(
     if not isinstance(res, PoolResult):
         raise OptionError(f"funnel() takes a PoolResult, got {type(res).__name__}")
     rate = getattr(res, "kind", "proportion") == "rate"
+    if not res.converged:
+        raise ConvergenceError(
+            "the fit did not converge: a funnel plot is drawn around the pooled estimate, "
+            "and the last iterate is not one; refit (e.g. another method) first"
+        )
     if test is None:
         test = "egger" if rate else "peters"
     if test not in ("egger", "peters"):

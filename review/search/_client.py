@@ -34,6 +34,7 @@ from typing import Any
 import requests
 from pymed import PubMed
 
+from review._numbers import is_pmid
 from review.errors import OptionError, QueryError, RateLimited, SearchError, ServerError, Timeout
 
 from ._articles import ReviewArticle, ReviewBookArticle
@@ -146,8 +147,10 @@ def _parse_esearch(body: str) -> EsearchResult:
         try:
             # strict=False: NCBI's ERROR text carries a raw newline (invalid JSON).
             data = json.loads(text, strict=False)
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, RecursionError) as e:
             raise SearchError(f"esearch answer is not valid JSON: {e}") from None
+        if not isinstance(data, dict):
+            raise SearchError(f"esearch answer is not a JSON object: {text[:80]!r}")
         if "error" in data and "esearchresult" not in data:
             raise QueryError(f"esearch refused the request: {data['error']}")
         r = data.get("esearchresult", {})
@@ -382,6 +385,18 @@ class ReviewPubMed(PubMed):  # type: ignore[misc]  # pymed is untyped
                 last, kind = f"timeout ({redact(e, self._api_key)})", Timeout
             except requests.ConnectionError as e:
                 last, kind = f"connection error ({redact(e, self._api_key)})", ServerError
+            except (
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ) as e:
+                # the connection broke in the middle of the answer's body: as transient as a
+                # refused connection, so retried the same way
+                last = f"connection broken mid-answer ({redact(e, self._api_key)})"
+                kind = ServerError
+            except requests.RequestException as e:  # a bad URL, too many redirects: not transient
+                raise SearchError(
+                    f"{shown}: request failed: {redact(e, self._api_key)}"
+                ) from _RedactedCause(type(e).__name__)
             else:
                 if resp.status_code < 400:
                     return resp
@@ -558,8 +573,11 @@ class ReviewPubMed(PubMed):  # type: ignore[misc]  # pymed is untyped
             )
 
     def efetch(self, ids: Iterable[str]) -> bytes:
-        """Raw efetch XML of ``ids`` (POST above 200 IDs)."""
-        ids = list(ids)
+        """Raw efetch XML of ``ids`` (POST above 200 IDs); each must be a PMID (OptionError)."""
+        ids = [str(i).strip() for i in ids]
+        bad = next((i for i in ids if not is_pmid(i)), None)
+        if bad is not None:
+            raise OptionError(f"Invalid PMID {bad!r}; a PMID is 1-9 ASCII digits")
         params = dict(self.parameters)
         params.update(id=ids, retmode="xml")
         return self._request("efetch.fcgi", params).content

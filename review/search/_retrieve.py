@@ -17,9 +17,10 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from review._io import write_atomic
+from review._io import read_text, write_atomic
+from review._numbers import is_pmid
 from review._schema import empty_records
-from review.errors import OptionError, PubMedXMLError, SearchError
+from review.errors import InputError, OptionError, PubMedXMLError, SearchError
 
 from ._client import ReviewPubMed
 from ._parse import parse_pubmed_xml
@@ -41,6 +42,60 @@ def _check_batch(df: pd.DataFrame, batch: list[str], where: str) -> None:
         raise PubMedXMLError(
             f"efetch returned PMIDs that were not asked for: {sorted(extra)[:5]}", path=where
         )
+
+
+def _read_state(path: Path, partial: Path) -> dict[str, Any]:
+    """The saved state of an interrupted retrieval, or an error saying how to start afresh."""
+    text = read_text(path, error=InputError).text
+    try:
+        state = json.loads(text)
+    except RecursionError as e:
+        raise InputError(
+            f"the saved state of an interrupted retrieval is nested too deeply to be real; "
+            f"delete the folder {partial} to start the retrieval afresh",
+            path=path,
+        ) from e
+    except json.JSONDecodeError as e:
+        raise InputError(
+            f"the saved state of an interrupted retrieval is not valid JSON ({e.msg}); delete "
+            f"the folder {partial} to start the retrieval afresh",
+            path=path,
+            row=e.lineno,
+        ) from e
+    needed = ("query", "count_reported", "date_of_search")
+    if not isinstance(state, dict) or any(k not in state for k in needed):
+        raise InputError(
+            f"the saved state of an interrupted retrieval lacks {list(needed)}; delete the "
+            f"folder {partial} to start the retrieval afresh",
+            path=path,
+        )
+    bs = state.get("batch_size", 500)
+    if isinstance(bs, bool) or not isinstance(bs, int) or not 1 <= bs <= 10000:
+        raise InputError(
+            f"batch_size {bs!r} is not a whole number in [1, 10000]; delete the folder "
+            f"{partial} to start the retrieval afresh",
+            path=path,
+            column="batch_size",
+        )
+    return state
+
+
+def _read_pmids(path: Path, partial: Path) -> list[str]:
+    """The saved PMID list; a line that is not a PMID names itself."""
+    ids = []
+    for i, line in enumerate(read_text(path, error=InputError).text.split("\n"), 1):
+        v = line.strip()
+        if not v:
+            continue
+        if not is_pmid(v):
+            raise InputError(
+                f"{v[:30]!r} is not a PMID; the saved PMID list of an interrupted retrieval "
+                f"is damaged: delete the folder {partial} to start afresh",
+                path=path,
+                row=i,
+            )
+        ids.append(v)
+    return ids
 
 
 def retrieve(
@@ -83,8 +138,8 @@ def retrieve(
         "maxdate": maxdate.isoformat() if maxdate else None,
     }
     state: dict[str, Any] = {}
-    if state_path.is_file():
-        state = json.loads(state_path.read_text(encoding="utf-8"))
+    if state_path.exists():
+        state = _read_state(state_path, partial)
         if {k: state.get(k) for k in wanted} != wanted:
             raise OptionError(
                 f"the partial retrieval in {partial} belongs to another search "
@@ -115,7 +170,7 @@ def retrieve(
         }
         write_atomic(state_path, json.dumps(state, indent=1, sort_keys=True))
         write_atomic(pmids_path, "".join(f"{i}\n" for i in ids))
-    ids = pmids_path.read_text(encoding="utf-8").split()
+    ids = _read_pmids(pmids_path, partial)
     batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
     frames: list[pd.DataFrame] = []
     bar = tqdm(total=len(ids), desc="efetch (records)", unit="rec", disable=not progress)

@@ -14,7 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from review._io import write_atomic
+from review._io import read_text, write_atomic
+from review._numbers import is_pmid
 from review._schema import RECORD_COLUMNS, clean_doi, normalise_records, records_from_dicts
 from review.errors import InputError, OptionError
 
@@ -229,6 +230,10 @@ def save_snapshot(
     return Snapshot(df, MappingProxyType(md), folder)
 
 
+class _NoSnapshot(InputError, FileNotFoundError):
+    """A folder without a snapshot (an InputError, and a FileNotFoundError as it always was)."""
+
+
 def load_snapshot(folder: str | os.PathLike[str]) -> Snapshot:
     """Read a snapshot written by :func:`save_snapshot` (offline, no network).
 
@@ -262,30 +267,55 @@ def load_snapshot(folder: str | os.PathLike[str]) -> Snapshot:
     folder = Path(folder)
     rpath, mpath = folder / RECORDS_FILE, folder / METADATA_FILE
     if not rpath.is_file() or not mpath.is_file():
-        raise FileNotFoundError(
-            f"no search snapshot in {folder} (need {RECORDS_FILE} and {METADATA_FILE})"
+        raise _NoSnapshot(
+            f"no search snapshot in {folder} (need {RECORDS_FILE} and {METADATA_FILE})",
+            path=folder,
         )
     try:
-        md = json.loads(mpath.read_text(encoding="utf-8"))
+        md = json.loads(read_text(mpath).text)
     except json.JSONDecodeError as e:
         raise InputError(f"not valid JSON: {e.msg}", path=mpath, row=e.lineno) from e
+    except RecursionError as e:
+        raise InputError("JSON nested too deeply", path=mpath) from e
+    if not isinstance(md, dict):
+        raise InputError(f"expected a JSON object, got a {type(md).__name__}", path=mpath)
     rows = []
-    with open(rpath, encoding="utf-8") as fh:
-        for i, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"not valid JSON: {e.msg}", path=rpath, row=i) from e
-            if not isinstance(rec, dict) or set(rec) != set(RECORD_COLUMNS):
-                got = sorted(rec) if isinstance(rec, dict) else type(rec).__name__
-                raise InputError(
-                    f"keys must be the record schema {list(RECORD_COLUMNS)}; got {got}",
-                    path=rpath,
-                    row=i,
-                )
-            rows.append(rec)
+    seen: dict[str, int] = {}
+    for i, line in enumerate(read_text(rpath).text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"not valid JSON: {e.msg}", path=rpath, row=i) from e
+        except RecursionError as e:
+            raise InputError("JSON nested too deeply", path=rpath, row=i) from e
+        if not isinstance(rec, dict) or set(rec) != set(RECORD_COLUMNS):
+            got = sorted(rec) if isinstance(rec, dict) else type(rec).__name__
+            raise InputError(
+                f"keys must be the record schema {list(RECORD_COLUMNS)}; got {got}",
+                path=rpath,
+                row=i,
+            )
+        pmid = rec.get("pmid")
+        if pmid is not None and not is_pmid(str(pmid)):
+            raise InputError(
+                f"pmid {pmid!r} is not a PubMed identifier (1-9 ASCII digits)",
+                path=rpath,
+                row=i,
+                column="pmid",
+            )
+        rid = rec.get("record_id")
+        if not isinstance(rid, str) or not rid.strip():
+            raise InputError(
+                "record_id is empty or not text", path=rpath, row=i, column="record_id"
+            )
+        if rid in seen:
+            raise InputError(
+                f"record_id {rid!r} repeats line {seen[rid]}", path=rpath, row=i, column="record_id"
+            )
+        seen[rid] = i
+        rows.append(rec)
     df = records_from_dicts(rows)
     md = _check_metadata(md, len(df), mpath)
     return Snapshot(
