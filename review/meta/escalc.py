@@ -38,6 +38,7 @@ __all__ = [
     "escalc",
     "exact_ci",
     "frame_from_columns",
+    "study_intervals",
     "validate_counts",
 ]
 
@@ -278,11 +279,11 @@ def escalc(
     ----------
     frame : pandas.DataFrame
         Canonical frame from :func:`validate_counts`.
-    measure : {"PR", "PLO", "PAS", "PFT", "IR", "IRLN"}
+    measure : {"PR", "PLO", "PAS", "PFT", "IR", "IRLN", "IRS", "IRFT"}
         See ``_vocab.MEASURES``.
     add : float, optional
-        Continuity correction; ``None`` takes escalc's default: 1/2, except 0 for PAS and
-        PFT (these need none).
+        Continuity correction; ``None`` takes escalc's default: 1/2, except 0 for PAS,
+        PFT, IRS and IRFT (these need none).
     to : {"only0", "all", "if0all", "none"}
         Where to add it: studies with a zero cell (events = 0 or, for proportions,
         events = n), all studies, all studies if any has a zero cell, or none.
@@ -301,7 +302,9 @@ def escalc(
     PAS ``y = asin(sqrt p)``, ``v = 1/(4n)``;
     PFT ``y = (asin(sqrt(x/(n+1))) + asin(sqrt((x+1)/(n+1))))/2``, ``v = 1/(4n+2)``.
     Rates (``x`` events in person-time ``t``; the correction is added to the events):
-    IR ``y = x/t``, ``v = x/t^2``; IRLN ``y = log(x/t)``, ``v = 1/x``.
+    IR ``y = x/t``, ``v = x/t^2``; IRLN ``y = log(x/t)``, ``v = 1/x``; IRS
+    ``y = sqrt(x/t)``, ``v = 1/(4t)``; IRFT ``y = (sqrt(x/t) + sqrt((x+1)/t))/2``,
+    ``v = 1/(4t)`` (no correction by default for IRS and IRFT, as escalc).
     With ``to="none"`` a study whose outcome or variance is not finite and positive is
     dropped, and the data-handling report says so.
 
@@ -398,8 +401,12 @@ def _escalc_arrays(
             ir = xc / ti
             if measure == "IR":
                 yi, vi = ir, ir / ti
-            else:  # IRLN
+            elif measure == "IRLN":
                 yi, vi = np.log(ir), 1 / xc
+            elif measure == "IRS":
+                yi, vi = np.sqrt(ir), 1 / (4 * ti)
+            else:  # IRFT
+                yi, vi = 0.5 * (np.sqrt(ir) + np.sqrt(ir + 1 / ti)), 1 / (4 * ti)
     ok = np.isfinite(yi) & np.isfinite(vi) & (vi > 0)
     # categoricals: three possible values each, and far cheaper than inferring strings
     codes = np.where(~ok, 2, np.where(corr, 1, 0)).astype(np.int8)
@@ -492,3 +499,96 @@ def _exact_ci_arrays(
         lo = np.where(xi > 0, special.chdtri(np.maximum(2 * xi, 1), 1 - alpha / 2) / 2, 0.0)
     hi = special.chdtri(2 * xi + 2, alpha / 2) / 2
     return xi / ti, lo / ti, hi / ti
+
+
+def study_intervals(
+    kind: str,
+    xi: FloatArray,
+    size: FloatArray,
+    level: float,
+    method: str | None = None,
+    *,
+    measure: str | None = None,
+    yi: FloatArray | None = None,
+    vi: FloatArray | None = None,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per-study estimate and confidence interval, by R meta's ``method.ci`` code.
+
+    Parameters
+    ----------
+    kind : {"proportion", "rate"}
+    xi, size : ndarray
+        Events and n (or person-time), raw (uncorrected).
+    level : float
+    method : str, optional
+        A code of ``_vocab.STUDY_CIS``: proportions ``CP`` (default), ``WS``, ``WSCC``,
+        ``AC``, ``SA``, ``SACC``, ``NAsm``; rates ``Poisson`` (default), ``NAsm``.
+    measure, yi, vi
+        For ``NAsm`` only: the measure and the model-scale outcomes and variances (after
+        any continuity correction) whose Wald interval ``yi +- z sqrt(vi)`` is
+        back-transformed study by study (PFT at the study's own n, IRFT at its own
+        person-time).
+
+    Returns
+    -------
+    estimate, ci_low, ci_high : ndarray
+        ``x/n`` (or ``x/t``) and the interval; for ``NAsm`` the estimate is the
+        back-transformed ``yi`` (after the correction), as R meta prints it.
+
+    Notes
+    -----
+    The formulas are those of R meta 8.2-1 (``ciWilsonScore``, ``ciAgrestiCoull``,
+    ``ciSimpleAsymptotic``, ``ci``), bounds clipped to [0, 1] where meta clips them.
+
+    References
+    ----------
+    Clopper & Pearson 1934; Wilson EB. *J Am Stat Assoc* 1927;22:209-12; Agresti A, Coull
+    BA. *Am Stat* 1998;52:119-26; Newcombe RG. *Stat Med* 1998;17:857-72; Garwood 1936.
+    """
+    from review.meta._vocab import DEFAULT_STUDY_CI, check_study_ci, ipft, iirft
+
+    m = DEFAULT_STUDY_CI[kind] if method is None else check_study_ci(kind, method)
+    if m in ("CP", "Poisson"):
+        return _exact_ci_arrays(kind, xi, size, level)
+    z = float(-special.ndtri((1 - level) / 2))
+    if m == "NAsm":
+        if measure is None or yi is None or vi is None:
+            raise OptionError("study_ci='NAsm' needs the measure and the model-scale yi, vi")
+        se = np.sqrt(vi)
+        vals = [yi, yi - z * se, yi + z * se]
+        if measure == "PFT":
+            out = [ipft(v, size) for v in vals]
+        elif measure == "IRFT":
+            out = [iirft(v, size) for v in vals]
+        else:
+            back = MEASURES[measure].back_transform
+            out = [np.asarray(back(v, None), dtype=float) for v in vals]
+        if measure == "PR":
+            out = [np.clip(v, 0.0, 1.0) for v in out]
+        return out[0], out[1], out[2]
+    n = size
+    p = xi / n
+    if m in ("WS", "WSCC"):
+        z2 = z * z
+        if m == "WS":
+            rad = z * np.sqrt(z2 + 4 * n * p * (1 - p))
+            lo = (2 * n * p + z2 - rad) / (2 * (n + z2))
+            hi = (2 * n * p + z2 + rad) / (2 * (n + z2))
+        else:
+            with np.errstate(invalid="ignore"):
+                lo = (2 * n * p + z2 - 1 - z * np.sqrt(z2 - 2 - 1 / n + 4 * p * (n * (1 - p) + 1)))
+                hi = (2 * n * p + z2 + 1 + z * np.sqrt(z2 + 2 - 1 / n + 4 * p * (n * (1 - p) - 1)))
+            lo = np.maximum(lo / (2 * (n + z2)), 0.0)
+            hi = np.minimum(hi / (2 * (n + z2)), 1.0)
+            # meta: a bound whose radicand is negative (p = 0 or 1) is NaN there; the
+            # exact limit is 0 (p = 0) or 1 (p = 1)
+            lo = np.where(np.isnan(lo) & (xi == 0), 0.0, lo)
+            hi = np.where(np.isnan(hi) & (xi == n), 1.0, hi)
+        return p, lo, hi
+    if m == "AC":
+        nn = n + z * z
+        pp = (xi + 0.5 * z * z) / nn
+        half = z * np.sqrt(pp * (1 - pp) / nn)
+        return p, np.maximum(pp - half, 0.0), np.minimum(pp + half, 1.0)
+    half = z * np.sqrt(p * (1 - p) / n) + (1 / (2 * n) if m == "SACC" else 0.0)
+    return p, np.maximum(p - half, 0.0), np.minimum(p + half, 1.0)
