@@ -196,8 +196,8 @@ def ranktest(res: PoolResult) -> RanktestResult:
     >>> from review.meta.bias import ranktest
     >>> df = pd.DataFrame({"events": [2, 5, 1, 8, 4, 12], "n": [40, 60, 35, 90, 50, 100]})
     >>> r = ranktest(pool_proportions(df))
-    >>> round(r.tau, 4), round(r.pval, 4)
-    (-0.0667, 1.0)
+    >>> round(r.tau, 4), round(r.pval, 4)  # metafor 3.8-1: tau = -1.0000, p = 0.0028
+    (-1.0, 0.0028)
     """
     yi, vi = _iv_result(res, "ranktest")
     k = yi.shape[0]
@@ -369,6 +369,11 @@ class TrimfillResult:
 def _side(yi: FloatArray, vi: FloatArray, method: str) -> str:
     """metafor: the sign of the slope of ``rma(yi, vi, mods = sqrt(vi), method)``."""
     X = np.column_stack([np.ones(yi.shape[0]), np.sqrt(vi)])
+    if np.ptp(vi) == 0:
+        raise InputError(
+            "trim-and-fill cannot choose the side: every study has the same sampling "
+            "variance, so yi has no slope on sqrt(vi) (metafor stops here too); give side="
+        )
     if method == "FE":
         t2 = 0.0
     else:
@@ -460,8 +465,8 @@ def trimfill(
     ...     {"events": [2, 5, 1, 8, 4, 12, 3, 9], "n": [40, 60, 35, 90, 50, 100, 20, 45]}
     ... )
     >>> tf = trimfill(pool_proportions(df, method="DL"))
-    >>> tf.k0, tf.side
-    (2, 'left')
+    >>> tf.k0, tf.side  # metafor 3.8-1: "2 (SE = 1.9665)" missing "on the right side"
+    (2, 'right')
     """
     yi0, vi0 = _iv_result(res, "trimfill")
     if estimator not in ("L0", "R0"):
