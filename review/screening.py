@@ -1208,7 +1208,8 @@ def _kappa_se(counts: Sequence[Sequence[int]], kappa: float, pe: float) -> float
     from statsmodels.stats.inter_rater import cohens_kappa
 
     res = cohens_kappa(np.asarray(counts, dtype=float))
-    return float(max(float(res.var_kappa), 0.0)) ** 0.5
+    var = float(res.var_kappa)  # statsmodels is untyped
+    return math.sqrt(max(var, 0.0))
 
 
 def agreement(

@@ -136,9 +136,7 @@ def test_conventions_are_named_in_summary_frame_and_forest() -> None:
     pytest.importorskip("matplotlib")
     from review.plots import forest
 
-    df = pd.DataFrame(
-        {"events": [3, 0, 7, 12, 2], "person_years": [150.5, 80, 420, 610.2, 95]}
-    )
+    df = pd.DataFrame({"events": [3, 0, 7, 12, 2], "person_years": [150.5, 80, 420, 610.2, 95]})
     res = pool_as_r_meta(df, kind="rate")
     conv = res.conventions()
     assert conv == (

@@ -64,9 +64,7 @@ def _fit(version: str, case: dict):
         return pool_rates(df, time="time", label="label", **base)
 
 
-def _near(
-    ours: float, theirs: float | None, rtol: float, what: str, scale: float = 0.0
-) -> None:
+def _near(ours: float, theirs: float | None, rtol: float, what: str, scale: float = 0.0) -> None:
     """Relative agreement; interval limits near 0 are compared relative to ``scale``
     (the standard error), as the GLMM golden tests do."""
     if theirs is None:

@@ -582,7 +582,7 @@ def test_kappa_se_matches_the_published_formula_transcribed_here():
     from review.screening import _coefficients, _kappa_se
 
     counts = [[31, 4, 2], [6, 120, 9], [3, 5, 20]]
-    po, pe, kappa, *_ = _coefficients(counts)
+    _po, pe, kappa, *_ = _coefficients(counts)
     n = sum(map(sum, counts))
     p = np.asarray(counts, float) / n
     row, col = p.sum(axis=1), p.sum(axis=0)

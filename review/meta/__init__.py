@@ -11,8 +11,9 @@ Analyses that take a result and reuse its options: :func:`subgroups`,
 :func:`meta_regression`, :func:`leave_one_out`, :func:`influence`, :func:`cumulative`,
 :func:`regtest`, :func:`ranktest`, :func:`trimfill`, :func:`confint_tau2`,
 :func:`ft_guardrail`, :func:`refit`; :func:`method_sensitivity` (one call, every model);
-and :func:`pool_as_r_meta` (R meta's defaults of a stated version, in one call). The vocabulary (codes, long names,
-citations, transforms) is declared once in :mod:`review.meta._vocab`; the result objects
+and :func:`pool_as_r_meta` (R meta's defaults of a stated version, in one call). The
+vocabulary (codes, long names, citations, transforms) is declared once in
+:mod:`review.meta._vocab`; the result objects
 are in :mod:`review.meta.results`; :mod:`review.meta.glmm` fits the GLMMs
 (``method="GLMM"``).
 """

@@ -27,12 +27,17 @@ from numpy.typing import ArrayLike, NDArray
 from review.errors import OptionError
 
 __all__ = [
+    "DEFAULT_STUDY_CI",
+    "I2_METHODS",
     "MEASURES",
     "METHODS",
     "PI_METHODS",
     "PROPORTION_MEASURES",
     "RATE_MEASURES",
+    "STUDY_CIS",
     "TESTS",
+    "I2Method",
+    "I2MethodInfo",
     "Measure",
     "MeasureInfo",
     "Method",
@@ -41,15 +46,10 @@ __all__ = [
     "PIMethodInfo",
     "ProportionMeasure",
     "RateMeasure",
-    "Test",
-    "TestInfo",
-    "I2_METHODS",
-    "I2Method",
-    "I2MethodInfo",
-    "STUDY_CIS",
     "StudyCI",
     "StudyCIInfo",
-    "DEFAULT_STUDY_CI",
+    "Test",
+    "TestInfo",
     "ZeroCellTo",
     "check_code",
     "check_study_ci",
@@ -584,6 +584,7 @@ def check_study_ci(kind: str, value: object) -> str:
     """Return ``value`` if it is a valid per-study interval code for ``kind``; raise otherwise."""
     valid = tuple(c for c, i in STUDY_CIS.items() if i.kind in (kind, "both"))
     return check_code("study_ci", value, valid)
+
 
 _REGISTRIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {

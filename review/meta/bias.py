@@ -334,8 +334,11 @@ class TrimfillResult:
         return "\n".join(out)
 
     def to_frame(self) -> pd.DataFrame:
-        """Two rows, ``observed`` and ``observed + filled``: ``k, estimate, ci_low,
-        ci_high, pi_low, pi_high, link_estimate, se, tau2, i2, k0, side, estimator``."""
+        """Two rows, ``observed`` and ``observed + filled``.
+
+        Columns ``model, k, estimate, ci_low, ci_high, pi_low, pi_high, link_estimate, se,
+        tau2, i2, k0, side, estimator``.
+        """
         b = self.base
         rows = [
             {
@@ -483,12 +486,14 @@ def trimfill(
     method = res.method
     notes: list[str] = []
     if side is None:
-        side = _side(yi0, vi0, method)
+        side_used = _side(yi0, vi0, method)
         notes.append(
-            f"side '{side}' chosen as metafor: slope of yi on sqrt(vi) "
-            f"{'negative' if side == 'right' else 'not negative'}"
+            f"side '{side_used}' chosen as metafor: slope of yi on sqrt(vi) "
+            f"{'negative' if side_used == 'right' else 'not negative'}"
         )
-    flip = -1.0 if side == "right" else 1.0
+    else:
+        side_used = side
+    flip = -1.0 if side_used == "right" else 1.0
     order = np.argsort(flip * yi0, kind="stable")  # R's sort(): ties keep input order
     yi = flip * yi0[order]
     vi = vi0[order]
@@ -560,7 +565,7 @@ def trimfill(
             }
         )
         notes.append(
-            f"{k0} stud{'y' if k0 == 1 else 'ies'} imputed on the {side} side, mirroring "
+            f"{k0} stud{'y' if k0 == 1 else 'ies'} imputed on the {side_used} side, mirroring "
             + ", ".join(labels0[src])
         )
     else:
@@ -601,7 +606,7 @@ def trimfill(
     return TrimfillResult(
         k0=k0,
         se_k0=se_k0,
-        side=side,
+        side=side_used,
         estimator=estimator,
         p_k0=p_k0,
         filled=filled,
@@ -635,4 +640,4 @@ def trimfill(
 
 def _round_half_even(x: float) -> int:
     """R's ``round()`` (IEC 60559: halves to even), which Python's ``round`` also does."""
-    return int(round(x))
+    return round(x)

@@ -61,7 +61,7 @@ def _column_array(df: pd.DataFrame, col: str) -> Any:
     try:
         loc = df.columns.get_loc(col)
         if isinstance(loc, (int, np.integer)):
-            return df._get_column_array(int(loc))
+            return df._get_column_array(int(loc))  # type: ignore[operator]
     except (AttributeError, KeyError, TypeError):  # pragma: no cover - other pandas versions
         pass
     return None
@@ -119,11 +119,15 @@ def frame_from_columns(cols: dict[str, object], index: pd.Index | None = None) -
     # pandas' per-column integrity check (sanitize_array) is a third of the cost; skip it
     # when every column is already a 1-D numpy or extension array of the right length
     # (what the engine passes), which is exactly what that check would establish
-    plain = len(idx) == n and all(
-        (isinstance(a, np.ndarray) and a.ndim == 1 and a.dtype.kind in "fiub")
-        or isinstance(a, pd.api.extensions.ExtensionArray)
-        for a in arrays
-    ) and all(len(cast(Sized, a)) == n for a in arrays)
+    plain = (
+        len(idx) == n
+        and all(
+            (isinstance(a, np.ndarray) and a.ndim == 1 and a.dtype.kind in "fiub")
+            or isinstance(a, pd.api.extensions.ExtensionArray)
+            for a in arrays
+        )
+        and all(len(cast(Sized, a)) == n for a in arrays)
+    )
     try:
         return pd.DataFrame._from_arrays(  # type: ignore[attr-defined,no-any-return]
             arrays, columns=_columns(tuple(cols)), index=idx, verify_integrity=not plain
@@ -615,8 +619,8 @@ def study_intervals(
             hi = (2 * n * p + z2 + rad) / (2 * (n + z2))
         else:
             with np.errstate(invalid="ignore"):
-                lo = (2 * n * p + z2 - 1 - z * np.sqrt(z2 - 2 - 1 / n + 4 * p * (n * (1 - p) + 1)))
-                hi = (2 * n * p + z2 + 1 + z * np.sqrt(z2 + 2 - 1 / n + 4 * p * (n * (1 - p) - 1)))
+                lo = 2 * n * p + z2 - 1 - z * np.sqrt(z2 - 2 - 1 / n + 4 * p * (n * (1 - p) + 1))
+                hi = 2 * n * p + z2 + 1 + z * np.sqrt(z2 + 2 - 1 / n + 4 * p * (n * (1 - p) - 1))
             lo = np.maximum(lo / (2 * (n + z2)), 0.0)
             hi = np.minimum(hi / (2 * (n + z2)), 1.0)
             # meta: a bound whose radicand is negative (p = 0 or 1) is NaN there; the
