@@ -1193,20 +1193,23 @@ def _coefficients(
 
 
 def _kappa_se(counts: Sequence[Sequence[int]], kappa: float, pe: float) -> float:
-    """Large-sample SE of kappa, not assuming kappa = 0 (Fleiss, Cohen & Everitt 1969)."""
-    q = len(counts)
+    """Large-sample SE of kappa, not assuming kappa = 0 (Fleiss, Cohen & Everitt 1969).
+
+    statsmodels' ``inter_rater.cohens_kappa(table).std_kappa``: the well-kept
+    implementation serves here (agreement is computed once a report, so its ~1 ms per
+    call does not matter; the former hand-written formula gave the same number, which
+    ``tests/test_screening.py`` still checks against an independent transcription).
+    ``pe`` is kept in the signature for the callers; statsmodels recomputes it.
+    """
     n = sum(sum(r) for r in counts)
-    if n == 0 or math.isnan(kappa):
+    if n == 0 or math.isnan(kappa) or pe >= 1:
         return math.nan
-    p = [[counts[i][j] / n for j in range(q)] for i in range(q)]
-    row = [sum(p[i]) for i in range(q)]
-    col = [sum(p[i][j] for i in range(q)) for j in range(q)]
-    a = sum(p[i][i] * (1 - (row[i] + col[i]) * (1 - kappa)) ** 2 for i in range(q))
-    b = (1 - kappa) ** 2 * sum(
-        p[i][j] * (col[i] + row[j]) ** 2 for i in range(q) for j in range(q) if i != j
-    )
-    c = (kappa - pe * (1 - kappa)) ** 2
-    return math.sqrt(max(a + b - c, 0.0) / (n * (1 - pe) ** 2))
+    import numpy as np
+    from statsmodels.stats.inter_rater import cohens_kappa
+
+    res = cohens_kappa(np.asarray(counts, dtype=float))
+    var = float(res.var_kappa)  # statsmodels is untyped
+    return math.sqrt(max(var, 0.0))
 
 
 def _check_reviewers(log: ScreeningLog, rows: list[dict[str, Any]], names: Sequence[str]) -> None:

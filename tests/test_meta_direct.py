@@ -181,3 +181,38 @@ def test_exact_study_intervals() -> None:
     hi = stats.chi2.ppf(0.975, 2 * ev + 2) / 2 / t
     np.testing.assert_allclose(r.studies["ci_low"], lo, rtol=1e-10)
     np.testing.assert_allclose(r.studies["ci_high"], hi, rtol=1e-10)
+
+
+def test_weighted_least_squares_agrees_with_statsmodels_wls() -> None:
+    # fit_rma writes WLS out (speed, see its comment); statsmodels' WLS with a fixed scale
+    # gives the same coefficients and (X'WX)^-1, and with the default scale the classical
+    # Egger test of regtest(model="lm") (which uses statsmodels)
+    from statsmodels.regression.linear_model import WLS
+
+    from review.meta import regtest
+    from review.meta.uni import fit_rma
+
+    res = _pool(method="REML")
+    yi = res.studies["yi"].to_numpy()
+    vi = res.studies["vi"].to_numpy()
+    X = np.column_stack([np.ones(len(yi)), NI])
+    fit = fit_rma(yi, vi, X, method="REML")
+    ref = WLS(yi, X, weights=1 / (vi + fit.tau2)).fit(cov_type="fixed scale")
+    np.testing.assert_allclose(fit.beta, ref.params, rtol=1e-10)
+    np.testing.assert_allclose(fit.se, ref.bse, rtol=1e-10)
+    r = regtest(res, predictor="sei", model="lm")
+    ols = WLS(yi, np.column_stack([np.ones(len(yi)), np.sqrt(vi)]), weights=1 / vi).fit()
+    assert r.zval == pytest.approx(ols.tvalues[1], rel=1e-12)
+    assert r.df == ols.df_resid
+
+
+def test_wilson_and_agresti_coull_agree_with_statsmodels() -> None:
+    # the R meta study intervals "WS" and "AC" are statsmodels' "wilson" and
+    # "agresti_coull" (meta clips AC at 0 and 1, as does statsmodels)
+    from review.meta.escalc import study_intervals
+
+    for code, sm in (("WS", "wilson"), ("AC", "agresti_coull")):
+        _, lo, hi = study_intervals("proportion", XI, NI, 0.95, code)
+        slo, shi = proportion_confint(XI, NI, alpha=0.05, method=sm)
+        np.testing.assert_allclose(lo, slo, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(hi, shi, rtol=1e-12, atol=1e-15)

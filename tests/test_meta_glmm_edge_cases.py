@@ -86,7 +86,7 @@ def test_bad_counts_name_row_and_column() -> None:
         ({"family": "logit"}, "family"),
         ({"test": "t"}, "test"),
         ({"test": "hksj"}, "test"),
-        ({"pi_method": "HTS"}, "pi_method"),
+        ({"pi_method": "hts"}, "pi_method"),
         ({"level": 95}, "level"),
         ({"level": True}, "level"),
     ],

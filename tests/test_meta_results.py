@@ -96,8 +96,9 @@ def test_to_frame_and_html(res: PoolResult) -> None:
     f = res.to_frame()
     assert list(f.columns) == [
         "label", "estimate", "ci_low", "ci_high", "pi_low", "pi_high", "weight", "kind",
-        "pi_method",
+        "pi_method", "study_ci", "i2_method",
     ]  # fmt: skip
+    assert (f["study_ci"] == "CP").all() and (f["i2_method"] == "tau2").all()
     assert (f["kind"] == "study").sum() == 30
     pooled = f[f["kind"] == "random"].iloc[0]
     assert pooled["estimate"] == res.estimate and pooled["pi_high"] == res.pi_high

@@ -119,7 +119,7 @@ def test_level_and_add_ranges() -> None:
 
 def test_rate_measures_only_for_rates() -> None:
     df = pd.DataFrame({"events": [1, 2], "person_years": [10.0, 20.0]})
-    with pytest.raises(OptionError, match="must be one of \\['IR', 'IRLN'\\]"):
+    with pytest.raises(OptionError, match="must be one of \\['IR', 'IRLN', 'IRS', 'IRFT'\\]"):
         pool_rates(df, measure="PLO")  # type: ignore[arg-type]
 
 

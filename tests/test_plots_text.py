@@ -8,6 +8,7 @@ computed value (so a wrong field or a wrong scale cannot pass by formatting alik
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import matplotlib.text
@@ -48,13 +49,19 @@ def study_frame(k: int, seed: int = 7, long_label: bool = True) -> pd.DataFrame:
     ev[min(2, k - 1)] = 0  # one zero-event study
     labels = [f"Study {chr(65 + i % 26)}{i // 26 or ''} {2012 + (i * 7) % 13}" for i in range(k)]
     if long_label:
-        labels[1] = ("ZUMA-1 long-term follow-up of axicabtagene ciloleucel in refractory "
-                     "large B-cell lymphoma (Neelapu et al.) 2019")
-    return pd.DataFrame({
-        "label": labels, "events": ev, "n": n,
-        "person_years": np.round(n * rng.uniform(1.0, 3.0, k), 1),
-        "target": np.where(np.arange(k) % 3 == 0, "BCMA", "CD19"),
-    })
+        labels[1] = (
+            "ZUMA-1 long-term follow-up of axicabtagene ciloleucel in refractory "
+            "large B-cell lymphoma (Neelapu et al.) 2019"
+        )
+    return pd.DataFrame(
+        {
+            "label": labels,
+            "events": ev,
+            "n": n,
+            "person_years": np.round(n * rng.uniform(1.0, 3.0, k), 1),
+            "target": np.where(np.arange(k) % 3 == 0, "BCMA", "CD19"),
+        }
+    )
 
 
 def texts(fig) -> dict[str, str]:
@@ -82,8 +89,9 @@ def close(printed: float, value: float, digits: int, mult: float = 1.0) -> bool:
 
 @pytest.fixture(scope="module")
 def res():
-    return pool_proportions(study_frame(12), events="events", n="n", measure="PLO",
-                            method="REML", label="label")
+    return pool_proportions(
+        study_frame(12), events="events", n="n", measure="PLO", method="REML", label="label"
+    )
 
 
 def test_study_rows_print_the_result(res):
@@ -139,8 +147,11 @@ def test_pooled_rows_heterogeneity_and_prediction_interval(res):
     assert close(lo, res.pi_low, 1, 100) and close(hi, res.pi_high, 1, 100)
     # heterogeneity line, read back number by number
     het = " ".join(tx["text:het"].replace("\u00a0", " ").split())
-    m = re.fullmatch(r"Heterogeneity: I² = ([\d.]+)%, τ² = ([\d.]+), Q = ([\d.]+) "
-                     r"\(df = (\d+)\), p (=|<) (\.\d+)", het)
+    m = re.fullmatch(
+        r"Heterogeneity: I² = ([\d.]+)%, τ² = ([\d.]+), Q = ([\d.]+) "
+        r"\(df = (\d+)\), p (=|<) (\.\d+)",
+        het,
+    )
     assert m, het
     assert m.group(1) == fmt_x(res.i2, 1) and close(float(m.group(1)), res.i2, 1)
     assert m.group(2) == fmt_x(res.tau2, 4) and close(float(m.group(2)), res.tau2, 4)
@@ -152,16 +163,27 @@ def test_pooled_rows_heterogeneity_and_prediction_interval(res):
 
 def test_footnote_names_measure_method_test_and_pi_method(res):
     foot = " ".join(texts(forest(res))["footnote"].replace("\u00a0", " ").split())
-    for name in (MEASURES[res.measure].long_name, METHODS[res.method].long_name,
-                 TESTS[res.test].long_name):
+    for name in (
+        MEASURES[res.measure].long_name,
+        METHODS[res.method].long_name,
+        TESTS[res.test].long_name,
+    ):
         assert " ".join(name.split()) in foot, name
     assert "95% PI: z (as metafor predict())" in foot
     assert "Clopper-Pearson" in foot
 
 
 def test_pi_method_t_distribution_named(res):
-    knha = pool_proportions(study_frame(12), events="events", n="n", measure="PLO",
-                            method="REML", test="knha", pi_method="riley", label="label")
+    knha = pool_proportions(
+        study_frame(12),
+        events="events",
+        n="n",
+        measure="PLO",
+        method="REML",
+        test="knha",
+        pi_method="riley",
+        label="label",
+    )
     foot = " ".join(texts(forest(knha))["footnote"].split())
     assert knha.link.pi_df is not None
     lost = round(knha.k - knha.link.pi_df)
@@ -171,10 +193,13 @@ def test_pi_method_t_distribution_named(res):
     assert close(lo, knha.pi_low, 1, 100) and close(hi, knha.pi_high, 1, 100)
 
 
-@pytest.mark.parametrize("sort,key", [
-    ("estimate", lambda st: st["estimate"].to_numpy()),
-    ("precision", lambda st: np.sqrt(st["vi"].to_numpy())),
-])
+@pytest.mark.parametrize(
+    "sort,key",
+    [
+        ("estimate", lambda st: st["estimate"].to_numpy()),
+        ("precision", lambda st: np.sqrt(st["vi"].to_numpy())),
+    ],
+)
 def test_sorting(res, sort, key):
     tx = texts(forest(res, sort=sort))
     st = res.studies
@@ -185,8 +210,10 @@ def test_sorting(res, sort, key):
 
 def test_sort_by_year_from_labels(res):
     tx = texts(forest(res, sort="year"))
-    years = [int(re.findall(r"(?:19|20)\d\d", " ".join(tx[f"label:study:{i}"].split()))[-1])
-             for i in range(res.k)]
+    years = [
+        int(re.findall(r"(?:19|20)\d\d", " ".join(tx[f"label:study:{i}"].split()))[-1])
+        for i in range(res.k)
+    ]
     assert years == sorted(years)
 
 
@@ -220,8 +247,9 @@ def test_subgroup_blocks_and_test_for_differences(res):
         assert n_rows == g.k
     assert tx["est:pooled:random"] == fmt_x(100 * sg.overall.estimate, 1)
     test = " ".join(tx["text:subgroup-test"].replace("\u00a0", " ").split())
-    m = re.fullmatch(r"Test for subgroup differences: Q = ([\d.]+), df = (\d+), p (=|<) (\.\d+)",
-                     test)
+    m = re.fullmatch(
+        r"Test for subgroup differences: Q = ([\d.]+), df = (\d+), p (=|<) (\.\d+)", test
+    )
     assert m, test
     assert close(float(m.group(1)), sg.q_between, 2) and int(m.group(2)) == sg.q_between_df
     # weights shown are the overall fit's, and the group rows sum them
@@ -260,8 +288,9 @@ def test_cumulative_rows(res):
 
 @pytest.mark.parametrize("k,exploratory", [(8, True), (12, False)])
 def test_funnel_prints_regtest(k, exploratory):
-    r = pool_proportions(study_frame(k), events="events", n="n", measure="PLO", method="REML",
-                         label="label")
+    r = pool_proportions(
+        study_frame(k), events="events", n="n", measure="PLO", method="REML", label="label"
+    )
     for test, pred in (("egger", "sei"), ("peters", "ninv")):
         rt = regtest(r, predictor=pred)
         txt = " ".join(texts(funnel(r, test=test))["funnel-test"].replace("\u00a0", " ").split())
@@ -321,8 +350,10 @@ def test_bad_options(res):
 
 
 def test_wrap_keeps_every_word_and_width():
-    s = ("ZUMA-1 long-term follow-up of axicabtagene ciloleucel (Neelapu et al.) "
-         "Supercalifragilisticexpialidociousstudyname 2019")
+    s = (
+        "ZUMA-1 long-term follow-up of axicabtagene ciloleucel (Neelapu et al.) "
+        "Supercalifragilisticexpialidociousstudyname 2019"
+    )
     lines = L.wrap(s, 1.2)
     assert all(L.text_width(line) <= 1.2 + 1e-9 for line in lines)
     assert "".join("".join(lines).split()) == "".join(s.split())
@@ -335,8 +366,10 @@ def test_method_sensitivity_rows():
     drawn = 0
     for i, r in table.iterrows():
         if r["status"] != "ok":
-            assert str(r["status"]) in tx["footnote"].replace("\n", " ") or "‡" in tx[
-                f"label:model:{i}"]
+            assert (
+                str(r["status"]) in tx["footnote"].replace("\n", " ")
+                or "‡" in tx[f"label:model:{i}"]
+            )
             continue
         assert tx[f"label:model:{i}"].replace("\n", " ") == r["model"]
         assert int(tx[f"k:model:{i}"]) == r["k"]
@@ -369,8 +402,7 @@ def test_one_study_subgroup_has_no_pooled_row():
 
 def test_funnel_of_a_glmm_tests_the_inverse_variance_refit():
     g = pool_proportions(study_frame(12), events="events", n="n", method="GLMM", label="label")
-    iv = pool_proportions(study_frame(12), events="events", n="n", method="REML",
-                          label="label")
+    iv = pool_proportions(study_frame(12), events="events", n="n", method="REML", label="label")
     rt = regtest(iv, predictor="ninv")
     txt = " ".join(texts(funnel(g, test="peters"))["funnel-test"].replace("\u00a0", " ").split())
     assert "A GLMM has no regression test" in txt
@@ -383,7 +415,12 @@ def test_missing_interval_prints_na_and_draws_no_line():
     knha = pool_proportions(study_frame(6), events="events", n="n", label="label", test="knha")
     cum = cumulative(knha)
     first = cum.table.iloc[0]
-    assert first["k"] == 1 and np.isnan(first["ci_low"])  # t with k - 1 = 0 df: no interval
+    # step 1 (k = 1) has a z interval, as metafor ("Setting argument test='z' since k=1")
+    assert first["k"] == 1 and np.isfinite(first["ci_low"])
+    # a step without an interval (as a refit that failed leaves it) prints NA, no line
+    table = cum.table.copy()
+    table.loc[0, ["ci_low", "ci_high"]] = np.nan
+    cum = dataclasses.replace(cum, table=table)
     fig = forest_cumulative(cum)
     assert texts(fig)["ci:step:0"] == "[NA, NA]"
     gids = [a.get_gid() for a in fig.findobj() if a.get_gid()]
@@ -430,8 +467,7 @@ def test_wrap_keeps_statistics_and_citations_together():
 
     with style():
         note = (
-            "Exploratory: k = 6 < 10 studies; asymmetry tests have low power "
-            "(Sterne et al. 2011)."
+            "Exploratory: k = 6 < 10 studies; asymmetry tests have low power (Sterne et al. 2011)."
         )
         for width in (1.6, 2.0, 2.5, 3.0, 3.5):
             lines = L.wrap(note, width)
@@ -453,8 +489,23 @@ def test_wrap_property_with_relations_and_citations():
     from review.plots._style import style
 
     words = st.sampled_from(
-        ["k", "=", "<", "6", "p", ".0008", "et", "al.", "2011).", "(Sterne", "long-term",
-         "CART-SIE", "T)", "x", "Immunotherapy"]
+        [
+            "k",
+            "=",
+            "<",
+            "6",
+            "p",
+            ".0008",
+            "et",
+            "al.",
+            "2011).",
+            "(Sterne",
+            "long-term",
+            "CART-SIE",
+            "T)",
+            "x",
+            "Immunotherapy",
+        ]
     )
 
     @settings(max_examples=200, deadline=None)

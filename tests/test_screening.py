@@ -574,3 +574,25 @@ def test_decision_on_an_id_outside_the_records_is_refused(tmp_path):
     with pytest.raises(ScreeningLogError, match="pubmed:999") as info:
         guarded.validate(load_protocol(PROTOCOL))
     assert info.value.line == 2  # type: ignore[attr-defined]
+
+
+def test_kappa_se_matches_the_published_formula_transcribed_here():
+    # Fleiss JL, Cohen J, Everitt BS. Psychol Bull 1969;72:323-7, eq. 13 (kappa's SE not
+    # assuming kappa = 0), written out independently of statsmodels, which the library uses
+    from review.screening import _coefficients, _kappa_se
+
+    counts = [[31, 4, 2], [6, 120, 9], [3, 5, 20]]
+    _po, pe, kappa, *_ = _coefficients(counts)
+    n = sum(map(sum, counts))
+    p = np.asarray(counts, float) / n
+    row, col = p.sum(axis=1), p.sum(axis=0)
+    q = len(counts)
+    a = sum(p[i, i] * (1 - (row[i] + col[i]) * (1 - kappa)) ** 2 for i in range(q))
+    b = (1 - kappa) ** 2 * sum(
+        p[i, j] * (col[i] + row[j]) ** 2 for i in range(q) for j in range(q) if i != j
+    )
+    c = (kappa - pe * (1 - kappa)) ** 2
+    assert _kappa_se(counts, kappa, pe) == pytest.approx(
+        ((a + b - c) / (n * (1 - pe) ** 2)) ** 0.5, rel=1e-12
+    )
+    assert np.isnan(_kappa_se([[0, 0], [0, 0]], float("nan"), float("nan")))

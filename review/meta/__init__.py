@@ -10,16 +10,20 @@ Entry points (a DataFrame and column names in, keyword options in metafor's voca
 
 Analyses that take a result and reuse its options: :func:`subgroups`,
 :func:`meta_regression`, :func:`leave_one_out`, :func:`influence`, :func:`cumulative`,
-:func:`regtest`, :func:`confint_tau2`, :func:`ft_guardrail`, :func:`refit`; and
-:func:`method_sensitivity` (one call, every model). The vocabulary (codes, long names,
-citations, transforms) is declared once in :mod:`review.meta._vocab`; the result objects
+:func:`regtest`, :func:`ranktest`, :func:`trimfill`, :func:`confint_tau2`,
+:func:`ft_guardrail`, :func:`refit`; :func:`method_sensitivity` (one call, every model);
+and :func:`pool_as_r_meta` (R meta's defaults of a stated version, in one call). The
+vocabulary (codes, long names, citations, transforms) is declared once in
+:mod:`review.meta._vocab`; the result objects
 are in :mod:`review.meta.results`; :mod:`review.meta.glmm` fits the GLMMs
 (``method="GLMM"``).
 """
 
 from __future__ import annotations
 
-from review.meta._vocab import Measure, Method, PIMethod, Test
+from review.meta._vocab import I2Method, Measure, Method, PIMethod, StudyCI, Test
+from review.meta.bias import RanktestResult, TrimfillResult, ranktest, trimfill
+from review.meta.conventions import R_META_DEFAULTS, pool_as_r_meta
 from review.meta.diagnostics import cumulative, influence, leave_one_out, regtest
 from review.meta.escalc import escalc, validate_counts
 from review.meta.estimates import estimate_yi_vi, pool_estimates, study_yi_vi
@@ -48,9 +52,11 @@ from review.meta.uni import (
 )
 
 __all__ = [
+    "R_META_DEFAULTS",
     "CumulativeResult",
     "FTGuardrailResult",
     "FixedEffect",
+    "I2Method",
     "InfluenceResult",
     "LeaveOneOutResult",
     "LinkScale",
@@ -59,11 +65,14 @@ __all__ = [
     "Method",
     "PIMethod",
     "PoolResult",
+    "RanktestResult",
     "RegtestResult",
     "SensitivityResult",
+    "StudyCI",
     "SubgroupResult",
     "Tau2CI",
     "Test",
+    "TrimfillResult",
     "confint_tau2",
     "cumulative",
     "escalc",
@@ -73,12 +82,15 @@ __all__ = [
     "leave_one_out",
     "meta_regression",
     "method_sensitivity",
+    "pool_as_r_meta",
     "pool_estimates",
     "pool_proportions",
     "pool_rates",
+    "ranktest",
     "refit",
     "regtest",
     "study_yi_vi",
     "subgroups",
+    "trimfill",
     "validate_counts",
 ]

@@ -27,12 +27,17 @@ from numpy.typing import ArrayLike, NDArray
 from review.errors import OptionError
 
 __all__ = [
+    "DEFAULT_STUDY_CI",
+    "I2_METHODS",
     "MEASURES",
     "METHODS",
     "PI_METHODS",
     "PROPORTION_MEASURES",
     "RATE_MEASURES",
+    "STUDY_CIS",
     "TESTS",
+    "I2Method",
+    "I2MethodInfo",
     "Measure",
     "MeasureInfo",
     "Method",
@@ -41,18 +46,23 @@ __all__ = [
     "PIMethodInfo",
     "ProportionMeasure",
     "RateMeasure",
+    "StudyCI",
+    "StudyCIInfo",
     "Test",
     "TestInfo",
     "ZeroCellTo",
     "check_code",
+    "check_study_ci",
 ]
 
 ProportionMeasure = Literal["PR", "PLO", "PAS", "PFT"]
-RateMeasure = Literal["IR", "IRLN"]
-Measure = Literal["PR", "PLO", "PAS", "PFT", "IR", "IRLN"]
+RateMeasure = Literal["IR", "IRLN", "IRS", "IRFT"]
+Measure = Literal["PR", "PLO", "PAS", "PFT", "IR", "IRLN", "IRS", "IRFT"]
 Method = Literal["FE", "DL", "REML", "ML", "PM", "HS", "SJ", "HE", "EB", "GLMM"]
 Test = Literal["z", "knha"]
-PIMethod = Literal["metafor", "riley"]
+PIMethod = Literal["metafor", "riley", "V", "HTS"]
+I2Method = Literal["tau2", "Q"]
+StudyCI = Literal["CP", "WS", "WSCC", "AC", "SA", "SACC", "NAsm", "Poisson"]
 ZeroCellTo = Literal["only0", "all", "if0all", "none"]
 
 FloatArray = NDArray[np.float64]
@@ -138,6 +148,54 @@ def _ipft_hm(x: ArrayLike, n: ArrayLike | None) -> FloatArray:
     if n is None:
         raise OptionError("The PFT back-transform needs the study sample sizes (harmonic mean).")
     return ipft(x, harmonic_mean(n))
+
+
+def _isqrt(x: ArrayLike) -> FloatArray:
+    # metafor transf.isqrt: x^2, with negative values mapped to 0
+    x = np.asarray(x, dtype=float)
+    return np.where(x < 0, 0.0, x * x)
+
+
+def irft(r: ArrayLike, t: ArrayLike) -> FloatArray:
+    """Freeman-Tukey transform of an incidence rate ``r`` with person-time ``t``.
+
+    As metafor ``transf.irft``: ``(sqrt(r) + sqrt(r + 1/t))/2``, i.e. ``(sqrt(x/t) +
+    sqrt((x + 1)/t))/2`` for ``x`` events.
+
+    References
+    ----------
+    Freeman MF, Tukey JW. Transformations related to the angular and the square root.
+    *Ann Math Stat* 1950;21:607-11.
+    """
+    r = np.asarray(r, dtype=float)
+    t = np.asarray(t, dtype=float)
+    out: FloatArray = 0.5 * (np.sqrt(r) + np.sqrt(r + 1.0 / t))
+    return out
+
+
+def iirft(y: ArrayLike, t: ArrayLike) -> FloatArray:
+    """Inverse of :func:`irft` at person-time ``t``, as metafor ``transf.iirft``.
+
+    ``(1/t - 8 y^2 + 16 t y^4) / (16 y^2 t)``; values below ``irft(0, t)`` (and results
+    below machine epsilon) map to 0.
+
+    References
+    ----------
+    Freeman MF, Tukey JW. *Ann Math Stat* 1950;21:607-11; Viechtbauer W. metafor 3.8-1,
+    ``transf.iirft``.
+    """
+    y = np.asarray(y, dtype=float)
+    t = np.asarray(t, dtype=float)
+    with np.errstate(all="ignore"):  # y = 0 gives inf/NaN, mapped to 0 below
+        z = (1.0 / t - 8 * y**2 + 16 * t * y**4) / (16 * y**2 * t)
+    z = np.where(y < irft(0.0, t), 0.0, z)
+    return np.where(z <= np.finfo(float).eps, 0.0, z)
+
+
+def _iirft_hm(y: ArrayLike, t: ArrayLike | None) -> FloatArray:
+    if t is None:
+        raise OptionError("The IRFT back-transform needs the studies' person-time (harmonic mean).")
+    return iirft(y, harmonic_mean(t))
 
 
 def _identity(x: ArrayLike, n: ArrayLike | None = None) -> FloatArray:
@@ -294,6 +352,28 @@ MEASURES: Mapping[str, MeasureInfo] = MappingProxyType(
             "exp",
             0.5,
         ),
+        "IRS": _m(
+            "IRS",
+            "square root transformed incidence rate",
+            "rate",
+            "Freeman MF, Tukey JW. Ann Math Stat 1950;21:607-11 (square root of a Poisson "
+            "rate); Viechtbauer W. J Stat Softw 2010;36(3):1-48 (escalc measure 'IRS').",
+            lambda r, n=None: np.sqrt(np.asarray(r, dtype=float)),
+            lambda y, n=None: _isqrt(y),
+            "transf.isqrt",
+            0.0,
+        ),
+        "IRFT": _m(
+            "IRFT",
+            "Freeman-Tukey transformed incidence rate",
+            "rate",
+            "Freeman MF, Tukey JW. Ann Math Stat 1950;21:607-11; Viechtbauer W. J Stat Softw "
+            "2010;36(3):1-48 (escalc measure 'IRFT'; transf.iirft).",
+            irft,
+            _iirft_hm,
+            "transf.iirft (harmonic mean of person-time)",
+            0.0,
+        ),
     }
 )
 
@@ -388,8 +468,123 @@ PI_METHODS: Mapping[str, PIMethodInfo] = MappingProxyType(
             "Higgins JPT, Thompson SG, Spiegelhalter DJ. J R Stat Soc A 2009;172:137-59; "
             "Riley RD, Higgins JPT, Deeks JJ. BMJ 2011;342:d549.",
         ),
+        "V": PIMethodInfo(
+            "V",
+            "as R meta >= 8 method.predict='V': t with k-1 df, sqrt(tau2 + SE^2) with the "
+            "unadjusted SE (also under test='knha'); none for k < 2",
+            "Veroniki AA, Jackson D, Bender R, et al. Res Synth Methods 2019;10:23-43; "
+            "Schwarzer G. meta 8.2-1, metagen(method.predict='V').",
+        ),
+        "HTS": PIMethodInfo(
+            "HTS",
+            "as R meta <= 7 method.predict='HTS': t with k-2 df, sqrt(tau2 + SE^2) with the "
+            "unadjusted SE; none for k < 3",
+            "Higgins JPT, Thompson SG, Spiegelhalter DJ. J R Stat Soc A 2009;172:137-59; "
+            "Schwarzer G. meta 7.0-0, metagen(method.predict='HTS').",
+        ),
     }
 )
+
+
+@dataclass(frozen=True, slots=True)
+class I2MethodInfo:
+    """One way of computing I^2 (and H^2)."""
+
+    code: str
+    long_name: str
+    citation: str
+
+
+I2_METHODS: Mapping[str, I2MethodInfo] = MappingProxyType(
+    {
+        "tau2": I2MethodInfo(
+            "tau2",
+            "I^2 = tau^2/(tau^2 + typical within-study variance), H^2 = tau^2/vt + 1 (metafor; "
+            "R meta method.I2='tau2')",
+            "Higgins JPT, Thompson SG. Stat Med 2002;21:1539-58; Viechtbauer W. J Stat Softw "
+            "2010;36(3):1-48.",
+        ),
+        "Q": I2MethodInfo(
+            "Q",
+            "I^2 = (Q - df)/Q floored at 0, H^2 = Q/df, from Cochran's Q (the Wald-type Q for a "
+            "GLMM) (R meta method.I2='Q', its default)",
+            "Higgins JPT, Thompson SG. Stat Med 2002;21:1539-58; Schwarzer G. meta 8.2-1, "
+            "metagen(method.I2='Q').",
+        ),
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StudyCIInfo:
+    """One per-study confidence interval (the study rows of tables and forest plots).
+
+    ``kind`` is ``"proportion"``, ``"rate"`` or ``"both"``; codes are R meta's
+    ``method.ci`` values (``metaprop`` and ``metarate``).
+    """
+
+    code: str
+    long_name: str
+    kind: Literal["proportion", "rate", "both"]
+    citation: str
+
+
+STUDY_CIS: Mapping[str, StudyCIInfo] = MappingProxyType(
+    {
+        "CP": StudyCIInfo(
+            "CP",
+            "exact Clopper-Pearson",
+            "proportion",
+            "Clopper CJ, Pearson ES. Biometrika 1934;26:404-13 (R meta metaprop default).",
+        ),
+        "WS": StudyCIInfo(
+            "WS", "Wilson score", "proportion", "Wilson EB. J Am Stat Assoc 1927;22:209-12."
+        ),
+        "WSCC": StudyCIInfo(
+            "WSCC",
+            "Wilson score with continuity correction",
+            "proportion",
+            "Newcombe RG. Stat Med 1998;17:857-72.",
+        ),
+        "AC": StudyCIInfo(
+            "AC", "Agresti-Coull", "proportion", "Agresti A, Coull BA. Am Stat 1998;52:119-26."
+        ),
+        "SA": StudyCIInfo(
+            "SA",
+            "simple asymptotic (Wald on the proportion)",
+            "proportion",
+            "Newcombe RG. Stat Med 1998;17:857-72.",
+        ),
+        "SACC": StudyCIInfo(
+            "SACC",
+            "simple asymptotic with continuity correction",
+            "proportion",
+            "Newcombe RG. Stat Med 1998;17:857-72.",
+        ),
+        "NAsm": StudyCIInfo(
+            "NAsm",
+            "Wald on the model scale of the measure (yi +- z sqrt(vi)), back-transformed",
+            "both",
+            "Schwarzer G. meta 8.2-1, metaprop/metarate(method.ci='NAsm'; metarate default).",
+        ),
+        "Poisson": StudyCIInfo(
+            "Poisson",
+            "exact Poisson (Garwood)",
+            "rate",
+            "Garwood F. Biometrika 1936;28:437-42 (R meta metarate(method.ci='Poisson')).",
+        ),
+    }
+)
+
+#: The study interval each kind uses unless told otherwise.
+DEFAULT_STUDY_CI: Mapping[str, str] = MappingProxyType({"proportion": "CP", "rate": "Poisson"})
+
+
+def check_study_ci(kind: str, value: object) -> str:
+    """Return ``value`` if it is a valid per-study interval code for ``kind``; raise otherwise."""
+    valid = tuple(c for c, i in STUDY_CIS.items() if i.kind in (kind, "both"))
+    return check_code("study_ci", value, valid)
+
 
 _REGISTRIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -398,6 +593,8 @@ _REGISTRIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "test": get_args(Test),
         "pi_method": get_args(PIMethod),
         "to": get_args(ZeroCellTo),
+        "i2_method": get_args(I2Method),
+        "study_ci": get_args(StudyCI),
     }
 )
 
@@ -407,7 +604,7 @@ def check_code(kind: str, value: object, allowed: tuple[str, ...] | None = None)
 
     Parameters
     ----------
-    kind : {"measure", "method", "test", "pi_method", "to"}
+    kind : {"measure", "method", "test", "pi_method", "to", "i2_method", "study_ci"}
         Which vocabulary.
     value : object
         The code given by the user (exact spelling).

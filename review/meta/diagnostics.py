@@ -40,8 +40,7 @@ from review.meta.results import (
     PoolResult,
     RegtestResult,
 )
-from review.meta.tau2 import t_crit, t_sf2
-from review.meta.uni import fit_rma, prediction_interval, refit
+from review.meta.uni import K1_NOTE, fit_rma, i2_from_q, prediction_interval, refit
 
 __all__ = ["cumulative", "influence", "leave_one_out", "regtest"]
 
@@ -77,12 +76,21 @@ def _row_from_fit(
     k = int(keep.sum())
     b, se = float(fit.beta[0]), float(fit.se[0])
     lo, hi, _ = prediction_interval(
-        b, se, fit.tau2, k, res.level, res.test, res.pi_method, fixed=res.method == "FE"
+        b,
+        se,
+        fit.tau2,
+        k,
+        res.level,
+        fit.test,  # "z" for a one-study step, as metafor
+        res.pi_method,
+        fixed=res.method == "FE",
+        se_classic=math.sqrt(1.0 / float(fit.wi.sum())),
     )
-    n_bt = sizes[keep] if res.measure == "PFT" else None
+    n_bt = sizes[keep] if res.measure in ("PFT", "IRFT") else None
     bt = MEASURES[res.measure].back_transform(
         np.array([b, fit.ci_low[0], fit.ci_high[0], lo, hi]), n_bt
     )
+    i2, h2 = i2_from_q(fit.qe, k - 1) if res.i2_method == "Q" else (fit.i2, fit.h2)
     return {
         "label": label,
         "k": k,
@@ -100,8 +108,8 @@ def _row_from_fit(
         "q": fit.qe,
         "q_pvalue": fit.qe_pvalue,
         "tau2": fit.tau2,
-        "i2": fit.i2,
-        "h2": fit.h2,
+        "i2": i2,
+        "h2": h2,
         "converged": True,
     }
 
@@ -336,7 +344,9 @@ def cumulative(res: PoolResult, order: str | Sequence[int] | None = None) -> Cum
     Notes
     -----
     Inverse-variance steps refit ``yi``/``vi`` as metafor's ``cumul``; the first step
-    has one study (tau^2 = 0). GLMM steps refit the GLMM and start at two studies.
+    has one study (tau^2 = 0; under ``test="knha"`` a z interval, as metafor 3.8-1 gives
+    it: "Setting argument test='z' since k=1"). GLMM steps refit the GLMM and start at
+    two studies.
 
     References
     ----------
@@ -401,7 +411,9 @@ def cumulative(res: PoolResult, order: str | Sequence[int] | None = None) -> Cum
                 {
                     "label": labs[-1], "k": r.k, "estimate": r.estimate, "ci_low": r.ci_low,
                     "ci_high": r.ci_high, "pi_low": r.pi_low, "pi_high": r.pi_high,
-                    "link_estimate": r.link.estimate, "se": r.link.se, "pval": r.link.pval,
+                    "link_estimate": r.link.estimate, "se": r.link.se, "zval": r.link.zval,
+                    "pval": r.link.pval, "link_ci_low": r.link.ci_low,
+                    "link_ci_high": r.link.ci_high,
                     "q": r.q, "q_pvalue": r.q_pvalue, "tau2": r.tau2, "i2": r.i2, "h2": r.h2,
                     "converged": r.converged,
                 }
@@ -419,9 +431,12 @@ def cumulative(res: PoolResult, order: str | Sequence[int] | None = None) -> Cum
                 notes.append(f"up to {lab}: {e}")
                 row = {"label": lab, "k": j + 1, "converged": False}
             rows.append(row)
+        if res.test == "knha" and n > 0:
+            notes.append(f"step 1 (k = 1): {K1_NOTE}")
     cols = [
         "label", "k", "estimate", "ci_low", "ci_high", "pi_low", "pi_high", "link_estimate",
-        "se", "pval", "q", "q_pvalue", "tau2", "i2", "h2", "converged",
+        "se", "zval", "pval", "link_ci_low", "link_ci_high", "q", "q_pvalue", "tau2", "i2",
+        "h2", "converged",
     ]  # fmt: skip
     table = pd.DataFrame(rows).reindex(columns=cols)
     table["converged"] = table["converged"].astype(bool)
@@ -537,19 +552,18 @@ def regtest(
         est, lo, hi = float(f.beta[0]), float(f.ci_low[0]), float(f.ci_high[0])
         slope, slope_se = float(f.beta[1]), float(f.se[1])
     else:
-        w = 1.0 / vi
-        WX = X * w[:, None]
-        A = np.linalg.inv(X.T @ WX)
-        beta = A @ (WX.T @ yi)
-        r = yi - X @ beta
-        dfr = k - 2
-        sigma2 = float(np.sum(w * r * r)) / dfr
-        se = np.sqrt(np.diag(A) * sigma2)
-        tv = beta / se
-        zval, pval = float(tv[1]), float(t_sf2(tv[1], dfr))
-        df = float(dfr)
-        crit = t_crit(1 - res.level, dfr)
-        est, lo, hi = float(beta[0]), float(beta[0] - crit * se[0]), float(beta[0] + crit * se[0])
+        # the classical Egger regression is a weighted least-squares fit with a
+        # multiplicative dispersion term: statsmodels' WLS, whose default covariance
+        # (scale = weighted RSS/(k - 2)) and t(k - 2) inference are exactly metafor's
+        # regtest(model = "lm"); called once an analysis, so its overhead does not matter
+        from statsmodels.regression.linear_model import WLS
+
+        ols = WLS(yi, X, weights=1.0 / vi).fit()
+        beta, se = np.asarray(ols.params), np.asarray(ols.bse)
+        zval, pval = float(ols.tvalues[1]), float(ols.pvalues[1])
+        df = float(ols.df_resid)
+        ci = np.asarray(ols.conf_int(alpha=1 - res.level))
+        est, lo, hi = float(beta[0]), float(ci[0, 0]), float(ci[0, 1])
         slope, slope_se = float(beta[1]), float(se[1])
     return RegtestResult(
         predictor=predictor,

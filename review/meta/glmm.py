@@ -207,7 +207,7 @@ def pool_glmm(
     label: str | None = None,
     test: Literal["z", "knha"] = "z",
     level: float = 0.95,
-    pi_method: Literal["metafor", "riley"] = "metafor",
+    pi_method: Literal["metafor", "riley", "V", "HTS"] = "metafor",
     add: float = 0.5,
     to: Literal["only0", "all", "if0all", "none"] = "only0",
     tau2_ci: bool = True,
@@ -234,10 +234,11 @@ def pool_glmm(
         Hartung-Knapp variance adjustment exists for a GLMM).
     level : float
         Confidence level, in (0, 1).
-    pi_method : {"metafor", "riley"}
+    pi_method : {"metafor", "riley", "V", "HTS"}
         ``"metafor"``: ``beta +- q sqrt(se^2 + tau2)`` with the normal quantile (t with
-        ``k - 1`` df under ``test="knha"``), as ``predict.rma``. ``"riley"``: t with
-        ``k - 2`` df (Higgins et al. 2009; Riley et al. 2011).
+        ``k - 1`` df under ``test="knha"``), as ``predict.rma``. ``"riley"`` and R meta's
+        ``"HTS"``: t with ``k - 2`` df (Higgins et al. 2009; Riley et al. 2011); R meta's
+        ``"V"``: t with ``k - 1`` df (Veroniki et al. 2019; meta >= 8).
     add, to : float, str
         Continuity correction of the *plotted* ``yi``/``vi`` only (escalc defaults,
         metafor's ``rma.glmm(add=1/2, to="only0")``). They also enter I^2 and H^2 through
@@ -389,11 +390,15 @@ def _fit_frame(
     if pi_method == "metafor":
         pi_df = df_t
         pcrit = crit
-    else:
-        pi_df = float(k - 2)
-        pcrit = float(special.stdtrit(pi_df, 1 - alpha / 2)) if k > 2 else float("nan")
-        if k <= 2 and not light:
-            notes.append("Riley prediction interval needs k >= 3 (t with k - 2 df): not given")
+    else:  # riley and R meta's HTS: t(k - 2); R meta's V: t(k - 1) (= rma.glmm test="t")
+        lost = 1 if pi_method == "V" else 2
+        pi_df = float(k - lost)
+        pcrit = float(special.stdtrit(pi_df, 1 - alpha / 2)) if k > lost else float("nan")
+        if k <= lost and not light:
+            notes.append(
+                f"{pi_method} prediction interval needs k >= {lost + 1} (t with k - {lost} df): "
+                "not given"
+            )
     pi = (beta - pcrit * pi_se, beta + pcrit * pi_se)
     back = _expit if family == "binomial" else math.exp
 

@@ -283,6 +283,12 @@ class PoolResult:
         empty.
     tau2_ci_method : str
         How ``tau2_ci`` was computed.
+    i2_method : {"tau2", "Q"}
+        How ``i2`` and ``h2`` were computed (``_vocab.I2_METHODS``): from tau^2 (metafor)
+        or from Q (R meta's ``method.I2="Q"``).
+    study_ci : str
+        The per-study interval of ``studies`` (``_vocab.STUDY_CIS``, R meta's
+        ``method.ci`` codes): ``CP`` (Clopper-Pearson), ``Poisson`` (exact), ``NAsm``, ...
     """
 
     measure: str
@@ -315,8 +321,32 @@ class PoolResult:
     data_report: pd.DataFrame = field(default_factory=pd.DataFrame)
     fit_stats: Mapping[str, float] = field(default_factory=dict)
     tau2_ci_method: str = "Q-profile"
+    i2_method: str = "tau2"
+    study_ci: str = ""
 
     # ------------------------------------------------------------------ display
+    def conventions(self) -> str:
+        """One line naming the conventions of the numbers shown (CI, PI, I^2, study CIs).
+
+        Every table and figure of a result prints it, so a reader can tell a metafor-style
+        report from an R meta-style one.
+        """
+        from review.meta._vocab import DEFAULT_STUDY_CI, STUDY_CIS
+
+        ci = "t(k-1), Hartung-Knapp" if self.test == "knha" else "z"
+        if self.method == "GLMM" and self.test == "knha":
+            ci = "t(k-1) (rma.glmm test='t')"
+        df = self.link.pi_df
+        pi = "z" if df is None else f"t({df:g} df)"
+        sci = self.study_ci or DEFAULT_STUDY_CI.get(self.kind, "CP")
+        i2 = "I^2 from tau^2" if self.i2_method == "tau2" else "I^2 from Q, (Q - df)/Q"
+        if self.method == "FE" and self.i2_method == "tau2":
+            i2 = "I^2 from Q (common-effect model)"
+        return (
+            f"Conventions: CI {ci}; PI {pi} [{self.pi_method}]; {i2} [{self.i2_method}]; "
+            f"study CIs {STUDY_CIS[sci].long_name} [{sci}]"
+        )
+
     @property
     def scale_word(self) -> str:
         """``"proportion"`` or ``"rate"``."""
@@ -406,6 +436,7 @@ class PoolResult:
             )
         )
         out.append(f"Prediction interval: {PI_METHODS[self.pi_method].long_name}.")
+        out.append(self.conventions() + ".")
         if not self.converged:
             out.append("WARNING: the fit did not converge; see notes.")
         for n in self.notes:
@@ -416,8 +447,10 @@ class PoolResult:
         """Per-study rows plus pooled rows, as statsmodels' ``summary_frame``.
 
         Columns: ``label, estimate, ci_low, ci_high, pi_low, pi_high, weight, kind,
-        pi_method`` where ``kind`` is ``study``, ``random`` (or ``GLMM``) or ``fixed``.
-        Study intervals are exact (Clopper-Pearson / exact Poisson).
+        pi_method, study_ci, i2_method`` where ``kind`` is ``study``, ``random`` (or
+        ``GLMM``) or ``fixed``; the last three name the conventions (``_vocab``).
+        Study intervals are those of ``study_ci`` (default exact Clopper-Pearson /
+        exact Poisson).
         """
         s = self.studies
         rows = pd.DataFrame(
@@ -464,6 +497,10 @@ class PoolResult:
                 row.update({c: float("nan") for c in ESTIMATE_COLUMNS if c in row})
         out = pd.concat([rows, pd.DataFrame(pooled)], ignore_index=True)
         out["pi_method"] = self.pi_method
+        from review.meta._vocab import DEFAULT_STUDY_CI
+
+        out["study_ci"] = self.study_ci or DEFAULT_STUDY_CI.get(self.kind, "CP")
+        out["i2_method"] = self.i2_method
         return out
 
     def _repr_html_(self) -> str:
@@ -888,7 +925,8 @@ class CumulativeResult:
     ----------
     table : pandas.DataFrame
         One row a step: ``label`` (study added), ``k, estimate, ci_low, ci_high, pi_low,
-        pi_high, link_estimate, se, pval, q, q_pvalue, tau2, i2, h2, converged``.
+        pi_high`` (back-transformed), ``link_estimate, se, zval, pval, link_ci_low,
+        link_ci_high`` (model scale), ``q, q_pvalue, tau2, i2, h2, converged``.
     order : str or None
         The column the studies were ordered by (``None``: input order).
     base : PoolResult

@@ -212,6 +212,18 @@ def uniroot(
     return root
 
 
+def _root(f: Callable[[float], float], lower: float, upper: float, flo: float, fup: float) -> float:
+    """:func:`uniroot` when ``f(lower)`` and ``f(upper)`` are already known (same points)."""
+    if not (math.isfinite(flo) and math.isfinite(fup)):
+        raise ConvergenceError("root search: function not finite at an end of the interval")
+    if flo * fup > 0:
+        raise ConvergenceError("root search: no sign change over the interval")
+    root, _, ok = zeroin(f, lower, upper, flo, fup, UNIROOT_TOL, 1000)
+    if not ok:
+        raise ConvergenceError("root search did not converge in 1000 iterations")
+    return root
+
+
 # --------------------------------------------------------------------------- algebra
 def _pmat(w: FloatArray, X: FloatArray) -> FloatArray:
     """``P = W - W X (X'WX)^-1 X'W`` (metafor's P matrix)."""
@@ -618,13 +630,12 @@ def qprofile_ci(
     alpha = 1 - level
     yi = yi - yi.mean()  # Q is invariant to a shift; centring keeps the sums well conditioned
     lo_t, hi_t = 0.0, max(100.0, tau2 * 10)
-    if X is None:  # the same sums as qe_func, with y^2 computed once
-        y2 = yi * yi
+    if X is None:  # the same sums as qe_func: sum w, sum w y, sum w y^2 in one product
+        M = np.vstack([np.ones_like(yi), yi, yi * yi])
 
         def q_of(t: float) -> float:
-            w = 1.0 / (vi + t)
-            swy = w.dot(yi)
-            return float(w.dot(y2) - swy * swy / w.sum())
+            sw, swy, swy2 = (M @ (1.0 / (vi + t))).tolist()
+            return float(swy2 - swy * swy / sw)
     else:
 
         def q_of(t: float) -> float:
@@ -643,15 +654,15 @@ def qprofile_ci(
         if q_max > crit_l:
             ub = hi_t
             notes.append(f"upper Q-profile bound for tau^2 > {hi_t:g} (search limit)")
-        else:
-            ub = uniroot(lambda t: q_of(t) - crit_l, lo_t, hi_t)
+        else:  # R's uniroot on [lo_t, hi_t]; the ends' values are known already
+            ub = _root(lambda t: q_of(t) - crit_l, lo_t, hi_t, q_min - crit_l, q_max - crit_l)
     if q_max > crit_u:
         lb = ub = hi_t
         notes.append(f"Q-profile CI for tau^2 lies above the search limit {hi_t:g}")
     elif q_min < crit_u:
         lb = lo_t
     else:
-        lb = uniroot(lambda t: q_of(t) - crit_u, lo_t, hi_t)
+        lb = _root(lambda t: q_of(t) - crit_u, lo_t, hi_t, q_min - crit_u, q_max - crit_u)
     return _CI(lb, ub, tuple(notes))
 
 

@@ -38,22 +38,26 @@ from numpy.typing import NDArray
 from review._numbers import number_column
 from review.errors import ConvergenceError, InputError, OptionError
 from review.meta._vocab import (
+    DEFAULT_STUDY_CI,
     MEASURES,
     PROPORTION_MEASURES,
     RATE_MEASURES,
+    I2Method,
     Method,
     PIMethod,
     ProportionMeasure,
     RateMeasure,
+    StudyCI,
     Test,
     ZeroCellTo,
     check_code,
+    check_study_ci,
 )
 from review.meta.escalc import (
     _escalc_arrays,
-    _exact_ci_arrays,
     _validate,
     frame_from_columns,
+    study_intervals,
 )
 from review.meta.results import (
     FixedEffect,
@@ -76,9 +80,11 @@ from review.meta.tau2 import (
 )
 
 __all__ = [
+    "K1_NOTE",
     "RmaFit",
     "confint_tau2",
     "fit_rma",
+    "i2_from_q",
     "meta_regression",
     "pool_proportions",
     "pool_rates",
@@ -87,6 +93,12 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
+
+#: The note (and warning) when a one-study fit falls back from knha to z, in metafor's words.
+K1_NOTE = (
+    "Setting argument test='z' since k=1 (as metafor rma.uni): a t-distribution with "
+    "k - 1 = 0 degrees of freedom does not exist"
+)
 
 
 # ------------------------------------------------------------------------------ core
@@ -184,6 +196,8 @@ def fit_rma(
 
     Notes
     -----
+    With one study, ``test="knha"`` falls back to ``"z"`` with a note (:data:`K1_NOTE`),
+    as metafor does; the returned ``test`` is the one used.
     Weights ``w = 1/(vi + tau2)``; ``beta = (X'WX)^-1 X'Wy``, ``Var(beta) = (X'WX)^-1``,
     multiplied under knha by ``s2w = sum w (y - X beta)^2 / (k - p)`` (0 if that sum is
     below machine epsilon, as metafor) with t(k - p) quantiles (Hartung & Knapp 2001).
@@ -198,10 +212,15 @@ def fit_rma(
     yi = np.asarray(yi, dtype=float)
     vi = np.asarray(vi, dtype=float)
     k = yi.shape[0]
+    k1: list[str] = []
+    if k == 1 and test != "z":  # metafor rma.uni: 'Setting argument test="z" since k=1.'
+        test = "z"
+        k1.append(K1_NOTE)
     if X is None:
-        return _fit_rma_int(yi, vi, method=method, test=test, level=level, tau2=tau2)
+        fit = _fit_rma_int(yi, vi, method=method, test=test, level=level, tau2=tau2)
+        return dataclasses.replace(fit, notes=(*k1, *fit.notes)) if k1 else fit
     p = X.shape[1]
-    notes: list[str] = []
+    notes: list[str] = list(k1)
     if method == "FE":
         t2, t2se = 0.0, float("nan")
     elif tau2 is not None:
@@ -211,6 +230,11 @@ def fit_rma(
         t2, t2se = est.tau2, est.se
         notes += est.notes
     w = 1.0 / (vi + t2)
+    # Weighted least squares written out rather than statsmodels' WLS(...).fit(cov_type=
+    # "fixed scale"), which gives the same beta and (X'WX)^-1 (tests/test_meta_direct.py
+    # checks it): the solve runs in every fit and refit, and costs 8.5 us here against
+    # 86.5 us for the WLS object on k = 30 (best of 5 x 2,000 calls); metafor's knha
+    # factor, QM and fit statistics are then built on the same matrices.
     WX = X * w[:, None]
     A = X.T @ WX
     vb = cast(FloatArray, np.linalg.inv(A))  # float64 in, float64 out (numpy stubs say floating)
@@ -353,7 +377,7 @@ def _fit_rma_int(
     if test == "knha":
         if method == "FE":
             notes.append("Knapp & Hartung method is not meant to be used with FE models")
-        s2w = 0.0 if rss <= np.finfo(float).eps else (rss / (k - 1) if k > 1 else float("nan"))
+        s2w = 0.0 if rss <= np.finfo(float).eps else rss / (k - 1)  # k > 1: see fit_rma
         ddf = k - 1
     vb = s2w / sw
     se = math.sqrt(vb)
@@ -444,21 +468,40 @@ def prediction_interval(
     test: str,
     pi_method: str,
     fixed: bool = False,
+    se_classic: float | None = None,
 ) -> tuple[float, float, float | None]:
     """Prediction interval on the model scale.
 
     ``"metafor"``: as metafor 3.8-1 ``predict.rma``, ``estimate +- crit sqrt(se^2 + tau2)``
     with ``crit`` the normal quantile, or t(k - 1) under knha. ``"riley"``: t(k - 2)
     (Higgins, Thompson & Spiegelhalter 2009; Riley et al. 2011), df floored at 1 for
-    k = 2 as metafor's ``predict(pi.type="riley")``.
+    k = 2 as metafor's ``predict(pi.type="riley")``. ``"V"`` and ``"HTS"``: R meta's
+    ``method.predict`` (t(k - 1), Veroniki et al. 2019, meta >= 8; t(k - 2), Higgins et
+    al. 2009, meta <= 7) with the unadjusted standard error ``se_classic`` (meta uses it
+    also when the CI is Hartung-Knapp), and no interval when k < 2 (V) or k < 3 (HTS).
+
+    Parameters
+    ----------
+    test : str
+        The test actually used by the fit (``"z"`` after metafor's k = 1 fallback).
+    se_classic : float, optional
+        ``sqrt(1/sum w)`` without the Hartung-Knapp factor; ``se`` when ``None``.
 
     Returns
     -------
     low, high, df
     """
-    sd = math.sqrt(se * se + tau2)
     alpha = 1 - level
     df: float | None
+    if pi_method in ("V", "HTS"):
+        s0 = se if se_classic is None else se_classic
+        sd = math.sqrt(s0 * s0 + tau2)
+        df = k - (1 if pi_method == "V" else 2)
+        if df < 1:
+            return float("nan"), float("nan"), df
+        crit = t_crit(alpha, df)
+        return estimate - crit * sd, estimate + crit * sd, df
+    sd = math.sqrt(se * se + tau2)
     if pi_method == "riley":
         # metafor's predict(pi.type="riley"): df = k - parms (k - 2 for a random-effects
         # model, k - 1 for FE), floored at 1
@@ -497,11 +540,14 @@ def _pool(
     to: str,
     warn: bool = True,
     arrays: tuple[Any, Any, Any] | None = None,
+    i2_method: str = "tau2",
+    study_ci: str | None = None,
 ) -> PoolResult:
     """Fit a validated canonical frame; shared by the entry points and :func:`refit`.
 
     ``arrays`` = ``(events, n|time, labels)`` of ``data`` when the caller has them.
     """
+    study_ci = DEFAULT_STUDY_CI[kind] if study_ci is None else study_ci
     options: dict[str, Any] = {
         "kind": kind,
         "measure": measure,
@@ -511,6 +557,8 @@ def _pool(
         "pi_method": pi_method,
         "add": add,
         "to": to,
+        "i2_method": i2_method,
+        "study_ci": study_ci,
     }
     if method == "GLMM":
         options["warn"] = warn
@@ -542,12 +590,13 @@ def _pool(
     all_used = bool(u.all())
     size = size_all if all_used else size_all[u]
     xi_u = xi_all if all_used else xi_all[u]
-    n_bt = size if measure == "PFT" else None
+    n_bt = size if measure in ("PFT", "IRFT") else None
     est, se = float(fit.beta[0]), float(fit.se[0])
+    se0 = math.sqrt(1.0 / float(fit.wi.sum()))  # without the knha factor (meta's seTE.classic)
     pi_lo, pi_hi, pi_df = prediction_interval(
-        est, se, fit.tau2, k, level, test, pi_method, fixed=method == "FE"
+        est, se, fit.tau2, k, level, fit.test, pi_method, fixed=method == "FE", se_classic=se0
     )
-    pi_se = math.sqrt(se * se + fit.tau2)
+    pi_se = math.sqrt((se0 if pi_method in ("V", "HTS") else se) ** 2 + fit.tau2)
     link = LinkScale(
         estimate=est,
         se=se,
@@ -573,6 +622,16 @@ def _pool(
         fixed = FixedEffect(float(fb[0]), float(fb[1]), float(fb[2]), fe, fse)
     # tau^2 interval (Q-profile)
     notes = list(es.notes) + list(fit.notes)
+    if warn and K1_NOTE in fit.notes:
+        warnings.warn(K1_NOTE, UserWarning, stacklevel=4)
+    if pi_method in ("V", "HTS") and math.isnan(pi_lo) and method != "FE":
+        notes.append(
+            f"no prediction interval: method.predict={pi_method!r} needs k >= "
+            f"{2 if pi_method == 'V' else 3} (as R meta)"
+        )
+    i2, h2 = fit.i2, fit.h2
+    if i2_method == "Q":
+        i2, h2 = i2_from_q(fit.qe, k - 1)
     tau2_ci = (float("nan"), float("nan"))
     if method != "FE" and k > 1:
         try:
@@ -582,7 +641,9 @@ def _pool(
         except ConvergenceError as e:
             notes.append(f"Q-profile CI for tau^2 not found: {e}")
     # per-study table
-    pe, plo, phi = _exact_ci_arrays(kind, xi_u, size, level)
+    pe, plo, phi = study_intervals(
+        kind, xi_u, size, level, study_ci, measure=measure, yi=es.yi, vi=es.vi
+    )
     wts = 100 * fit.wi / float(np.sum(fit.wi))
     studies = frame_from_columns(
         {
@@ -610,10 +671,16 @@ def _pool(
             "PFT back-transformed at the harmonic mean of the sample sizes "
             f"(n = {1 / np.mean(1 / size):.1f}, transf.ipft.hm, Miller 1978); see ft_guardrail()"
         )
+    if measure == "IRFT":
+        notes.append(
+            "IRFT back-transformed at the harmonic mean of the person-times "
+            f"(t = {1 / np.mean(1 / size):.4g}, transf.iirft), which can mislead when "
+            "person-times differ widely (as for PFT: Schwarzer et al. 2019)"
+        )
     return PoolResult(
         measure=measure,
         method=method,
-        test=test,
+        test=fit.test,  # "z" when metafor's k = 1 fallback applied (options keep the request)
         level=level,
         k=k,
         estimate=float(bt[0]),
@@ -624,8 +691,8 @@ def _pool(
         pi_method=pi_method,
         tau2=fit.tau2,
         tau2_ci=tau2_ci,
-        i2=fit.i2,
-        h2=fit.h2,
+        i2=i2,
+        h2=h2,
         q=fit.qe,
         q_df=k - 1,
         q_pvalue=fit.qe_pvalue,
@@ -641,7 +708,26 @@ def _pool(
         data_report=es.report,
         fit_stats=fit.fit_stats,
         tau2_ci_method="Q-profile",
+        i2_method=i2_method,
+        study_ci=study_ci,
     )
+
+
+def i2_from_q(q: float, df: int) -> tuple[float, float]:
+    """I^2 (percent) and H^2 from Cochran's Q, as R meta ``method.I2 = "Q"``.
+
+    ``H = max(sqrt(Q/df), 1)``, ``I^2 = (H^2 - 1)/H^2`` (meta's ``calcH`` and
+    ``isquared``); NaN for ``df < 1``.
+
+    References
+    ----------
+    Higgins JPT, Thompson SG. Quantifying heterogeneity in a meta-analysis. *Stat Med*
+    2002;21:1539-58.
+    """
+    if df < 1 or not math.isfinite(q):
+        return float("nan"), float("nan")
+    h2 = max(q / df, 1.0)
+    return 100.0 * (h2 - 1.0) / h2, h2
 
 
 def _pool_glmm(data: pd.DataFrame, options: dict[str, Any]) -> PoolResult:
@@ -682,11 +768,34 @@ def _pool_glmm(data: pd.DataFrame, options: dict[str, Any]) -> PoolResult:
             "reason": "exact binomial/Poisson likelihood, no correction",
         }
     )
+    extra: dict[str, Any] = {}
+    if options.get("i2_method", "tau2") == "Q":
+        i2, h2 = i2_from_q(res.q, res.q_df)  # the Wald-type Q (QE.Wld), as R meta
+        extra.update(i2=i2, h2=h2)
+    sci = options.get("study_ci") or DEFAULT_STUDY_CI[kind]
+    if sci != DEFAULT_STUDY_CI[kind] and len(res.studies):
+        st = res.studies.copy()
+        size_col = "n" if kind == "proportion" else "time"
+        pe, lo, hi = study_intervals(
+            kind,
+            st["events"].to_numpy(dtype=float),
+            st[size_col].to_numpy(dtype=float),
+            res.level,
+            sci,
+            measure=want,
+            yi=st["yi"].to_numpy(dtype=float),
+            vi=st["vi"].to_numpy(dtype=float),
+        )
+        st["estimate"], st["ci_low"], st["ci_high"] = pe, lo, hi
+        extra["studies"] = st
     return dataclasses.replace(
         res,
         data=data,
         options=options,
         data_report=res.data_report if len(res.data_report) else report,
+        i2_method=options.get("i2_method", "tau2"),
+        study_ci=sci,
+        **extra,
     )
 
 
@@ -703,6 +812,8 @@ def pool_proportions(
     pi_method: PIMethod = "metafor",
     add: float | None = None,
     to: ZeroCellTo = "only0",
+    i2_method: I2Method = "tau2",
+    study_ci: StudyCI = "CP",
 ) -> PoolResult:
     """Pool single proportions (events out of n), as metafor ``rma(measure=..., xi, ni)``.
 
@@ -724,14 +835,24 @@ def pool_proportions(
         Confidence level in (0, 1).
     label : str, optional
         Column with study labels (``Study 1, ...`` when ``None``).
-    pi_method : {"metafor", "riley"}
-        Prediction interval as metafor 3.8 ``predict()`` (z, or t(k - 1) under knha), or
-        Higgins et al. / Riley t(k - 2).
+    pi_method : {"metafor", "riley", "V", "HTS"}
+        Prediction interval as metafor 3.8 ``predict()`` (z, or t(k - 1) under knha),
+        Higgins et al. / Riley t(k - 2) as ``predict(pi.type="riley")``, or R meta's
+        ``method.predict``: ``"V"`` t(k - 1) (meta >= 8 default), ``"HTS"`` t(k - 2)
+        (meta <= 7 default), both with the unadjusted SE.
     add : float, optional
         Continuity correction; default 0.5 for PR and PLO, 0 for PAS and PFT (escalc).
     to : {"only0", "all", "if0all", "none"}
         Which studies get the correction (escalc; default: those with 0 events or
         0 non-events).
+    i2_method : {"tau2", "Q"}
+        I^2 and H^2 from tau^2 (metafor) or from Cochran's Q, ``(Q - df)/Q`` (R meta's
+        ``method.I2="Q"``; the Wald-type Q for a GLMM). See ``_vocab.I2_METHODS``.
+    study_ci : {"CP", "WS", "WSCC", "AC", "SA", "SACC", "NAsm"}
+        The per-study intervals of ``studies`` and the forest plot, in R meta's
+        ``method.ci`` words: Clopper-Pearson (default, as metaprop), Wilson score (with
+        continuity correction), Agresti-Coull, simple asymptotic (with correction), or
+        ``NAsm``, the Wald interval of the model-scale ``yi`` back-transformed.
 
     Returns
     -------
@@ -777,6 +898,8 @@ def pool_proportions(
     check_code("test", test)
     check_code("pi_method", pi_method)
     check_code("to", to)
+    check_code("i2_method", i2_method)
+    check_study_ci("proportion", study_ci)
     level = _check_level(level)
     data, *arrays = _validate(
         df, kind="proportion", events=events, n=n, label=label, min_k=1 if method == "FE" else 2
@@ -792,6 +915,8 @@ def pool_proportions(
         pi_method=pi_method,
         add=add,
         to=to,
+        i2_method=i2_method,
+        study_ci=study_ci,
     )
 
 
@@ -808,6 +933,8 @@ def pool_rates(
     pi_method: PIMethod = "metafor",
     add: float | None = None,
     to: ZeroCellTo = "only0",
+    i2_method: I2Method = "tau2",
+    study_ci: StudyCI = "Poisson",
 ) -> PoolResult:
     """Pool incidence rates (events over person-time), as metafor ``rma(measure=..., xi, ti)``.
 
@@ -817,10 +944,16 @@ def pool_rates(
         One row a study.
     events, time : str
         Columns with event counts (whole numbers >= 0) and person-time (> 0).
-    measure : {"IR", "IRLN"}
-        Raw or log incidence rate. With ``method="GLMM"`` only ``"IRLN"`` (Poisson-normal).
-    method, test, level, label, pi_method, add, to
-        As :func:`pool_proportions` (``add`` default 0.5 added to zero counts).
+    measure : {"IR", "IRLN", "IRS", "IRFT"}
+        Raw, log, square-root or Freeman-Tukey incidence rate (metafor escalc). With
+        ``method="GLMM"`` only ``"IRLN"`` (Poisson-normal). IRFT is back-transformed with
+        ``transf.iirft`` at the harmonic mean of the person-times.
+    method, test, level, label, pi_method, add, to, i2_method
+        As :func:`pool_proportions` (``add`` default 0.5 added to zero counts for IR and
+        IRLN, 0 for IRS and IRFT).
+    study_ci : {"Poisson", "NAsm"}
+        Per-study intervals: exact Poisson (Garwood; default) or R meta's ``NAsm`` (Wald
+        on the model scale, back-transformed: metarate's default).
 
     Returns
     -------
@@ -850,6 +983,8 @@ def pool_rates(
     check_code("test", test)
     check_code("pi_method", pi_method)
     check_code("to", to)
+    check_code("i2_method", i2_method)
+    check_study_ci("rate", study_ci)
     level = _check_level(level)
     data, *arrays = _validate(
         df,
@@ -871,6 +1006,8 @@ def pool_rates(
         pi_method=pi_method,
         add=add,
         to=to,
+        i2_method=i2_method,
+        study_ci=study_ci,
     )
 
 
@@ -901,8 +1038,11 @@ def refit(res: PoolResult, data: pd.DataFrame | None = None, **changes: Any) -> 
     d = res.data if data is None else data
     kind = opts.pop("kind")
     opts.setdefault("warn", False)
-    for key in ("measure", "method", "test", "pi_method", "to"):
-        check_code(key, opts[key])
+    for key in ("measure", "method", "test", "pi_method", "to", "i2_method"):
+        if key in opts:
+            check_code(key, opts[key])
+    if opts.get("study_ci") is not None:
+        check_study_ci(kind, opts["study_ci"])
     if opts["method"] != "FE" and len(d) < 2:
         raise InputError(f"a random-effects model needs at least 2 studies; got k = {len(d)}")
     return _pool(d, kind=kind, **opts)
@@ -1191,7 +1331,8 @@ def subgroups(res: PoolResult, by: str) -> SubgroupResult:
     Notes
     -----
     A subgroup with a single study is fitted as a fixed-effect model (tau^2 = 0) and
-    noted.
+    noted; under ``test="knha"`` its CI is then a z interval, as metafor's ``rma`` gives
+    for k = 1 ("Setting argument test='z' since k=1"), with a note and a warning.
 
     References
     ----------
@@ -1239,6 +1380,9 @@ def subgroups(res: PoolResult, by: str) -> SubgroupResult:
             notes.append(f"subgroup {g!r} has one study: fitted with tau^2 = 0 (FE)")
         else:
             fit = refit(res, sub)
+        if K1_NOTE in fit.notes:
+            notes.append(f"subgroup {g!r}: {K1_NOTE}")
+            warnings.warn(f"subgroup {g!r}: {K1_NOTE}", UserWarning, stacklevel=2)
         groups[g] = fit
         rows.append(
             {

@@ -159,6 +159,8 @@ def pi_method_text(res: Any) -> str:
     who = {
         "metafor": "as metafor predict()",
         "riley": "Higgins et al. 2009; Riley et al. 2011",
+        "V": "R meta method.predict 'V', Veroniki et al. 2019",
+        "HTS": "R meta method.predict 'HTS', Higgins et al. 2009",
     }.get(res.pi_method, res.pi_method)
     return f"{_pct(res.level)} PI: {short} ({who})"
 
@@ -198,12 +200,18 @@ def _not_converged_note(rows: Sequence[_Row]) -> list[str]:
 
 
 def _footnote(res: Any, *, prediction: bool, extra: Sequence[str] = ()) -> list[str]:
-    rate = _kind(res) == "rate"
+    from review.meta._vocab import DEFAULT_STUDY_CI, STUDY_CIS
+
     lines = [_model_text(res)]
-    ci = "exact Poisson" if rate else "exact Clopper-Pearson"
-    second = f"Study {_pct(res.level)} CIs: {ci}."
+    code = getattr(res, "study_ci", "") or DEFAULT_STUDY_CI[_kind(res)]
+    second = f"Study {_pct(res.level)} CIs: {STUDY_CIS[code].long_name} [{code}]."
     if prediction and res.method != "FE":
         second += f" {pi_method_text(res)}."
+    i2m = getattr(res, "i2_method", "tau2")
+    if i2m == "Q":
+        second += " I² = (Q − df)/Q (R meta method.I2 'Q')."
+    elif res.method != "FE":
+        second += " I² from τ² (metafor)."
     if res.method == "GLMM":
         second += (
             " Weights: approximate inverse-variance 1/(vi + τ²) of each study's "
@@ -512,9 +520,14 @@ def _build_forest(
         wd=wd,
     )
     if mark:
+        nasm = getattr(res, "study_ci", "") == "NAsm"
         extra.append(
             "† zero-cell continuity correction of the model-scale estimate "
-            "(the plotted interval is exact and uncorrected)."
+            + (
+                "(the plotted interval is the Wald interval of the corrected estimate)."
+                if nasm
+                else "(the plotted interval is uncorrected)."
+            )
         )
     return rows, res, extra
 
@@ -1224,12 +1237,13 @@ def forest(
 
     Notes
     -----
-    Study intervals are the exact ones in ``res.studies`` (Clopper-Pearson for
-    proportions, exact Poisson for rates), as meta's ``method.ci = "CP"`` default; the
-    pooled intervals are the model's, back-transformed. Weights are the random-effects
-    weights in percent; squares have an area proportional to the weight. The
-    prediction-interval method is printed in the footnote because metafor 3.8, meta >= 7
-    and Higgins et al. compute it differently (IntHout et al. 2016).
+    Study intervals are those in ``res.studies``, of the result's ``study_ci``
+    convention (default Clopper-Pearson for proportions, as meta's ``method.ci = "CP"``,
+    exact Poisson for rates; R meta's codes otherwise); the pooled intervals are the
+    model's, back-transformed. Weights are the random-effects weights in percent; squares
+    have an area proportional to the weight. The footnote names every convention: the
+    study intervals, the prediction-interval method (metafor 3.8, meta >= 8 and meta <= 7
+    compute it differently; IntHout et al. 2016) and how I² was computed.
 
     References
     ----------

@@ -82,6 +82,7 @@ def funnel(
     *,
     test: Literal["egger", "peters"] | None = None,
     regtest: Any | None = None,
+    trimfill: Any | None = None,
     ax: Axes | None = None,
     levels: tuple[float, ...] = (0.90, 0.95, 0.99),
     width: float = 3.35,
@@ -103,6 +104,11 @@ def funnel(
         A test already computed; by default :func:`review.meta.regtest` is called with the
         predictor that matches ``test`` (for a GLMM fit, on its inverse-variance REML
         refit, as metafor has no ``regtest`` for ``rma.glmm``; the figure says so).
+    trimfill : TrimfillResult, optional
+        A :func:`review.meta.trimfill` result of ``res``: its imputed studies are drawn
+        as filled blue points and its adjusted estimate as a dashed line, with the
+        caveat that they are imputed, not observed (Duval & Tweedie 2000; Sterne et al.
+        2011).
     ax : matplotlib.axes.Axes, optional
         Draw into this axes (the test is then printed as its title block).
     levels : tuple of float
@@ -204,6 +210,20 @@ def funnel(
         c = _n_scale_factor(res)
     mu = float(res.link.estimate)
     corrected = st["corrected"].to_numpy(bool) if "corrected" in st else np.zeros(len(st), bool)
+    fill_y = fill_v = np.zeros(0)
+    mu_adj: float | None = None
+    if trimfill is not None:
+        from review.meta.bias import TrimfillResult
+
+        if not isinstance(trimfill, TrimfillResult) or trimfill.base is not res:
+            raise OptionError("trimfill= takes the review.meta.trimfill() result of this res")
+        f = trimfill.filled
+        fill_y = f["yi"].to_numpy(float)
+        if test == "egger":
+            fill_v = np.sqrt(f["vi"].to_numpy(float))
+        else:
+            fill_v = 1.0 / np.sqrt(f["n"].to_numpy(float))
+        mu_adj = float(trimfill.link_estimate)
 
     lines = [regtest_text(regtest)]
     if note_refit:
@@ -221,6 +241,15 @@ def funnel(
     if corrected.any():
         legend += " Triangles: studies with a zero-cell continuity correction."
     lines.append(legend)
+    if trimfill is not None:
+        side = trimfill.side
+        lines.append(
+            f"Trim-and-fill ({trimfill.estimator}): {trimfill.k0} "
+            f"stud{'y' if trimfill.k0 == 1 else 'ies'} imputed on the {side} side (filled "
+            "blue points), adjusted estimate dashed. Imputed, not observed; a sensitivity "
+            "analysis, unreliable with heterogeneity (Terrin et al. 2003; Peters et al. 2007; "
+            "Sterne et al. 2011)."
+        )
     if not rate:
         lines.append(
             "For proportions the funnel shape depends on p; read as exploratory "
@@ -230,7 +259,20 @@ def funnel(
     xlabel = f"{m.long_name[0].upper()}{m.long_name[1:]} ({res.measure})"
 
     args = _FunnelData(
-        yi, yv, corrected, mu, c, lines, xlabel, ylabel, tuple(levels), title, height
+        yi,
+        yv,
+        corrected,
+        mu,
+        c,
+        lines,
+        xlabel,
+        ylabel,
+        tuple(levels),
+        title,
+        height,
+        fill_y,
+        fill_v,
+        mu_adj,
     )
     with style():
         if ax is None:
@@ -256,6 +298,9 @@ class _FunnelData:
     levels: tuple[float, ...]
     title: str | None
     height: float
+    fill_y: np.ndarray
+    fill_v: np.ndarray
+    mu_adj: float | None
 
 
 def _draw(fig: Figure, ax: Axes | None, d: _FunnelData, width: float) -> None:
@@ -300,7 +345,8 @@ def _draw(fig: Figure, ax: Axes | None, d: _FunnelData, width: float) -> None:
         ax.set_title(
             "\n".join(d.lines), fontproperties=L.font(foot_size), loc="left", gid="funnel-test"
         )
-    ymax = float(np.nanmax(yv)) * 1.08 if len(yv) else 1.0
+    allv = np.concatenate([yv, d.fill_v])
+    ymax = float(np.nanmax(allv)) * 1.08 if len(allv) else 1.0
     ygrid = np.linspace(0, ymax, 100)
     for lev, shade in sorted(zip(levels, _SHADES[: len(levels)]), reverse=True):
         z = stats.norm.ppf(0.5 + lev / 2)
@@ -328,10 +374,24 @@ def _draw(fig: Figure, ax: Axes | None, d: _FunnelData, width: float) -> None:
             zorder=3,
             gid="funnel-corrected",
         )
+    if len(d.fill_y):
+        ax.scatter(
+            d.fill_y,
+            d.fill_v,
+            s=14,
+            facecolors=OKABE_ITO["blue"],
+            edgecolors=OKABE_ITO["blue"],
+            linewidths=0.7,
+            zorder=3,
+            gid="funnel-filled",
+        )
+    if d.mu_adj is not None:
+        ax.axvline(d.mu_adj, color=OKABE_ITO["blue"], lw=0.8, ls="--", zorder=2, gid="funnel-adj")
+    ally = np.concatenate([yi, d.fill_y])
     ax.set_ylim(ymax, 0)
     span = (
         max(
-            np.nanmax(np.abs(yi - mu)) if len(yi) else 1.0,
+            np.nanmax(np.abs(ally - mu)) if len(ally) else 1.0,
             stats.norm.ppf(0.5 + max(levels) / 2) * c * ymax,
         )
         * 1.05
