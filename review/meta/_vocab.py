@@ -27,12 +27,16 @@ from numpy.typing import ArrayLike, NDArray
 from review.errors import OptionError
 
 __all__ = [
+    "DFS",
+    "DFS_INFO",
     "MEASURES",
     "METHODS",
     "PI_METHODS",
     "PROPORTION_MEASURES",
     "RATE_MEASURES",
     "TESTS",
+    "MVMethod",
+    "MVTest",
     "Measure",
     "MeasureInfo",
     "Method",
@@ -54,6 +58,10 @@ Method = Literal["FE", "DL", "REML", "ML", "PM", "HS", "SJ", "HE", "EB", "GLMM"]
 Test = Literal["z", "knha"]
 PIMethod = Literal["metafor", "riley"]
 ZeroCellTo = Literal["only0", "all", "if0all", "none"]
+# the multilevel model (metafor rma.mv): its estimators, tests and t degrees of freedom
+MVMethod = Literal["REML", "ML"]
+MVTest = Literal["z", "t"]
+DFS = Literal["residual", "contain"]
 
 FloatArray = NDArray[np.float64]
 
@@ -371,6 +379,22 @@ TESTS: Mapping[str, TestInfo] = MappingProxyType(
             "Hartung-Knapp(-Sidik-Jonkman) adjustment, t-distribution with k-p degrees of freedom",
             "Hartung J, Knapp G. Stat Med 2001;20:3875-89.",
         ),
+        # multilevel models only (metafor rma.mv has no Hartung-Knapp adjustment in 3.8-1)
+        "t": TestInfo(
+            "t",
+            "t-distribution for the tests and intervals, without a variance adjustment "
+            "(metafor rma.mv test='t')",
+            "Viechtbauer W. metafor 3.8-1, rma.mv (test, dfs).",
+        ),
+    }
+)
+
+#: How the t degrees of freedom of a multilevel model are counted (metafor ``rma.mv(dfs=)``).
+DFS_INFO: Mapping[str, str] = MappingProxyType(
+    {
+        "residual": "k - p (number of estimates minus number of coefficients)",
+        "contain": "number of levels of the innermost grouping factor within which the "
+        "coefficient's column is constant, minus p (metafor dfs='contain')",
     }
 )
 
@@ -398,6 +422,7 @@ _REGISTRIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "test": get_args(Test),
         "pi_method": get_args(PIMethod),
         "to": get_args(ZeroCellTo),
+        "dfs": get_args(DFS),
     }
 )
 
@@ -407,7 +432,7 @@ def check_code(kind: str, value: object, allowed: tuple[str, ...] | None = None)
 
     Parameters
     ----------
-    kind : {"measure", "method", "test", "pi_method", "to"}
+    kind : {"measure", "method", "test", "pi_method", "to", "dfs"}
         Which vocabulary.
     value : object
         The code given by the user (exact spelling).
