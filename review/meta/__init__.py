@@ -10,17 +10,23 @@ Entry points (a DataFrame and column names in, keyword options in metafor's voca
 Analyses that take a result and reuse its options: :func:`subgroups`,
 :func:`meta_regression`, :func:`leave_one_out`, :func:`influence`, :func:`cumulative`,
 :func:`regtest`, :func:`confint_tau2`, :func:`ft_guardrail`, :func:`refit`; and
-:func:`method_sensitivity` (one call, every model). The vocabulary (codes, long names,
-citations, transforms) is declared once in :mod:`review.meta._vocab`; the result objects
-are in :mod:`review.meta.results`; :mod:`review.meta.glmm` fits the GLMMs
-(``method="GLMM"``).
+:func:`method_sensitivity` (one call, every model). A meta-regression can be asked for
+predictions at new moderator values (:func:`predict`), its influence diagnostics
+(:func:`influence`) and permutation p-values (:func:`permutest`). Strata nested in studies
+are pooled with the multilevel model (:func:`pool_multilevel`). The vocabulary (codes, long
+names, citations, transforms) is declared once in :mod:`review.meta._vocab`; the result
+objects are in :mod:`review.meta.results`; :mod:`review.meta.glmm` fits the GLMMs
+(``method="GLMM"``), :mod:`review.meta.regression` their meta-regression.
 """
 
 from __future__ import annotations
 
-from review.meta._vocab import Measure, Method, PIMethod, Test
+from review.meta._vocab import DFS, Measure, Method, MVMethod, MVTest, PIMethod, Test
 from review.meta.diagnostics import cumulative, influence, leave_one_out, regtest
 from review.meta.escalc import escalc, validate_counts
+from review.meta.multilevel import MultilevelResult, pool_multilevel
+from review.meta.permutation import PermutationResult, permutest
+from review.meta.regression import PredictionResult, RegressionInfluenceResult, predict
 from review.meta.results import (
     CumulativeResult,
     FixedEffect,
@@ -46,17 +52,24 @@ from review.meta.uni import (
 )
 
 __all__ = [
+    "DFS",
     "CumulativeResult",
     "FTGuardrailResult",
     "FixedEffect",
     "InfluenceResult",
     "LeaveOneOutResult",
     "LinkScale",
+    "MVMethod",
+    "MVTest",
     "Measure",
     "MetaRegressionResult",
     "Method",
+    "MultilevelResult",
     "PIMethod",
+    "PermutationResult",
     "PoolResult",
+    "PredictionResult",
+    "RegressionInfluenceResult",
     "RegtestResult",
     "SensitivityResult",
     "SubgroupResult",
@@ -70,8 +83,11 @@ __all__ = [
     "leave_one_out",
     "meta_regression",
     "method_sensitivity",
+    "permutest",
+    "pool_multilevel",
     "pool_proportions",
     "pool_rates",
+    "predict",
     "refit",
     "regtest",
     "subgroups",

@@ -36,6 +36,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from review.errors import ConvergenceError, InputError, OptionError
+from review.meta._design import design_matrix
 from review.meta._vocab import (
     MEASURES,
     PROPORTION_MEASURES,
@@ -997,43 +998,8 @@ def confint_tau2(res: PoolResult, *, type: str = "QP", level: float | None = Non
 
 # ---------------------------------------------------------------------- moderators
 def _design(data: pd.DataFrame, mods: Sequence[str]) -> tuple[FloatArray, list[str]]:
-    cols: list[FloatArray] = [np.ones(len(data))]
-    names = ["intrcpt"]
-    for m in mods:
-        if m not in data.columns:
-            raise InputError(
-                f"moderator column {m!r} not found; columns are {list(map(str, data.columns))}",
-                column=m,
-            )
-        s = data[m]
-        for idx, v in s.items():
-            if pd.isna(v):
-                # the caller's index label, as given (pandas types labels as Hashable)
-                raise InputError("missing moderator value", row=cast("int | str", idx), column=m)
-        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            cols.append(s.to_numpy(dtype=float))
-            names.append(m)
-        else:
-            levels = sorted(s.astype(str).unique())
-            for lev in levels[1:]:  # first level is the reference, as R's factor()
-                cols.append((s.astype(str) == lev).to_numpy(dtype=float))
-                names.append(f"{m}{lev}")
-    X = np.column_stack(cols)
-    if np.linalg.matrix_rank(X) < X.shape[1]:
-        raise InputError(
-            f"design matrix of moderators {list(mods)} not of full rank (a moderator is "
-            "constant or collinear); cannot fit",
-            column=", ".join(mods),
-        )
+    X, names, _ = design_matrix(data, mods)
     return X, names
-
-
-def _iv_only(res: PoolResult, what: str) -> None:
-    if res.method == "GLMM":
-        raise OptionError(
-            f"{what} needs an inverse-variance fit; this result is a GLMM. Refit with e.g. "
-            "method='REML' (measure 'PLO' or 'IRLN') for this analysis"
-        )
 
 
 def meta_regression(
@@ -1056,14 +1022,21 @@ def meta_regression(
     MetaRegressionResult
         Coefficients, QM (chi-square, or F(m, k - p) under knha), QE, residual tau^2,
         I^2, H^2 and R^2 (percent; ``max(0, 100 (tau2_0 - tau2)/tau2_0)``, 0 when the
-        intercept-only tau^2 is 0, as metafor).
+        intercept-only tau^2 is 0, as metafor); the design, so that :func:`predict`,
+        :func:`influence` and :func:`permutest` can work on it.
 
     Raises
     ------
     InputError
         Missing moderator column or value, rank-deficient design, k <= p.
     OptionError
-        GLMM result.
+        A GLMM result with another ``method``.
+
+    Notes
+    -----
+    A GLMM result (``method="GLMM"``) is regressed with the GLMM itself: metafor
+    ``rma.glmm(measure="PLO" | "IRLN", mods = ~ ..., model="UM.FS")``, see
+    :func:`review.meta.regression.meta_regression_glmm`.
 
     References
     ----------
@@ -1087,14 +1060,27 @@ def meta_regression(
     >>> m.coefficients["estimate"].round(4).tolist(), round(m.qm_pvalue, 4)
     ([-2.7621, 0.0174], 0.3561)
     """
-    _iv_only(res, "meta_regression")
     if isinstance(mods, str):
         mods = [mods]
     mods = list(mods)
+    if res.method == "GLMM":
+        if method not in (None, "GLMM"):
+            raise OptionError(
+                f"Invalid method {method!r} for a GLMM result; a GLMM is regressed with the "
+                "GLMM (method=None). Refit with e.g. method='REML' for an inverse-variance "
+                "meta-regression"
+            )
+        from review.meta.regression import meta_regression_glmm
+
+        return meta_regression_glmm(res, mods)
     meth = res.method if method is None else check_code("method", method)
+    if meth == "GLMM":
+        raise OptionError(
+            "method='GLMM' needs a GLMM result: pool_proportions(..., method='GLMM') first"
+        )
     es = escalc(res.data, res.measure, add=res.options.get("add"), to=res.options["to"], warn=False)
     data = res.data[es.used]
-    X, names = _design(data, mods)
+    X, names, design = design_matrix(data, mods)
     k, p = X.shape
     if k <= p:
         raise InputError(f"meta-regression with {p} coefficients needs k > {p}; got k = {k}")
@@ -1140,7 +1126,22 @@ def meta_regression(
         vcov=pd.DataFrame(fit.vb, index=names, columns=names),
         converged=True,
         notes=tuple(notes),
+        fit_stats=fit.fit_stats,
+        design=design,
+        X=pd.DataFrame(X, columns=names),
+        studies=_regression_studies(data, es.yi, es.vi, res.kind),
+        base=res,
+        tau2_se=fit.tau2_se,
     )
+
+
+def _regression_studies(
+    data: pd.DataFrame, yi: FloatArray, vi: FloatArray, kind: str
+) -> pd.DataFrame:
+    cols: dict[str, Any] = {"label": data["label"].astype(str).to_numpy(), "yi": yi, "vi": vi}
+    if kind == "proportion":
+        cols["n"] = data["n"].to_numpy(dtype=float)
+    return pd.DataFrame(cols)
 
 
 def subgroups(res: PoolResult, by: str) -> SubgroupResult:

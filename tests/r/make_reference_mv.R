@@ -109,6 +109,12 @@ ds <- list(
     kind = "rate", note = "dat.nielweise2008 treated arms: every study one stratum (components not identifiable)",
     label = chr(paste0("S", n8$study)), study = chr(n8$study), events = vec(n8$x1i),
     time = vec(n8$t1i)),
+  debruin2009 = list(
+    kind = "proportion", note = "metadat dat.debruin2009: adherence proportions with study-level moderators",
+    label = chr(dat.debruin2009$author), scq = vec(dat.debruin2009$scq),
+    ethnicity = chr(dat.debruin2009$ethnicity), patients = chr(dat.debruin2009$patients),
+    select = chr(dat.debruin2009$select), events = vec(dat.debruin2009$xi),
+    n = vec(dat.debruin2009$ni)),
   bench_k30 = list(
     kind = "proportion", note = "dat.nielweise2007 arms of the first 15 trials (k = 30), the benchmark data",
     label = chr(arms7$label[arms7$study <= 15]), study = chr(arms7$study[arms7$study <= 15]),
@@ -207,6 +213,196 @@ add_ml("singletons", "IRLN", "REML", "z")
 add_ml("bench_k30", "PLO", "REML", "z")
 cat("multilevel:", length(ml_cases), "cases\n")
 
+# ------------------------------------------------------------------ moderator helpers
+mods_formula <- function(mods) as.formula(paste("~", paste(mods, collapse = " + ")))
+new_frame <- function(nm) {
+  as.data.frame(lapply(nm, function(v) if (is.character(v)) v else as.numeric(v)),
+                stringsAsFactors = FALSE)
+}
+# the levels the fit saw (so that model.matrix codes newdata the same way)
+with_levels <- function(newdata, data, mods) {
+  for (m in mods) if (is.character(data[[m]]))
+    newdata[[m]] <- factor(newdata[[m]], levels = sort(unique(data[[m]])))
+  newdata
+}
+pred_values <- function(p) {
+  list(pred = vec(p$pred), se = vec(p$se), ci_lb = vec(p$ci.lb), ci_ub = vec(p$ci.ub),
+       pi_lb = vec(if (is.null(p$pi.lb)) NA else p$pi.lb),
+       pi_ub = vec(if (is.null(p$pi.ub)) NA else p$pi.ub))
+}
+coef_values <- function(r) {
+  list(term = chr(rownames(r$beta)), b = vec(r$beta), se = vec(r$se), zval = vec(r$zval),
+       pval = vec(r$pval), ci_lb = vec(r$ci.lb), ci_ub = vec(r$ci.ub), QM = r$QM,
+       QMp = r$QMp, QMdf = vec(r$QMdf))
+}
+fit_data <- function(name, measure) {
+  d <- frame_of(name)
+  for (m in names(d)) if (is.character(d[[m]]) && !(m %in% c("label", "study")))
+    d[[m]] <- factor(d[[m]], levels = sort(unique(d[[m]])))
+  d
+}
+
+# ------------------------------------------------------------------ GLMM regression
+glmm_specs <- list(
+  list(data = "debruin2009", measure = "PLO", mods = "scq", tests = c("z", "t"),
+       new = list(scq = c(5, 15, 25))),
+  list(data = "debruin2009", measure = "PLO", mods = c("scq", "ethnicity"), tests = "z",
+       new = list(scq = c(5, 25), ethnicity = c("caucasian", "other"))),
+  list(data = "nielweise2007_arms", measure = "PLO", mods = "arm", tests = "z",
+       new = list(arm = c("C", "T"))),
+  list(data = "nielweise2008_arms", measure = "IRLN", mods = "arm", tests = c("z", "t"),
+       new = list(arm = c("C", "T"))),
+  list(data = "nielweise2008_arms", measure = "IRLN", mods = "year", tests = "z",
+       new = list(year = c(1996, 2005)))
+)
+glmm_cases <- list()
+for (s in glmm_specs) for (te in s$tests) {
+  d <- fit_data(s$data)
+  f <- mods_formula(s$mods)
+  r <- if (s$measure == "PLO")
+    suppressWarnings(rma.glmm(measure = "PLO", xi = events, ni = n, mods = f, data = d, test = te,
+                              retfit = TRUE)) else
+    suppressWarnings(rma.glmm(measure = "IRLN", xi = events, ti = time, mods = f, data = d,
+                              test = te, retfit = TRUE))
+  r0 <- if (s$measure == "PLO")
+    suppressWarnings(rma.glmm(measure = "PLO", xi = events, ni = n, data = d, test = te)) else
+    suppressWarnings(rma.glmm(measure = "IRLN", xi = events, ti = time, data = d, test = te))
+  nd <- with_levels(new_frame(s$new), d, s$mods)
+  X <- model.matrix(f, data = nd)[, -1, drop = FALSE]
+  bt <- if (s$measure == "PLO") transf.ilogit else exp
+  pr <- predict(r, newmods = X)
+  prb <- predict(r, newmods = X, transf = bt)
+  id <- paste(s$data, s$measure, paste(s$mods, collapse = "+"), te, sep = "-")
+  v <- c(coef_values(r), list(
+    tau2 = r$tau2, tau2_0 = r0$tau2, QE_Wld = r$QE.Wld, QEp_Wld = r$QEp.Wld, QE_LRT = r$QE.LRT,
+    QEp_LRT = r$QEp.LRT, QE_df = r$QE.df, I2 = r$I2, H2 = r$H2, vt = r$vt,
+    lme4_logLik = c(logLik(r$res.ML))))
+  glmm_cases[[id]] <- list(
+    data = s$data, measure = s$measure, mods = chr(s$mods), test = te, newmods = s$new,
+    call = sprintf("rma.glmm(measure = \"%s\", mods = %s, model = \"UM.FS\", test = \"%s\"); predict(res, newmods = , transf = )",
+                   s$measure, deparse(f), te),
+    values = v, predict = pred_values(pr), predict_back = pred_values(prb))
+}
+cat("glmm regression:", length(glmm_cases), "cases\n")
+
+# ------------------------------------------------------------------ predict (rma.uni)
+pred_specs <- list(
+  list(data = "debruin2009", measure = "PLO", method = "REML", test = "z", mods = "scq",
+       new = list(scq = c(5, 15, 25))),
+  list(data = "debruin2009", measure = "PLO", method = "DL", test = "knha",
+       mods = c("scq", "ethnicity"), new = list(scq = c(5, 25), ethnicity = c("caucasian", "other"))),
+  list(data = "debruin2009", measure = "PFT", method = "REML", test = "z", mods = "scq",
+       new = list(scq = c(5, 25))),
+  list(data = "debruin2009", measure = "PAS", method = "ML", test = "z", mods = "select",
+       new = list(select = c("no", "yes"))),
+  list(data = "debruin2009", measure = "PR", method = "REML", test = "knha", mods = "scq",
+       new = list(scq = c(5, 25))),
+  list(data = "debruin2009", measure = "PLO", method = "FE", test = "z", mods = "scq",
+       new = list(scq = c(5, 25))),
+  list(data = "debruin2009", measure = "PLO", method = "REML", test = "z",
+       mods = c("scq", "select"), new = NULL),
+  list(data = "nielweise2008_arms", measure = "IRLN", method = "REML", test = "z", mods = "year",
+       new = list(year = c(1996, 2005))),
+  list(data = "nielweise2008_arms", measure = "IR", method = "DL", test = "z", mods = "arm",
+       new = list(arm = c("C", "T")))
+)
+pred_cases <- list()
+for (s in pred_specs) {
+  d <- fit_data(s$data)
+  f <- mods_formula(s$mods)
+  e <- if (ds[[s$data]]$kind == "proportion") escalc(measure = s$measure, xi = events, ni = n, data = d) else
+    escalc(measure = s$measure, xi = events, ti = time, data = d)
+  r <- suppressWarnings(rma(yi, vi, mods = f, data = e, method = s$method, test = s$test))
+  bt <- btf(s$measure, if (ds[[s$data]]$kind == "proportion") d$n else NULL)
+  if (is.null(s$new)) {
+    pr <- predict(r)
+    prb <- if (is.null(bt)) pr else predict(r, transf = bt$f, targs = bt$targs)
+  } else {
+    nd <- with_levels(new_frame(s$new), d, s$mods)
+    X <- model.matrix(f, data = nd)[, -1, drop = FALSE]
+    pr <- predict(r, newmods = X)
+    prb <- if (is.null(bt)) pr else predict(r, newmods = X, transf = bt$f, targs = bt$targs)
+  }
+  id <- paste(s$data, s$measure, s$method, s$test, paste(s$mods, collapse = "+"),
+              if (is.null(s$new)) "fitted" else "new", sep = "-")
+  pred_cases[[id]] <- list(
+    data = s$data, measure = s$measure, method = s$method, test = s$test, mods = chr(s$mods),
+    newmods = if (is.null(s$new)) NULL else s$new,
+    call = sprintf("predict(rma(yi, vi, mods = %s, method = \"%s\", test = \"%s\"), newmods = , transf = , targs = list(ni = ni))",
+                   deparse(f), s$method, s$test),
+    values = coef_values(r), predict = pred_values(pr), predict_back = pred_values(prb))
+}
+cat("predict:", length(pred_cases), "cases\n")
+
+# ------------------------------------------------------------------ influence (rma.uni)
+infl_specs <- list(
+  list(data = "debruin2009", rows = NULL, measure = "PLO", method = "REML", test = "z", mods = c("scq", "select")),
+  list(data = "debruin2009", rows = NULL, measure = "PLO", method = "DL", test = "knha", mods = "scq"),
+  list(data = "debruin2009", rows = NULL, measure = "PLO", method = "ML", test = "z", mods = "ethnicity"),
+  list(data = "debruin2009", rows = 1:5, measure = "PLO", method = "REML", test = "z", mods = "select"),
+  list(data = "nielweise2008_arms", rows = NULL, measure = "IRLN", method = "REML", test = "z", mods = c("arm", "year"))
+)
+infl_cases <- list()
+for (s in infl_specs) {
+  d <- fit_data(s$data)
+  if (!is.null(s$rows)) d <- d[s$rows, ]
+  f <- mods_formula(s$mods)
+  e <- if (ds[[s$data]]$kind == "proportion") escalc(measure = s$measure, xi = events, ni = n, data = d) else
+    escalc(measure = s$measure, xi = events, ti = time, data = d)
+  r <- suppressWarnings(rma(yi, vi, mods = f, data = e, method = s$method, test = s$test))
+  inf <- suppressWarnings(influence(r))
+  iv <- inf$inf
+  id <- paste(s$data, if (is.null(s$rows)) "all" else paste0("rows", min(s$rows), "-", max(s$rows)),
+              s$measure, s$method, s$test, paste(s$mods, collapse = "+"), sep = "-")
+  infl_cases[[id]] <- list(
+    data = s$data, rows = if (is.null(s$rows)) NULL else vec(s$rows), measure = s$measure,
+    method = s$method, test = s$test, mods = chr(s$mods),
+    call = sprintf("influence(rma(yi, vi, mods = %s, method = \"%s\", test = \"%s\"))",
+                   deparse(f), s$method, s$test),
+    values = list(
+      rstudent = vec(iv$rstudent), dffits = vec(iv$dffits), cook_d = vec(iv$cook.d),
+      cov_r = vec(iv$cov.r), tau2_del = vec(iv$tau2.del), QE_del = vec(iv$QE.del),
+      hat = vec(iv$hat), weight = vec(iv$weight), inf = I(as.logical(iv$inf == "*")),
+      dfbs = lapply(unclass(inf$dfbs)[setdiff(names(inf$dfbs), c("slab", "digits"))], vec)))
+}
+cat("influence:", length(infl_cases), "cases\n")
+
+# ------------------------------------------------------------------ permutest (rma.uni)
+perm_specs <- list(
+  list(id = "int-10-REML-z", rows = 1:10, mods = NULL, method = "REML", test = "z", exact = TRUE),
+  list(id = "int-11-DL-knha", rows = 1:11, mods = NULL, method = "DL", test = "knha", exact = TRUE),
+  list(id = "select-13-REML-z", rows = NULL, mods = "select", method = "REML", test = "z", exact = TRUE),
+  list(id = "ethnicity-13-DL-knha", rows = NULL, mods = "ethnicity", method = "DL", test = "knha", exact = TRUE),
+  list(id = "scq-7-REML-z", rows = 1:7, mods = "scq", method = "REML", test = "z", exact = TRUE),
+  list(id = "scq-7-ML-knha", rows = 1:7, mods = "scq", method = "ML", test = "knha", exact = TRUE),
+  list(id = "scq-13-REML-z-random", rows = NULL, mods = "scq", method = "REML", test = "z",
+       exact = FALSE, iter = 5000, seed = 20261126),
+  list(id = "int-13-REML-z-exact", rows = NULL, mods = NULL, method = "REML", test = "z", exact = TRUE)
+)
+perm_cases <- list()
+for (s in perm_specs) {
+  d <- fit_data("debruin2009")
+  if (!is.null(s$rows)) d <- d[s$rows, ]
+  e <- escalc(measure = "PLO", xi = events, ni = n, data = d)
+  r <- if (is.null(s$mods)) rma(yi, vi, data = e, method = s$method, test = s$test) else
+    rma(yi, vi, mods = mods_formula(s$mods), data = e, method = s$method, test = s$test)
+  pt <- if (s$exact) suppressWarnings(permutest(r, exact = TRUE, progbar = FALSE)) else
+    suppressWarnings(permutest(r, iter = s$iter, seed = s$seed, progbar = FALSE))
+  qs <- quantile(pt$QM.perm, c(0.5, 0.9, 0.99), na.rm = TRUE, names = FALSE, type = 1)
+  perm_cases[[s$id]] <- list(
+    rows = if (is.null(s$rows)) NULL else vec(s$rows), measure = "PLO",
+    mods = if (is.null(s$mods)) NULL else chr(s$mods), method = s$method, test = s$test,
+    exact = s$exact, iter = if (s$exact) NA else s$iter, seed = if (s$exact) NA else s$seed,
+    call = sprintf("permutest(rma(yi, vi%s, method = \"%s\", test = \"%s\"), %s)",
+                   if (is.null(s$mods)) "" else paste0(", mods = ", deparse(mods_formula(s$mods))),
+                   s$method, s$test,
+                   if (s$exact) "exact = TRUE" else sprintf("iter = %d, seed = %d", s$iter, s$seed)),
+    values = list(pval = vec(pt$pval), QMp = pt$QMp, QM = pt$QM, zval = vec(pt$zval),
+                  exact_iter = pt$exact.iter, n_perm = sum(!is.na(pt$QM.perm)),
+                  QM_perm_quantiles = vec(qs)))
+}
+cat("permutest:", length(perm_cases), "cases\n")
+
 # ------------------------------------------------------------------ write
 ref <- list(
   source = list(
@@ -219,7 +415,11 @@ ref <- list(
     number_format = "%.17g; null for NA/NaN/Inf"
   ),
   datasets = ds,
-  multilevel = ml_cases
+  multilevel = ml_cases,
+  glmm_regression = glmm_cases,
+  predict = pred_cases,
+  influence = infl_cases,
+  permutest = perm_cases
 )
 writeLines(json(ref), out_file, useBytes = TRUE)
 cat("wrote", out_file, "\n")
