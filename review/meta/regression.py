@@ -152,6 +152,20 @@ def meta_regression_glmm(res: PoolResult, mods: list[str]) -> MetaRegressionResu
         warnings.warn(msg, UserWarning, stacklevel=3)
     if fit.boundary:
         notes.append("tau^2 estimated at the boundary 0 (lme4 theta = 0); the GLMM is the GLM")
+    for j in range(1, p):
+        on = X[:, j] == 1.0
+        if not _is_dummy(X[:, j]) or not on.any():
+            continue
+        none = bool(np.all(x[on] == 0))
+        every = family == "binomial" and bool(np.all(x[on] == size[on]))
+        if none or every:
+            msg = (
+                f"the studies with {names[j]} have {'no events' if none else 'only events'}: "
+                f"the coefficient of {names[j]} has no finite maximum-likelihood estimate "
+                "(separation); its estimate, SE and tests are not meaningful"
+            )
+            notes.append(msg)
+            warnings.warn(msg, UserWarning, stacklevel=3)
     beta = mX @ fit.beta
     vb = mX @ fit.vcov[:p, :p] @ mX.T
     tau2 = fit.tau**2
