@@ -33,7 +33,10 @@ EXPECTED_ORDER = [
 #: Figures the run must write (stem -> formats), by the notebook that writes them.
 EXPECTED_FIGURES = {
     "04": ["prisma"],
-    "06": ["forest_any_spm", "forest_subgroups_target", "forest_tcell", "forest_myeloid"],
+    "06": [
+        "forest_any_spm", "forest_subgroups_target", "forest_tcell", "forest_tcell_multilevel",
+        "forest_myeloid",
+    ],
     "07": ["funnel", "forest_leave_one_out"],
 }
 FORMATS = ("pdf", "svg", "png")
