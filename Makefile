@@ -50,6 +50,7 @@ reference: ## regenerate the golden metafor values (needs R with metafor, lme4, 
 	Rscript tests/r/make_reference.R
 	Rscript tests/r/make_reference_glmm.R
 	Rscript tests/r/make_reference_yivi.R
+	Rscript tests/r/make_reference_mv.R
 	Rscript tests/r/forest_reference.R
 	Rscript tests/r/make_reference_review2.R
 	Rscript tests/r/make_reference_bias.R

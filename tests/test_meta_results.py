@@ -218,8 +218,11 @@ def test_glmm_results_flow_through_the_generic_tools() -> None:
     loo = leave_one_out(res)
     assert len(loo.table) == 8
     assert refit(res, res.data.iloc[1:]).k == 7
-    with pytest.raises(OptionError, match="inverse-variance"):
-        meta_regression(res, mods="n")
+    # a GLMM result is regressed with the GLMM (issue 18; it was refused before)
+    m = meta_regression(res, mods="n")
+    assert m.method == "GLMM" and m.k == 8 and list(m.coefficients["term"]) == ["intrcpt", "n"]
+    with pytest.raises(OptionError, match="inverse-variance meta-regression"):
+        meta_regression(res, mods="n", method="REML")
     with pytest.raises(OptionError, match="GLMM"):
         pool_proportions(df, method="GLMM", measure="PFT")
 

@@ -28,6 +28,8 @@ from review.errors import OptionError
 
 __all__ = [
     "DEFAULT_STUDY_CI",
+    "DFS",
+    "DFS_INFO",
     "I2_METHODS",
     "MEASURES",
     "METHODS",
@@ -38,6 +40,8 @@ __all__ = [
     "TESTS",
     "I2Method",
     "I2MethodInfo",
+    "MVMethod",
+    "MVTest",
     "Measure",
     "MeasureInfo",
     "Method",
@@ -64,6 +68,10 @@ PIMethod = Literal["metafor", "riley", "V", "HTS"]
 I2Method = Literal["tau2", "Q"]
 StudyCI = Literal["CP", "WS", "WSCC", "AC", "SA", "SACC", "NAsm", "Poisson"]
 ZeroCellTo = Literal["only0", "all", "if0all", "none"]
+# the multilevel model (metafor rma.mv): its estimators, tests and t degrees of freedom
+MVMethod = Literal["REML", "ML"]
+MVTest = Literal["z", "t"]
+DFS = Literal["residual", "contain"]
 
 FloatArray = NDArray[np.float64]
 
@@ -451,6 +459,22 @@ TESTS: Mapping[str, TestInfo] = MappingProxyType(
             "Hartung-Knapp(-Sidik-Jonkman) adjustment, t-distribution with k-p degrees of freedom",
             "Hartung J, Knapp G. Stat Med 2001;20:3875-89.",
         ),
+        # multilevel models only (metafor rma.mv has no Hartung-Knapp adjustment in 3.8-1)
+        "t": TestInfo(
+            "t",
+            "t-distribution for the tests and intervals, without a variance adjustment "
+            "(metafor rma.mv test='t')",
+            "Viechtbauer W. metafor 3.8-1, rma.mv (test, dfs).",
+        ),
+    }
+)
+
+#: How the t degrees of freedom of a multilevel model are counted (metafor ``rma.mv(dfs=)``).
+DFS_INFO: Mapping[str, str] = MappingProxyType(
+    {
+        "residual": "k - p (number of estimates minus number of coefficients)",
+        "contain": "number of levels of the innermost grouping factor within which the "
+        "coefficient's column is constant, minus p (metafor dfs='contain')",
     }
 )
 
@@ -595,6 +619,7 @@ _REGISTRIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "to": get_args(ZeroCellTo),
         "i2_method": get_args(I2Method),
         "study_ci": get_args(StudyCI),
+        "dfs": get_args(DFS),
     }
 )
 
@@ -604,7 +629,7 @@ def check_code(kind: str, value: object, allowed: tuple[str, ...] | None = None)
 
     Parameters
     ----------
-    kind : {"measure", "method", "test", "pi_method", "to", "i2_method", "study_ci"}
+    kind : {"measure", "method", "test", "pi_method", "to", "i2_method", "study_ci", "dfs"}
         Which vocabulary.
     value : object
         The code given by the user (exact spelling).

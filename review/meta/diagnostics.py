@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast, overload
 
 import numpy as np
 import pandas as pd
@@ -37,10 +37,14 @@ from review.meta.results import (
     CumulativeResult,
     InfluenceResult,
     LeaveOneOutResult,
+    MetaRegressionResult,
     PoolResult,
     RegtestResult,
 )
 from review.meta.uni import K1_NOTE, fit_rma, i2_from_q, prediction_interval, refit
+
+if TYPE_CHECKING:
+    from review.meta.regression import RegressionInfluenceResult
 
 __all__ = ["cumulative", "influence", "leave_one_out", "regtest"]
 
@@ -217,12 +221,21 @@ def _generic_loo(res: PoolResult) -> LeaveOneOutResult:
     return LeaveOneOutResult(table=table, base=res, notes=tuple(notes))
 
 
-def influence(res: PoolResult) -> InfluenceResult:
+@overload
+def influence(res: PoolResult) -> InfluenceResult: ...
+@overload
+def influence(res: MetaRegressionResult) -> RegressionInfluenceResult: ...
+def influence(
+    res: PoolResult | MetaRegressionResult,
+) -> InfluenceResult | RegressionInfluenceResult:
     """Case-deletion influence diagnostics, as metafor ``influence.rma.uni``.
 
     Parameters
     ----------
-    res : PoolResult
+    res : PoolResult or MetaRegressionResult
+        A pooled fit, or an inverse-variance meta-regression (then handed to
+        :func:`review.meta.regression.influence_regression`, which gives DFBETAS for
+        every coefficient).
 
     Returns
     -------
@@ -263,6 +276,10 @@ def influence(res: PoolResult) -> InfluenceResult:
     >>> influence(res).table["cook_d"].round(4).tolist()
     [0.0571, 0.0076, 0.0514, 0.0008, 0.0105, 0.9706]
     """
+    if isinstance(res, MetaRegressionResult):
+        from review.meta.regression import influence_regression
+
+        return influence_regression(res)
     if res.k < 2:
         raise InputError(f"influence diagnostics need at least 2 studies; got k = {res.k}")
     if res.method == "GLMM":

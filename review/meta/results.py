@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from review._format import fmt_p, fmt_x
+from review.meta._design import ModeratorDesign
 from review.meta._vocab import METHODS, PI_METHODS, TESTS
 
 __all__ = [
@@ -839,6 +840,24 @@ class MetaRegressionResult:
     vcov : pandas.DataFrame
     converged : bool
     notes : tuple of str
+    qe_lrt, qe_lrt_pvalue : float
+        GLMM fits: the likelihood-ratio test for residual heterogeneity (metafor
+        ``QE.LRT``); ``qe`` is then the Wald-type test (``QE.Wld``). NaN otherwise.
+    fit_stats : Mapping of str to float
+        ``logLik, deviance, AIC, BIC, AICc`` of the fit (metafor ``fitstats``).
+    design : ModeratorDesign or None
+        How the moderators were coded (numeric, or factor levels with the reference
+        first), so that :func:`review.meta.predict` codes new values the same way.
+    X : pandas.DataFrame
+        The design matrix of the fitted studies (one column a term).
+    studies : pandas.DataFrame
+        One row a fitted study: ``label, yi, vi`` (model scale) and, for proportions,
+        ``n`` (used by the PFT back-transform); the outcomes the fit used (the GLMM's
+        plotted ``yi``/``vi``, which it does not fit).
+    base : PoolResult or None
+        The intercept-only fit the regression was made from (its options are reused).
+    tau2_se : float
+        Standard error of tau^2 (metafor ``se.tau2``; NaN where metafor gives none).
     """
 
     mods: tuple[str, ...]
@@ -863,18 +882,34 @@ class MetaRegressionResult:
     vcov: pd.DataFrame
     converged: bool = True
     notes: tuple[str, ...] = ()
+    qe_lrt: float = float("nan")
+    qe_lrt_pvalue: float = float("nan")
+    fit_stats: Mapping[str, float] = field(default_factory=dict)
+    design: ModeratorDesign | None = None
+    X: pd.DataFrame = field(default_factory=pd.DataFrame)
+    studies: pd.DataFrame = field(default_factory=pd.DataFrame)
+    base: PoolResult | None = None
+    tau2_se: float = float("nan")
 
     def summary(self, digits: int = 4) -> str:
         """Text in the layout of metafor's ``print.rma.uni`` for a model with moderators."""
         d = digits
-        out = [f"Mixed-Effects Model (k = {self.k}; tau^2 estimator: {self.method})", ""]
+        est = "ML, GLMM" if self.method == "GLMM" else self.method
+        out = [f"Mixed-Effects Model (k = {self.k}; tau^2 estimator: {est})", ""]
         out.append(f"tau^2 (estimated amount of residual heterogeneity):     {fmt_x(self.tau2, d)}")
         out.append(f"I^2 (residual heterogeneity / unaccounted variability): {self.i2:.2f}%")
         out.append(f"H^2 (unaccounted variability / sampling variability):   {self.h2:.2f}")
         out.append(f"R^2 (amount of heterogeneity accounted for):            {self.r2:.2f}%")
         out.append("")
-        out.append("Test for Residual Heterogeneity:")
-        out.append(f"QE(df = {self.qe_df}) = {fmt_x(self.qe, d)}, {_pv(self.qe_pvalue, d)}")
+        if self.qe_lrt == self.qe_lrt:  # a GLMM: both of metafor's tests
+            out.append("Tests for Residual Heterogeneity:")
+            out.append(f"Wld(df = {self.qe_df}) = {fmt_x(self.qe, d)}, {_pv(self.qe_pvalue, d)}")
+            out.append(
+                f"LRT(df = {self.qe_df}) = {fmt_x(self.qe_lrt, d)}, {_pv(self.qe_lrt_pvalue, d)}"
+            )
+        else:
+            out.append("Test for Residual Heterogeneity:")
+            out.append(f"QE(df = {self.qe_df}) = {fmt_x(self.qe, d)}, {_pv(self.qe_pvalue, d)}")
         out.append("")
         coefs = ", ".join(str(i + 2) for i in range(self.qm_df))
         if self.qm_dist == "F":

@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from review._numbers import number_column
 from review.errors import ConvergenceError, InputError, OptionError
+from review.meta._design import design_matrix
 from review.meta._vocab import (
     DEFAULT_STUDY_CI,
     MEASURES,
@@ -1141,42 +1141,7 @@ def confint_tau2(res: PoolResult, *, type: str = "QP", level: float | None = Non
 
 # ---------------------------------------------------------------------- moderators
 def _design(data: pd.DataFrame, mods: Sequence[str]) -> tuple[FloatArray, list[str]]:
-    cols: list[FloatArray] = [np.ones(len(data))]
-    names = ["intrcpt"]
-    for m in mods:
-        if m not in data.columns:
-            raise InputError(
-                f"moderator column {m!r} not found; columns are {list(map(str, data.columns))}",
-                column=m,
-            )
-        s = data[m]
-        for idx, v in s.items():
-            if pd.isna(v):
-                # the caller's index label, as given (pandas types labels as Hashable)
-                raise InputError("missing moderator value", row=cast("int | str", idx), column=m)
-        if pd.api.types.is_timedelta64_dtype(s) or pd.api.types.is_datetime64_any_dtype(s):
-            raise InputError(
-                "a time span or date moderator: give it as a number in the unit wanted "
-                "(e.g. years), so the slope has a unit",
-                column=m,
-            )
-        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            # the toolkit's one number check: finite, not boolean (row and column named)
-            frame = pd.DataFrame({m: s})
-            cols.append(number_column(frame, m, what="moderator", whole=False, nonnegative=False))
-            names.append(m)
-        else:
-            levels = sorted(s.astype(str).unique())
-            for lev in levels[1:]:  # first level is the reference, as R's factor()
-                cols.append((s.astype(str) == lev).to_numpy(dtype=float))
-                names.append(f"{m}{lev}")
-    X = np.column_stack(cols)
-    if np.linalg.matrix_rank(X) < X.shape[1]:
-        raise InputError(
-            f"design matrix of moderators {list(mods)} not of full rank (a moderator is "
-            "constant or collinear); cannot fit",
-            column=", ".join(mods),
-        )
+    X, names, _ = design_matrix(data, mods)
     return X, names
 
 
@@ -1215,14 +1180,21 @@ def meta_regression(
     MetaRegressionResult
         Coefficients, QM (chi-square, or F(m, k - p) under knha), QE, residual tau^2,
         I^2, H^2 and R^2 (percent; ``max(0, 100 (tau2_0 - tau2)/tau2_0)``, 0 when the
-        intercept-only tau^2 is 0, as metafor).
+        intercept-only tau^2 is 0, as metafor); the design, so that :func:`predict`,
+        :func:`influence` and :func:`permutest` can work on it.
 
     Raises
     ------
     InputError
         Missing moderator column or value, rank-deficient design, k <= p.
     OptionError
-        GLMM result.
+        A GLMM result with another ``method``.
+
+    Notes
+    -----
+    A GLMM result (``method="GLMM"``) is regressed with the GLMM itself: metafor
+    ``rma.glmm(measure="PLO" | "IRLN", mods = ~ ..., model="UM.FS")``, see
+    :func:`review.meta.regression.meta_regression_glmm`.
 
     References
     ----------
@@ -1246,14 +1218,27 @@ def meta_regression(
     >>> m.coefficients["estimate"].round(4).tolist(), round(m.qm_pvalue, 4)
     ([-2.7621, 0.0174], 0.3561)
     """
-    _iv_only(res, "meta_regression")
     if isinstance(mods, str):
         mods = [mods]
     mods = list(mods)
+    if res.method == "GLMM":
+        if method not in (None, "GLMM"):
+            raise OptionError(
+                f"Invalid method {method!r} for a GLMM result; a GLMM is regressed with the "
+                "GLMM (method=None). Refit with e.g. method='REML' for an inverse-variance "
+                "meta-regression"
+            )
+        from review.meta.regression import meta_regression_glmm
+
+        return meta_regression_glmm(res, mods)
     meth = res.method if method is None else check_code("method", method)
+    if meth == "GLMM":
+        raise OptionError(
+            "method='GLMM' needs a GLMM result: pool_proportions(..., method='GLMM') first"
+        )
     yi, vi, used = _model_scale(res)
     data = res.data[used]
-    X, names = _design(data, mods)
+    X, names, design = design_matrix(data, mods)
     k, p = X.shape
     if k <= p:
         raise InputError(f"meta-regression with {p} coefficients needs k > {p}; got k = {k}")
@@ -1299,7 +1284,22 @@ def meta_regression(
         vcov=pd.DataFrame(fit.vb, index=names, columns=names),
         converged=True,
         notes=tuple(notes),
+        fit_stats=fit.fit_stats,
+        design=design,
+        X=pd.DataFrame(X, columns=names),
+        studies=_regression_studies(data, yi, vi, res.kind),
+        base=res,
+        tau2_se=fit.tau2_se,
     )
+
+
+def _regression_studies(
+    data: pd.DataFrame, yi: FloatArray, vi: FloatArray, kind: str
+) -> pd.DataFrame:
+    cols: dict[str, Any] = {"label": data["label"].astype(str).to_numpy(), "yi": yi, "vi": vi}
+    if kind == "proportion" and "n" in data.columns:
+        cols["n"] = data["n"].to_numpy(dtype=float)
+    return pd.DataFrame(cols)
 
 
 def subgroups(res: PoolResult, by: str) -> SubgroupResult:

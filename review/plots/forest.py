@@ -431,9 +431,12 @@ def _build_forest(
     subgroup_test: str,
     wd: int = 1,
 ) -> tuple[list[_Row], Any, list[str]]:
+    from review.meta.multilevel import MultilevelResult
     from review.meta.results import SubgroupResult
 
     extra: list[str] = []
+    if isinstance(res, MultilevelResult):
+        return _multilevel_rows(res, sort=sort, s=s, digits=digits, prediction=prediction, wd=wd)
     if isinstance(res, SubgroupResult):
         overall = res.overall
         rate = _kind(overall) == "rate"
@@ -530,6 +533,99 @@ def _build_forest(
             )
         )
     return rows, res, extra
+
+
+_INDENT = "\u00a0" * 3  # strata sit under their study (no-break spaces survive wrapping)
+
+
+def _multilevel_rows(
+    res: Any, *, sort: str | None, s: _ScaleInfo, digits: int, prediction: bool, wd: int
+) -> tuple[list[_Row], Any, list[str]]:
+    """Strata grouped under their study, then the multilevel model's pooled rows."""
+    rate = _kind(res) == "rate"
+    st = _order(res.studies, sort)
+    mark = bool(st.get("corrected", pd.Series(dtype=bool)).any())
+    studies = list(dict.fromkeys(st["study"].astype(str)))  # in (sorted) order of appearance
+    rows: list[_Row] = []
+    for ci, name in enumerate(studies):
+        sub = st[st["study"].astype(str) == name]
+        if len(sub) > 1:
+            rows.append(_Row("group", f"cluster:{ci}", {"label": name}, bold=True))
+            sub = sub.assign(label=[_INDENT + str(lab) for lab in sub["label"]])
+        rows += _study_rows(sub, s, digits, rate, None, f"c{ci}:", mark, wd)
+    rows.append(_Row("spacer", "spacer"))
+    ev = _fmt_count(float(st["events"].sum()))
+    nn = _fmt_count(float((st["time"] if rate else st["n"]).sum()))
+    rows.append(
+        _Row(
+            "pooled",
+            "pooled:random",
+            {
+                "label": f"Multilevel random-effects model ({res.k_text})",
+                "events": ev,
+                "n": nn,
+                "est": _fmt_est(res.estimate, s, digits),
+                "ci": _fmt_ci(res.ci_low, res.ci_high, s, digits),
+                "weight": f"{fmt_x(100.0, wd)}%",
+            },
+            bold=True,
+            glyph=("diamond", res.estimate, res.ci_low, res.ci_high, "random"),
+        )
+    )
+    if prediction and np.isfinite([res.pi_low, res.pi_high]).all():
+        rows.append(
+            _Row(
+                "pi",
+                "pi",
+                {"label": "Prediction interval", "ci": _fmt_ci(res.pi_low, res.pi_high, s, digits)},
+                glyph=("pi", res.pi_low, res.pi_high),
+            )
+        )
+    rows.append(_Row("text", "het", span_text=multilevel_het_text(res)))
+    extra = []
+    if mark:
+        extra.append(
+            "† zero-cell continuity correction of the model-scale estimate "
+            "(the plotted interval is exact and uncorrected)."
+        )
+    return rows, res, extra
+
+
+def multilevel_het_text(res: Any) -> str:
+    """``Heterogeneity: σ²(study) = …, σ²(stratum) = …, I² = …% (study …%, stratum …%), Q = …``."""
+    parts = [
+        f"σ²(study) = {fmt_x(res.sigma2_study, 4)}",
+        f"σ²(stratum) = {fmt_x(res.sigma2_stratum, 4)}",
+        f"I² = {fmt_x(res.i2, 1)}% (study {fmt_x(res.i2_study, 1)}%, "
+        f"stratum {fmt_x(res.i2_stratum, 1)}%)",
+        f"Q = {fmt_x(res.q, 2)} (df = {int(res.q_df)})",
+        _fmt_p_eq(res.q_pvalue),
+    ]
+    return "Heterogeneity: " + ", ".join(_nbsp(p) for p in parts)
+
+
+def _multilevel_footnote(res: Any, *, prediction: bool, extra: Sequence[str]) -> list[str]:
+    from review.meta._vocab import MEASURES, METHODS, TESTS
+
+    m = MEASURES[res.measure]
+    dfs = f" ({res.dfs} df)" if res.test == "t" else ""
+    lines = [
+        f"Multilevel random-effects model of the {m.long_name} ({res.measure}) with random "
+        f"effects for studies and for strata within studies (metafor rma.mv, random = ~ 1 | "
+        f"study/stratum), {METHODS[res.method].long_name} ({res.method}); "
+        f"{TESTS[res.test].long_name}{dfs}; back-transform {m.back_name}."
+    ]
+    ci = "exact Poisson" if _kind(res) == "rate" else "exact Clopper-Pearson"
+    second = f"Study {_pct(res.level)} CIs: {ci}."
+    if prediction:
+        second += (
+            f" {_pct(res.level)} PI: a new stratum of a new study, √(SE² + σ²(study) + "
+            "σ²(stratum)) (as metafor predict())."
+        )
+    second += " Weights: diagonal of the inverse marginal covariance (metafor weights.rma.mv)."
+    lines.append(second)
+    lines.extend(extra)
+    return lines
 
 
 def _overall_weights(res: Any) -> dict[str, float] | None:
@@ -1165,11 +1261,14 @@ def forest(
 
     Parameters
     ----------
-    res : PoolResult or SubgroupResult
-        From :func:`review.meta.pool_proportions`, :func:`review.meta.pool_rates` or
-        :func:`review.meta.subgroups`. A ``SubgroupResult`` draws one block a subgroup
-        with its own diamond and heterogeneity line, then the overall estimate and the
-        test for subgroup differences.
+    res : PoolResult, SubgroupResult or MultilevelResult
+        From :func:`review.meta.pool_proportions`, :func:`review.meta.pool_rates`,
+        :func:`review.meta.subgroups` or :func:`review.meta.pool_multilevel`. A
+        ``SubgroupResult`` draws one block a subgroup with its own diamond and
+        heterogeneity line, then the overall estimate and the test for subgroup
+        differences. A ``MultilevelResult`` draws each study's strata under the study's
+        name (a study without strata is one row), then the pooled estimate with both
+        variance components and I^2 at each level.
     ax : matplotlib.axes.Axes, optional
         Draw inside this axes' box (its figure keeps its size; a warning says when the
         rows need more height). By default a new figure is sized to its rows.
@@ -1270,11 +1369,13 @@ def forest(
     >>> cells["est:pooled:random"], cells["ci:pooled:random"]  # percent, 1 decimal
     ('7.5', '[4.7, 11.9]')
     """
+    from review.meta.multilevel import MultilevelResult
     from review.meta.results import PoolResult, SubgroupResult
 
-    if not isinstance(res, PoolResult | SubgroupResult):
+    if not isinstance(res, PoolResult | SubgroupResult | MultilevelResult):
         raise OptionError(
-            f"forest() takes a PoolResult or SubgroupResult, got {type(res).__name__}"
+            "forest() takes a PoolResult, SubgroupResult or MultilevelResult, got "
+            f"{type(res).__name__}"
         )
     base = res.overall if isinstance(res, SubgroupResult) else res
     if xscale not in ("linear", "log", "logit"):
@@ -1314,7 +1415,13 @@ def forest(
         xlim,
         base.estimate if refline and base.converged else None,
         None if null is None else null / s.mult,
-        _footnote(base, prediction=prediction, extra=[*extra, *_not_converged_note(rows)]),
+        (
+            _multilevel_footnote(
+                base, prediction=prediction, extra=[*extra, *_not_converged_note(rows)]
+            )
+            if isinstance(base, MultilevelResult)
+            else _footnote(base, prediction=prediction, extra=[*extra, *_not_converged_note(rows)])
+        ),
         label_width,
         plot_width,
         title,
