@@ -35,6 +35,7 @@ bench: $(STAMP) ## speed goals of the issues, printed as ratios measured in one 
 reference: ## regenerate the golden metafor values (needs R with metafor, lme4, metadat, jsonlite)
 	Rscript tests/r/make_reference.R
 	Rscript tests/r/make_reference_glmm.R
+	Rscript tests/r/make_reference_yivi.R
 	Rscript tests/r/forest_reference.R
 
 clean: ## remove the virtual environment and the output folder

@@ -4,7 +4,8 @@ One module per review step; data flows one way:
 records (:mod:`review.search`, :mod:`review.records`, :mod:`review.dedup`) ->
 decisions (:mod:`review.protocol`, :mod:`review.screening`, :mod:`review.prioritise`,
 :mod:`review.prisma`) -> studies (:mod:`review.extraction`) -> pooled results
-(:mod:`review.meta`, :mod:`review.report`) -> figures (:mod:`review.plots`).
+(:mod:`review.meta`, :mod:`review.report`, :mod:`review.analysis`) -> figures
+(:mod:`review.plots`).
 
 The verbs of each step are importable from here too (``from review import pool_proportions``);
 they are loaded on first use, so ``import review`` stays quick.
@@ -46,12 +47,13 @@ _EXPORTS: dict[str, str] = {
     "PrismaCounts": "review.prisma",
     # studies
     "load_extraction": "review.extraction",
+    "read_extraction": "review.extraction",
     "provenance": "review.extraction",
-    "person_time": "review.extraction",
     "report_study_map": "review.extraction",
     # pooled results
     "pool_proportions": "review.meta",
     "pool_rates": "review.meta",
+    "pool_estimates": "review.meta",
     "subgroups": "review.meta",
     "meta_regression": "review.meta",
     "leave_one_out": "review.meta",
@@ -62,6 +64,9 @@ _EXPORTS: dict[str, str] = {
     "ft_guardrail": "review.meta",
     "method_sensitivity": "review.meta",
     "PoolResult": "review.meta",
+    "run_analyses": "review.analysis",
+    "run_sensitivity": "review.analysis",
+    "compare_published": "review.analysis",
     "pooled_table": "review.report",
     "subgroup_tests": "review.report",
     "compare_estimates": "review.report",
@@ -73,6 +78,8 @@ _EXPORTS: dict[str, str] = {
     "funnel": "review.plots",
     "prisma_diagram": "review.plots",
     "save_figure": "review.plots",
+    "save_analysis_figures": "review.plots",
+    "save_sensitivity_figures": "review.plots",
     # running
     "run_notebooks": "review.runner",
     "ReviewPaths": "review.paths",

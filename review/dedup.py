@@ -119,8 +119,8 @@ def normalise_title(title: Any) -> str:
 
     Examples
     --------
-    >>> normalise_title("Second <i>primary</i> malignancies: a Cohort Study.")
-    'second primary malignancies a cohort study'
+    >>> normalise_title("Surgical <i>site</i> infections: a Cohort Study.")
+    'surgical site infections a cohort study'
     """
     if title is None or (isinstance(title, float) and math.isnan(title)):
         return ""
@@ -190,7 +190,7 @@ def _unsplit(title: list[str], mine: list[str], theirs: list[str]) -> tuple[list
 def _title_guard(a: list[str], b: list[str]) -> str | None:
     """Why two similar titles are still different reports, or None.
 
-    A high title similarity lets "men" / "women" or "BCMA" / "CD19" through, so the words
+    A high title similarity lets "men" / "women" or "type 1" / "type 2" through, so the words
     that differ are checked one by one: every non-stop word of one title missing from the
     other must be a typo of a missing word of the other (at most one edit, two for words
     of eight letters or more; a word split in two counts as the same), and the numbers

@@ -155,7 +155,7 @@ def rank_unscreened(
     >>> recs = pd.DataFrame(
     ...     {
     ...         "record_id": ["r1", "r2", "r3", "r4"],
-    ...         "title": ["CAR-T lymphoma", "mouse model", "CAR-T lymphoma cohort", "mouse"],
+    ...         "title": ["hip infection", "mouse model", "hip infection cohort", "mouse"],
     ...         "abstract": ["", "", "", ""],
     ...     }
     ... )

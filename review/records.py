@@ -118,7 +118,7 @@ def normalise_author(name: str) -> str | None:
     """An author name in the schema's ``Last Initials`` form; collective names kept as given.
 
     ``"Smith, John A."``, ``"Smith, J.A."`` and ``"Smith J.A."`` all become ``"Smith JA"``;
-    a name without a comma whose last word is not initials (``"CAR-T Study Group"``) is a
+    a name without a comma whose last word is not initials (``"Hip Arthroplasty Study Group"``) is a
     collective name and is kept.
 
     Examples

@@ -2,9 +2,9 @@
 
 These take the engine's results (:mod:`review.meta`) and lay them out for the manuscript; they
 compute nothing new. Published figures are data like any other: a CSV with one row a quantity,
-each with its PMID and the place it was read (``data/extraction/tix2024.csv`` in the worked
-example), so the comparison table, like every other number the review shows, traces back to a
-source.
+each with its PMID and the place it was read (a file of the review folder that the protocol's
+``comparisons`` name), so the comparison table, like every other number the review shows,
+traces back to a source.
 """
 
 from __future__ import annotations
@@ -16,17 +16,27 @@ from typing import cast
 
 import pandas as pd
 
-from review.errors import ExtractionError, InputError
+from review.errors import ExtractionError, InputError, ReviewError
+from review.extraction import _parse_number
 from review.meta import subgroups
-from review.meta.results import PoolResult
+from review.meta.results import PoolResult, SubgroupResult
 
 __all__ = [
+    "POOLED_COLUMNS",
     "PUBLISHED_COLUMNS",
     "compare_estimates",
     "load_published",
     "pooled_table",
+    "subgroup_test_row",
     "subgroup_tests",
 ]
+
+#: Columns of :func:`pooled_table`, in order.
+POOLED_COLUMNS = (
+    "analysis", "kind", "measure", "method", "test", "k", "events", "total", "estimate",
+    "ci_low", "ci_high", "pi_low", "pi_high", "pi_method", "tau2", "i2", "q", "q_df",
+    "q_pvalue", "converged",
+)  # fmt: skip
 
 #: Columns of a published-facts file.
 PUBLISHED_COLUMNS = ("quantity", "value", "unit", "ci_low", "ci_high", "pmid", "location")
@@ -63,12 +73,8 @@ def load_published(path: str | os.PathLike[str]) -> pd.DataFrame:
                 raise ExtractionError(f"{col} is empty", path=path, row=line, column=col)
         for col in ("value", "ci_low", "ci_high"):
             if row[col].strip():
-                try:
-                    float(row[col])
-                except ValueError:
-                    raise ExtractionError(
-                        f"{row[col]!r} is not a number", path=path, row=line, column=col
-                    ) from None
+                # the one number parser of the extraction tables (finite, or an error)
+                _parse_number(row[col].strip(), path=path, line=line, column=col, what=col)
     if df["quantity"].duplicated().any():
         dup = df.loc[df["quantity"].duplicated(), "quantity"].iloc[0]
         raise ExtractionError(f"quantity {dup!r} appears twice", path=path, column="quantity")
@@ -82,9 +88,9 @@ def compare_estimates(
     published: pd.DataFrame,
     *,
     published_label: str,
-    quantity: str = "pooled_spm",
-    patients: str | None = "patients",
-    studies: tuple[str, ...] = ("clinical_trials", "real_world_studies"),
+    quantity: str,
+    patients: str | None = None,
+    studies: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """One row per estimate: ours (several analyses) and the published one, in percent.
 
@@ -95,7 +101,7 @@ def compare_estimates(
     published : pandas.DataFrame
         From :func:`load_published`.
     published_label : str
-        How to name the published row (e.g. ``"Tix et al. 2024"``).
+        How to name the published row (e.g. ``"Smith et al. 2024"``).
     quantity : str
         The published pooled estimate's quantity (value and interval in percent).
     patients : str, optional
@@ -187,7 +193,7 @@ def pooled_table(results: Mapping[str, PoolResult]) -> pd.DataFrame:
                 "converged": res.converged,
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(POOLED_COLUMNS))
 
 
 def subgroup_tests(res: PoolResult, by: list[str] | tuple[str, ...]) -> pd.DataFrame:
@@ -210,27 +216,46 @@ def subgroup_tests(res: PoolResult, by: list[str] | tuple[str, ...]) -> pd.DataF
     rows = []
     for col in by:
         try:
-            sub = subgroups(res, by=col)
+            sub: SubgroupResult | InputError = subgroups(res, by=col)
         except InputError as exc:
-            rows.append(
-                {
-                    "by": col,
-                    "groups": res.data[col].nunique(dropna=True),
-                    "q_between": float("nan"),
-                    "df": pd.NA,
-                    "pvalue": float("nan"),
-                    "note": exc.message,
-                }
-            )
-            continue
-        rows.append(
-            {
-                "by": col,
-                "groups": len(sub.groups),
-                "q_between": sub.q_between,
-                "df": sub.q_between_df,
-                "pvalue": sub.q_between_pvalue,
-                "note": "; ".join(sub.notes),
-            }
-        )
+            sub = exc
+        rows.append(subgroup_test_row(col, res.data[col] if col in res.data else None, sub))
     return pd.DataFrame(rows)
+
+
+def subgroup_test_row(
+    by: str, values: pd.Series | None, outcome: SubgroupResult | ReviewError
+) -> dict[str, object]:
+    """One row of :func:`subgroup_tests`: the test of a subgroup analysis, or why none.
+
+    Parameters
+    ----------
+    by : str
+        The grouping column.
+    values : pandas.Series or None
+        Its values (to count the groups when no test could be made).
+    outcome : SubgroupResult or ReviewError
+        The subgroup analysis, or the error that prevented it.
+
+    Returns
+    -------
+    dict
+        ``by, groups, q_between, df, pvalue, note``.
+    """
+    if isinstance(outcome, SubgroupResult):
+        return {
+            "by": by,
+            "groups": len(outcome.groups),
+            "q_between": outcome.q_between,
+            "df": outcome.q_between_df,
+            "pvalue": outcome.q_between_pvalue,
+            "note": "; ".join(outcome.notes),
+        }
+    return {
+        "by": by,
+        "groups": values.nunique(dropna=True) if values is not None else pd.NA,
+        "q_between": float("nan"),
+        "df": pd.NA,
+        "pvalue": float("nan"),
+        "note": getattr(outcome, "message", str(outcome)),
+    }

@@ -67,7 +67,7 @@ def highlight(text: str | None, include: Sequence[str] = (), exclude: Sequence[s
         Plain text (escaped for HTML here).
     include, exclude : sequence of str
         Terms; each matches case-insensitively at the start of a word and runs to the end of
-        that word (``"malignanc"`` marks "malignancies"); ``*`` matches any word characters;
+        that word (``"infect"`` marks "infections"); ``*`` matches any word characters;
         words joined by a hyphen or a space match with either or none between them.
         Longer terms win where two overlap; an exclusion term wins a tie.
 
@@ -78,7 +78,7 @@ def highlight(text: str | None, include: Sequence[str] = (), exclude: Sequence[s
 
     Examples
     --------
-    >>> out = highlight("Second primary malignancies in mice & men", ["malignanc"], ["mice"])
+    >>> out = highlight("Surgical site infections in mice & men", ["infect"], ["mice"])
     >>> out.count("review-include"), out.count("review-exclude"), "&amp;" in out
     (1, 1, True)
     """
@@ -88,7 +88,7 @@ def highlight(text: str | None, include: Sequence[str] = (), exclude: Sequence[s
     terms += [(t, "include") for t in include if t.strip()]
     if not terms:
         return html.escape(text)
-    terms.sort(key=lambda tk: -len(tk[0]))  # longest first: "T-cell lymphoma" before "lymphoma"
+    terms.sort(key=lambda tk: -len(tk[0]))  # longest first: "deep infection" before "infection"
     pattern = re.compile(
         "|".join(f"(?P<t{i}>{_term_pattern(t)})" for i, (t, _) in enumerate(terms)),
         re.IGNORECASE,

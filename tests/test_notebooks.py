@@ -7,6 +7,7 @@ Execution goes through :func:`review.runner.run_notebooks`, the runner ``make ru
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,13 +31,27 @@ EXPECTED_ORDER = [
     "06-meta-analysis",
     "07-sensitivity",
 ]
-#: Figures the run must write (stem -> formats), by the notebook that writes them.
-EXPECTED_FIGURES = {
-    "04": ["prisma"],
-    "06": ["forest_any_spm", "forest_subgroups_target", "forest_tcell", "forest_myeloid"],
-    "07": ["funnel", "forest_leave_one_out"],
-}
 FORMATS = ("pdf", "svg", "png")
+#: Notebooks every review runs through the same code: they may name nothing of the example.
+GENERIC = ("05-extraction", "06-meta-analysis", "07-sensitivity")
+EXAMPLE_WORDS = re.compile(
+    r"spm_|CD19|BCMA|CAR[ -]?T\b|axi-cel|tisa-cel|liso-cel|brexu-cel|ide-cel|cilta-cel|Tix|tix20"
+)
+
+
+def expected_figures(review: Path) -> dict[str, list[str]]:
+    """Figures a run must write (by the notebook that writes them), from the protocol."""
+    from review.protocol import load_protocol
+
+    p = load_protocol(review / "protocol.yaml")
+    analyses = list(p.analyses.values())
+    return {
+        "04": ["prisma"],
+        "06": [f"forest_{a.code}" for a in analyses],
+        "07": [f"method_sensitivity_{a.code}" for a in analyses if a.sensitivity.methods]
+        + [f"forest_leave_one_out_{a.code}" for a in analyses if a.sensitivity.leave_one_out]
+        + [f"funnel_{a.code}" for a in analyses if a.sensitivity.funnel],
+    }
 
 
 def test_the_numbered_notebooks_are_the_designed_pipeline() -> None:
@@ -112,6 +127,20 @@ def test_thinness_check_can_fail() -> None:
     assert not _thin_violations("[print(x) for x in y]")
 
 
+@pytest.mark.parametrize("name", GENERIC)
+def test_analysis_notebooks_name_nothing_of_the_worked_example(name: str) -> None:
+    """Outcomes, analyses and comparisons come from the protocol, not from notebook code."""
+    nb = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+    for i, cell in enumerate(nb.cells, 1):
+        found = EXAMPLE_WORDS.findall(cell.source)
+        assert not found, f"{name} cell {i} names {found}"
+
+
+def test_example_word_check_can_fail() -> None:
+    assert EXAMPLE_WORDS.search('pool(df, events="spm_any")')
+    assert not EXAMPLE_WORDS.search("results = run_analyses(protocol, extraction)")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_no_secret_in_notebook(path: Path) -> None:
     text = path.read_text()
@@ -125,11 +154,23 @@ def test_every_notebook_runs_offline_and_writes_every_figure(tmp_path: Path) -> 
     report = run_notebooks(REPO / "notebooks", tmp_path, progress=False, force=True)
     assert [r.name for r in report.runs] == [p.name for p in NOTEBOOKS]
     assert all(r.status == "executed" for r in report.runs)
-    for stems in EXPECTED_FIGURES.values():
+    expected = expected_figures(REPO / "data")
+    assert "forest_any_spm" in expected["06"] and "funnel_any_spm" in expected["07"]
+    # a subgroup forest plot (the example's target has three groups)
+    expected["06"].append("forest_any_spm_by_target")
+    for stems in expected.values():
         for stem in stems:
             for fmt in FORMATS:
                 f = tmp_path / "figures" / f"{stem}.{fmt}"
                 assert f.exists() and f.stat().st_size > 1000, f
+    # one row of the pooled table per declared analysis, labelled from the protocol
+    import pandas as pd
+
+    from review.protocol import load_protocol
+
+    pooled = pd.read_csv(tmp_path / "tables" / "pooled.csv")
+    labels = [a.label for a in load_protocol(REPO / "data" / "protocol.yaml").analyses.values()]
+    assert pooled["analysis"].tolist() == labels and (pooled["status"] == "ok").all()
     for executed in (tmp_path / "notebooks").glob("*.ipynb"):
         nb = nbformat.read(executed, as_version=4)
         errors = [

@@ -124,7 +124,7 @@ def test_duplicate_reason_code(tmp_path):
 
 
 def test_wrong_schema_version(tmp_path):
-    path = _mutated(tmp_path, lambda d: d.update(schema_version=2))
+    path = _mutated(tmp_path, lambda d: d.update(schema_version=3))
     with pytest.raises(ProtocolError) as ei:
         load_protocol(path)
     assert ei.value.column == "schema_version"

@@ -13,7 +13,8 @@ import review
 MODULES = [
     "review.errors", "review.paths", "review.protocol", "review.search", "review.records",
     "review.dedup", "review.screening", "review.screening_widget", "review.prioritise",
-    "review.prisma", "review.extraction", "review.meta", "review.report", "review.plots",
+    "review.prisma", "review.extraction", "review.meta", "review.report", "review.analysis",
+    "review.plots",
     "review.runner",
 ]
 

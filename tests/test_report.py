@@ -1,4 +1,4 @@
-"""Published estimates beside ours, and the approximate person-time, trace to their sources."""
+"""Published estimates beside ours trace to their sources; the tables are the results."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from review.errors import ExtractionError
-from review.extraction import person_time
 from review.meta import pool_proportions
 from review.report import compare_estimates, load_published
 
@@ -39,7 +38,14 @@ def test_a_fact_without_its_source_is_refused(tmp_path: Path, column: str) -> No
 def test_comparison_rows_are_the_computed_numbers() -> None:
     df = pd.DataFrame({"events": [2, 5, 1, 8], "n": [40, 60, 35, 90], "label": list("abcd")})
     res = pool_proportions(df, measure="PLO", method="REML")
-    table = compare_estimates({"ours": res}, load_published(TIX), published_label="Tix 2024")
+    table = compare_estimates(
+        {"ours": res},
+        load_published(TIX),
+        published_label="Tix 2024",
+        quantity="pooled_spm",
+        patients="patients",
+        studies=("clinical_trials", "real_world_studies"),
+    )
     ours, theirs = table.iloc[0], table.iloc[1]
     assert ours["k"] == 4 and ours["patients"] == 225
     assert ours["estimate_pct"] == pytest.approx(100 * res.estimate)
@@ -47,17 +53,6 @@ def test_comparison_rows_are_the_computed_numbers() -> None:
     assert theirs["k"] == 25 and theirs["patients"] == 5517
     assert (theirs["estimate_pct"], theirs["ci_low_pct"], theirs["ci_high_pct"]) == (6.0, 4.8, 7.4)
     assert theirs["source"].startswith("PMID 39256908")
-
-
-def test_person_time_prefers_reported_and_says_which() -> None:
-    df = pd.DataFrame({"n_treated": [120, 60, 30], "median_followup_months": [6.0, 24.0, None],
-                       "person_years": [None, 100.0, None]})
-    out = person_time(df)
-    assert out["person_years_used"].iloc[0] == pytest.approx(60.0)
-    assert out["person_years_used"].iloc[1] == 100.0
-    assert pd.isna(out["person_years_used"].iloc[2])
-    assert out["person_time_source"].tolist() == [
-        "N x median follow-up", "reported", "not available"]
 
 
 def test_pooled_table_rows_are_the_results() -> None:
@@ -85,3 +80,14 @@ def test_subgroup_tests_say_why_a_test_cannot_be_made() -> None:
     assert table.loc["target", "pvalue"] == expected.q_between_pvalue
     assert pd.isna(table.loc["design", "pvalue"])
     assert "at least 2 groups" in table.loc["design", "note"]
+
+
+@pytest.mark.parametrize("bad", ["six", "inf"])
+def test_a_published_value_that_is_not_a_finite_number_is_refused(tmp_path: Path, bad: str) -> None:
+    df = pd.read_csv(TIX, dtype=str, keep_default_na=False)
+    df.loc[2, "value"] = bad
+    path = tmp_path / "published.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(ExtractionError, match="not") as info:
+        load_published(path)
+    assert (info.value.row, info.value.column) == (4, "value")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from review.extraction import FIELDS, load_extraction
+from review.extraction import load_extraction, read_extraction
 from review.paths import example_review_dir
 
 DATA = example_review_dir()
@@ -140,7 +140,8 @@ def test_shipped_extraction_loads_and_every_number_is_traceable() -> None:
     df = load_extraction(EXTRACTION)
     assert len(df) >= 4 and df["n_treated"].notna().all()
     prov = df.attrs["provenance"]
-    assert len(prov) == int(df[list(FIELDS)].notna().sum().sum())
+    rows = pd.read_csv(EXTRACTION / "outcomes.csv", dtype=str, keep_default_na=False)
+    assert len(prov) == len(rows)  # every number is one row, none is an estimate
     assert prov["pmid"].str.fullmatch(r"\d+").all()
     assert (prov["location"].str.len() > 0).all()
     assert prov["source_url"].str.startswith("http").all()
@@ -173,6 +174,7 @@ def test_a_number_without_its_source_fails(tmp_path: Path) -> None:
     from review.errors import ExtractionError
 
     (tmp_path / "studies.csv").write_bytes((EXTRACTION / "studies.csv").read_bytes())
+    (tmp_path.parent / "protocol.yaml").write_bytes((DATA / "protocol.yaml").read_bytes())
     lines = (EXTRACTION / "outcomes.csv").read_text(encoding="utf-8").splitlines()
     head, first, *rest = lines
     cells = next(csv.reader([first]))
@@ -235,3 +237,40 @@ def test_studies_without_a_total_say_why() -> None:
         assert "spm_any" in row["note"], why
     lorenc = df.set_index("study_id").loc["lorenc2024"]
     assert (lorenc["n_treated"], lorenc["spm_tcell"]) == (355, 0)
+
+
+def test_extraction_follows_the_protocol_declarations() -> None:
+    """The example's fields, outcomes and covariates come from data/protocol.yaml."""
+    ex = read_extraction(EXTRACTION)
+    p = ex.protocol
+    assert set(p.fields) == {
+        "n_treated", "spm_any", "spm_tcell", "spm_myeloid", "spm_solid", "spm_nmsc",
+        "median_followup_months", "person_years",
+    }  # fmt: skip
+    assert {o.code: o.subtype_of for o in p.outcomes}["spm_tcell"] == "spm_any"
+    assert p.outcome("spm_rate").time == "person_years"
+    assert dict(p.covariates["target"].values) == {"CD19": "CD19", "BCMA": "BCMA", "mixed": "mixed"}
+    comp = ex.completeness().set_index("outcome")
+    # the studies the analyses pool: 6 any-SPM, 8 T-cell, 3 myeloid, 5 with person-time
+    assert comp.loc[["spm_any", "spm_tcell", "spm_myeloid", "spm_rate"], "counts"].tolist() == [
+        6, 8, 3, 5,
+    ]  # fmt: skip
+    # no report gives person-time: every value used is N x median follow-up, flagged so
+    used = ex.outcome_table("spm_rate").query("basis == 'counts'")
+    assert set(used["time_source"]) == {"N x median follow-up"}
+    assert used["time"].sum() == pytest.approx(3654.225)
+    assert len(ex.estimates) == 0
+
+
+def test_the_subtype_checks_bite_on_the_shipped_tables(tmp_path: Path) -> None:
+    """A T-cell count above a study's any-SPM total, without a note, is refused."""
+    from review.errors import ExtractionError
+    from review.protocol import load_protocol
+
+    (tmp_path / "studies.csv").write_bytes((EXTRACTION / "studies.csv").read_bytes())
+    text = (EXTRACTION / "outcomes.csv").read_text(encoding="utf-8")
+    old = "ghilardi2024,spm_tcell,1,"
+    assert old in text
+    (tmp_path / "outcomes.csv").write_text(text.replace(old, "ghilardi2024,spm_tcell,17,"))
+    with pytest.raises(ExtractionError, match="spm_tcell = 17 exceeds spm_any = 16"):
+        load_extraction(tmp_path, load_protocol(DATA / "protocol.yaml"))

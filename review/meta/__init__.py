@@ -6,6 +6,7 @@ Entry points (a DataFrame and column names in, keyword options in metafor's voca
         df, events="events", n="n", measure="PLO", method="REML", test="z", level=0.95
     )
     res = pool_rates(df, events="events", time="person_years", measure="IRLN")
+    res = pool_estimates(df, yi="yi", vi="vi", measure="PLO")  # estimates with their CI/SE
 
 Analyses that take a result and reuse its options: :func:`subgroups`,
 :func:`meta_regression`, :func:`leave_one_out`, :func:`influence`, :func:`cumulative`,
@@ -21,6 +22,7 @@ from __future__ import annotations
 from review.meta._vocab import Measure, Method, PIMethod, Test
 from review.meta.diagnostics import cumulative, influence, leave_one_out, regtest
 from review.meta.escalc import escalc, validate_counts
+from review.meta.estimates import estimate_yi_vi, pool_estimates, study_yi_vi
 from review.meta.results import (
     CumulativeResult,
     FixedEffect,
@@ -65,15 +67,18 @@ __all__ = [
     "confint_tau2",
     "cumulative",
     "escalc",
+    "estimate_yi_vi",
     "ft_guardrail",
     "influence",
     "leave_one_out",
     "meta_regression",
     "method_sensitivity",
+    "pool_estimates",
     "pool_proportions",
     "pool_rates",
     "refit",
     "regtest",
+    "study_yi_vi",
     "subgroups",
     "validate_counts",
 ]

@@ -144,7 +144,7 @@ def leave_one_out(res: PoolResult) -> LeaveOneOutResult:
     ...     {
     ...         "events": [2, 5, 1, 8, 4, 12],
     ...         "n": [40, 60, 35, 90, 50, 100],
-    ...         "target": ["CD19", "BCMA"] * 3,
+    ...         "setting": ["urban", "rural"] * 3,
     ...         "fu": [12.0, 24, 18, 36, 6, 30],
     ...     }
     ... )
@@ -247,7 +247,7 @@ def influence(res: PoolResult) -> InfluenceResult:
     ...     {
     ...         "events": [2, 5, 1, 8, 4, 12],
     ...         "n": [40, 60, 35, 90, 50, 100],
-    ...         "target": ["CD19", "BCMA"] * 3,
+    ...         "setting": ["urban", "rural"] * 3,
     ...         "fu": [12.0, 24, 18, 36, 6, 30],
     ...     }
     ... )
@@ -350,7 +350,7 @@ def cumulative(res: PoolResult, order: str | Sequence[int] | None = None) -> Cum
     ...     {
     ...         "events": [2, 5, 1, 8, 4, 12],
     ...         "n": [40, 60, 35, 90, 50, 100],
-    ...         "target": ["CD19", "BCMA"] * 3,
+    ...         "setting": ["urban", "rural"] * 3,
     ...         "fu": [12.0, 24, 18, 36, 6, 30],
     ...     }
     ... )
@@ -483,7 +483,7 @@ def regtest(
     ...     {
     ...         "events": [2, 5, 1, 8, 4, 12],
     ...         "n": [40, 60, 35, 90, 50, 100],
-    ...         "target": ["CD19", "BCMA"] * 3,
+    ...         "setting": ["urban", "rural"] * 3,
     ...         "fu": [12.0, 24, 18, 36, 6, 30],
     ...     }
     ... )
@@ -508,6 +508,11 @@ def regtest(
     if k < 3:
         raise InputError(f"regtest needs at least 3 studies; got k = {k}")
     sizes = _sizes(res)
+    if predictor in ("ninv", "sqrtninv") and not np.isfinite(sizes).all():
+        raise InputError(
+            f"predictor {predictor!r} needs every study's sample size (or person-time); some "
+            "studies entered as estimates without one: use predictor='sei' (Egger)"
+        )
     xcol = {
         "sei": np.sqrt(vi),
         "vi": vi,

@@ -89,7 +89,7 @@ def ft_guardrail(res: PoolResult, *, warn: bool = True) -> FTGuardrailResult:
     ...     {
     ...         "events": [2, 5, 1, 8, 4, 12],
     ...         "n": [40, 60, 35, 90, 50, 100],
-    ...         "target": ["CD19", "BCMA"] * 3,
+    ...         "setting": ["urban", "rural"] * 3,
     ...         "fu": [12.0, 24, 18, 36, 6, 30],
     ...     }
     ... )
@@ -191,7 +191,7 @@ def method_sensitivity(
     ...     {
     ...         "events": [2, 5, 1, 8, 4, 12],
     ...         "n": [40, 60, 35, 90, 50, 100],
-    ...         "target": ["CD19", "BCMA"] * 3,
+    ...         "setting": ["urban", "rural"] * 3,
     ...         "fu": [12.0, 24, 18, 36, 6, 30],
     ...     }
     ... )

@@ -52,7 +52,6 @@ from review.meta.escalc import (
     _escalc_arrays,
     _exact_ci_arrays,
     _validate,
-    escalc,
     frame_from_columns,
 )
 from review.meta.results import (
@@ -890,6 +889,10 @@ def refit(res: PoolResult, data: pd.DataFrame | None = None, **changes: Any) -> 
     -------
     PoolResult
     """
+    if res.options.get("input") == "yi_vi":  # pooled from yi/vi (review.meta.estimates)
+        from review.meta.estimates import _refit_yi_vi
+
+        return _refit_yi_vi(res, data, changes)
     opts = dict(res.options)
     if not opts:
         raise OptionError("this result keeps no options to refit with")
@@ -940,7 +943,7 @@ def confint_tau2(res: PoolResult, *, type: str = "QP", level: float | None = Non
     ...     {
     ...         "events": [2, 5, 1, 8, 4, 12],
     ...         "n": [40, 60, 35, 90, 50, 100],
-    ...         "target": ["CD19", "BCMA"] * 3,
+    ...         "setting": ["urban", "rural"] * 3,
     ...         "fu": [12.0, 24, 18, 36, 6, 30],
     ...     }
     ... )
@@ -1028,6 +1031,13 @@ def _design(data: pd.DataFrame, mods: Sequence[str]) -> tuple[FloatArray, list[s
     return X, names
 
 
+def _model_scale(res: PoolResult) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
+    """The fit's yi, vi and used rows of ``res.data`` (counts through escalc, or given)."""
+    from review.meta.estimates import model_scale
+
+    return model_scale(res)
+
+
 def _iv_only(res: PoolResult, what: str) -> None:
     if res.method == "GLMM":
         raise OptionError(
@@ -1078,7 +1088,7 @@ def meta_regression(
     ...     {
     ...         "events": [2, 5, 1, 8, 4, 12],
     ...         "n": [40, 60, 35, 90, 50, 100],
-    ...         "target": ["CD19", "BCMA"] * 3,
+    ...         "setting": ["urban", "rural"] * 3,
     ...         "fu": [12.0, 24, 18, 36, 6, 30],
     ...     }
     ... )
@@ -1092,19 +1102,19 @@ def meta_regression(
         mods = [mods]
     mods = list(mods)
     meth = res.method if method is None else check_code("method", method)
-    es = escalc(res.data, res.measure, add=res.options.get("add"), to=res.options["to"], warn=False)
-    data = res.data[es.used]
+    yi, vi, used = _model_scale(res)
+    data = res.data[used]
     X, names = _design(data, mods)
     k, p = X.shape
     if k <= p:
         raise InputError(f"meta-regression with {p} coefficients needs k > {p}; got k = {k}")
-    fit = fit_rma(es.yi, es.vi, X, method=meth, test=res.test, level=res.level)
+    fit = fit_rma(yi, vi, X, method=meth, test=res.test, level=res.level)
     notes = list(fit.notes)
     if meth == "FE":
         r2 = float("nan")
         notes.append("R^2 not computed for a fixed-effect model")
     else:
-        fit0 = fit_rma(es.yi, es.vi, None, method=meth, test=res.test, level=res.level)
+        fit0 = fit_rma(yi, vi, None, method=meth, test=res.test, level=res.level)
         r2 = 0.0 if fit0.tau2 == 0 else max(0.0, 100 * (fit0.tau2 - fit.tau2) / fit0.tau2)
     coefs = pd.DataFrame(
         {
@@ -1187,12 +1197,12 @@ def subgroups(res: PoolResult, by: str) -> SubgroupResult:
     ...     {
     ...         "events": [2, 5, 1, 8, 4, 12],
     ...         "n": [40, 60, 35, 90, 50, 100],
-    ...         "target": ["CD19", "BCMA"] * 3,
+    ...         "setting": ["urban", "rural"] * 3,
     ...         "fu": [12.0, 24, 18, 36, 6, 30],
     ...     }
     ... )
     >>> res = pool_proportions(df, method="REML")
-    >>> s = subgroups(res, by="target")
+    >>> s = subgroups(res, by="setting")
     >>> round(s.q_between, 4), s.q_between_df, s.table["estimate"].round(4).tolist()
     (1.6165, 1, [0.1012, 0.0602])
     """
@@ -1247,12 +1257,12 @@ def subgroups(res: PoolResult, by: str) -> SubgroupResult:
     qm = qm_p = tau2c = float("nan")
     qm_df2: float | None = None
     if res.method != "GLMM":
-        es = escalc(data, res.measure, add=res.options.get("add"), to=res.options["to"], warn=False)
-        d = data[es.used].copy()
-        d["__group__"] = keys[es.used]
+        yi, vi, used = _model_scale(res)
+        d = data[used].copy()
+        d["__group__"] = keys[used]
         X, _ = _design(d, ["__group__"])
         if X.shape[0] > X.shape[1]:
-            fitm = fit_rma(es.yi, es.vi, X, method=res.method, test=res.test, level=res.level)
+            fitm = fit_rma(yi, vi, X, method=res.method, test=res.test, level=res.level)
             qm, qm_p, tau2c = fitm.qm, fitm.qm_pvalue, fitm.tau2
             if res.test == "knha":
                 qm_df2 = float(X.shape[0] - X.shape[1])

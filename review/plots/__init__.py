@@ -3,10 +3,13 @@
 Every figure uses the one style of :mod:`review.plots._style` (a sans-serif font, sizes that
 survive a journal's column width, the Okabe-Ito palette) and is written in one call by
 :func:`save_figure` as vector PDF and SVG (text kept as text) and a 300 dpi PNG.
+:func:`save_analysis_figures` and :func:`save_sensitivity_figures` draw and save the figures
+of every analysis a protocol declares.
 """
 
 from __future__ import annotations
 
+from review.plots.analyses import FigureSet, save_analysis_figures, save_sensitivity_figures
 from review.plots.export import COLUMN_MM, PAGE_MM, save_figure
 from review.plots.forest import (
     forest,
@@ -20,11 +23,14 @@ from review.plots.prisma_diagram import prisma_diagram
 __all__ = [
     "COLUMN_MM",
     "PAGE_MM",
+    "FigureSet",
     "forest",
     "forest_cumulative",
     "forest_leave_one_out",
     "funnel",
     "method_sensitivity_plot",
     "prisma_diagram",
+    "save_analysis_figures",
     "save_figure",
+    "save_sensitivity_figures",
 ]

@@ -81,12 +81,12 @@ def wrap(
     """Break ``s`` into lines no wider than ``width_in`` inches.
 
     Breaks at plain spaces (not at no-break spaces) and after a hyphen or slash between a
-    letter and a lower-case letter ("long-|term", "and/|or"; "CART-SIE", "ZUMA-1" and
+    letter and a lower-case letter ("long-|term", "and/|or"; "SARS-CoV-2", "COVID-19" and
     "-0.5" stay whole). A statistic and its value ("p = .0008", "k = 6 < 10") and a
     citation ("Sterne et al. 2011") stay on one line unless they alone are wider than
     it. A single word wider than the width is cut between characters so that no line
     ever overflows. Explicit newlines are kept. A paragraph does not end on an orphan (a last
-    line of one short word, such as the "T)" of "... CAR T)"): the previous line's last
+    line of one short word, such as the "B)" of "... hepatitis B)"): the previous line's last
     word moves down to it when both still fit.
     """
     out: list[str] = []

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Literal, cast
@@ -33,6 +33,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Polygon, Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
+from review._display import SCALES, Scale, ScaleInfo, Sort, XScale
 from review._format import fmt_p, fmt_x
 from review.errors import OptionError
 from review.plots import _layout as L
@@ -47,29 +48,8 @@ __all__ = [
     "method_sensitivity_plot",
 ]
 
-Scale = Literal["proportion", "percent", "per1000", "perpy", "per100py", "per1000py"]
-XScale = Literal["linear", "log", "logit"]
-Sort = Literal["estimate", "year", "precision"]
+_ScaleInfo = ScaleInfo  # the display vocabulary is declared once, in review._display
 
-
-@dataclass(frozen=True)
-class _ScaleInfo:
-    kind: str
-    mult: float
-    axis_label: str
-    header: str
-    digits: int
-
-
-#: Display scales: the kind of result they fit, the multiplier, axis label and digits.
-SCALES: Mapping[str, _ScaleInfo] = {
-    "proportion": _ScaleInfo("proportion", 1.0, "Proportion", "Proportion", 3),
-    "percent": _ScaleInfo("proportion", 100.0, "Proportion (%)", "Proportion, %", 1),
-    "per1000": _ScaleInfo("proportion", 1000.0, "Events per 1000", "Per 1000", 1),
-    "perpy": _ScaleInfo("rate", 1.0, "Rate per person-year", "Rate", 4),
-    "per100py": _ScaleInfo("rate", 100.0, "Rate per 100 person-years", "Per 100 PY", 2),
-    "per1000py": _ScaleInfo("rate", 1000.0, "Rate per 1000 person-years", "Per 1000 PY", 1),
-}
 
 # colours and sizes of the glyphs (Okabe-Ito; greys for the study squares as meta draws)
 _C_SQUARE = "#595959"
@@ -257,7 +237,7 @@ def _order(studies: pd.DataFrame, sort: str | None) -> pd.DataFrame:
     if sort == "year":
         if "year" in studies.columns:
             years = pd.to_numeric(studies["year"], errors="coerce")
-        else:  # the last four-digit year in the label ("ZUMA-1 (Neelapu) 2019")
+        else:  # the last four-digit year in the label ("TRIAL-1 (Smith) 2019")
             found = [(_YEAR.findall(str(lbl)) or [None])[-1] for lbl in studies["label"]]
             years = pd.to_numeric(pd.Series(found, index=studies.index), errors="coerce")
         if years.isna().any():

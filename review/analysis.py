@@ -1,0 +1,1196 @@
+"""The declared analyses, run: protocol + validated extraction in, frozen results out.
+
+This step sits between the extraction (:mod:`review.extraction`) and the figures
+(:mod:`review.plots`). Every analysis the protocol declares (``analyses:``, docs/DESIGN.md)
+is run the same way, whatever the review:
+
+* :func:`run_analyses` pools each analysis's outcome with its model (counts through
+  :func:`review.meta.pool_proportions` / :func:`review.meta.pool_rates`; with
+  ``estimates: include`` the studies that give only an estimate join through
+  :func:`review.meta.pool_estimates`), then its subgroups (a test for subgroup differences
+  each) and its moderators (meta-regression). It returns an :class:`AnalysisSet`: one
+  :class:`AnalysisResult` an analysis and the tidy tables (``pooled_table()``: one row a
+  declared analysis).
+* :func:`run_sensitivity` runs the declared sensitivity analyses of each: method
+  sensitivity (with the Freeman-Tukey guardrail), leave-one-out with influence, a
+  small-study test for the funnel plot, and the exclusion sets.
+* :func:`compare_published` sets the review's estimates beside the published ones the
+  protocol's ``comparisons`` name.
+
+An analysis that cannot run (too few studies, a fit that does not converge) does not stop
+the others: its result says why, and its table row has no numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import math
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+
+from review._io import write_atomic
+from review.errors import ConvergenceError, InputError, OptionError
+from review.extraction import Extraction
+from review.meta import (
+    influence,
+    leave_one_out,
+    meta_regression,
+    method_sensitivity,
+    pool_estimates,
+    pool_proportions,
+    pool_rates,
+    refit,
+    regtest,
+    study_yi_vi,
+    subgroups,
+)
+from review.meta.results import (
+    FTGuardrailResult,
+    InfluenceResult,
+    LeaveOneOutResult,
+    MetaRegressionResult,
+    PoolResult,
+    RegtestResult,
+    SensitivityResult,
+    SubgroupResult,
+)
+from review.meta.sensitivity import ft_guardrail
+from review.protocol import Analysis, Comparison, Outcome, Protocol
+from review.report import compare_estimates, load_published, pooled_table, subgroup_test_row
+
+__all__ = [
+    "AnalysisResult",
+    "AnalysisSet",
+    "ComparisonResult",
+    "ComparisonSet",
+    "SensitivityAnalyses",
+    "SensitivitySet",
+    "compare_published",
+    "run_analyses",
+    "run_sensitivity",
+]
+
+_FITTING_ERRORS = (InputError, OptionError, ConvergenceError)
+
+
+def _cell_text(v: Any) -> str:
+    """A typed cell as it is written in a CSV (``True`` -> ``"true"``, 2 -> ``"2"``)."""
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, bool | np.bool_):
+        return "true" if v else "false"
+    if isinstance(v, float | np.floating) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _names(labels: Any) -> str:
+    return ", ".join(str(x) for x in labels)
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    write_atomic(path, frame.to_csv(index=False))
+    return path
+
+
+# --------------------------------------------------------------------------- results
+@dataclass(frozen=True, slots=True, eq=False)
+class AnalysisResult:
+    """One declared analysis, run.
+
+    Attributes
+    ----------
+    analysis : Analysis
+        The declaration (code, label, model, subgroups, moderators, display ...).
+    outcome : Outcome
+        The outcome pooled.
+    pooled : PoolResult or None
+        The pooled estimate; ``None`` when the analysis could not run (``status`` says why).
+    status : str
+        ``"ok"``, or why there is no pooled estimate.
+    studies : pandas.DataFrame
+        One row a study of the review: ``label, basis`` (``counts``, ``estimate``,
+        ``events_only``, ``not_reported``), ``used`` (bool), ``reason`` (why left out, or
+        how it entered), and for rates ``time`` and ``time_source`` (reported or derived).
+    subgroups : Mapping[str, SubgroupResult]
+        Covariate code -> subgroup analysis, for the subgroup analyses that could be made.
+    subgroup_tests : pandas.DataFrame
+        One row a declared subgroup covariate: ``by, groups, q_between, df, pvalue, note``
+        (no statistics, and the reason in ``note``, where a test cannot be made).
+    moderators : Mapping[str, MetaRegressionResult]
+        ``"m1 + m2"`` -> meta-regression, for the moderator sets that could be fitted.
+    moderator_notes : Mapping[str, str]
+        ``"m1 + m2"`` -> which studies were left out, the model used, or why it could not
+        be fitted.
+    notes : tuple of str
+        Studies left out and why, derived person-time, the engine's notes.
+    """
+
+    analysis: Analysis
+    outcome: Outcome
+    pooled: PoolResult | None
+    status: str
+    studies: pd.DataFrame
+    subgroups: Mapping[str, SubgroupResult]
+    subgroup_tests: pd.DataFrame
+    moderators: Mapping[str, MetaRegressionResult]
+    moderator_notes: Mapping[str, str]
+    notes: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether a pooled estimate exists."""
+        return self.pooled is not None
+
+    def summary(self) -> str:
+        """Plain text: the declaration, the pooled result, subgroups, moderators, notes."""
+        a = self.analysis
+        lines = [f"{a.label} [{a.code}]: {self.outcome.label}"]
+        if a.description:
+            lines.append(a.description)
+        lines.append("")
+        if self.pooled is None:
+            lines.append(f"Not run: {self.status}")
+        else:
+            lines.append(self.pooled.summary())
+        if len(self.subgroup_tests):
+            lines += ["", "Tests for subgroup differences:"]
+            for t in self.subgroup_tests.to_dict("records"):
+                stat = (
+                    f"Q = {float(t['q_between']):.4g}, df = {t['df']}, p = {float(t['pvalue']):.4g}"
+                    if not math.isnan(float(t["pvalue"]))
+                    else "not tested"
+                )
+                lines.append(f"  {t['by']}: {t['groups']} groups, {stat}. {t['note']}".rstrip())
+        for key, m in self.moderators.items():
+            lines += ["", f"Meta-regression on {key}: {self.moderator_notes.get(key, '')}"]
+            lines.append(m.summary())
+        for key, why in self.moderator_notes.items():
+            if key not in self.moderators:
+                lines += ["", f"Meta-regression on {key}: {why}"]
+        lines += [f"Note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The pooled-table row of this analysis (see :meth:`AnalysisSet.pooled_table`)."""
+        return _pooled_rows([self])
+
+    def _repr_html_(self) -> str:
+        a = self.analysis
+        out = f"<div><h4>{html.escape(a.label)} <code>{html.escape(a.code)}</code></h4>"
+        if a.description:
+            out += f"<p>{html.escape(a.description)}</p>"
+        if self.pooled is None:
+            out += f"<p><b>Not run:</b> {html.escape(self.status)}</p>"
+        else:
+            out += self.pooled._repr_html_()
+        out += "<p><b>Studies</b></p>" + self.studies.to_html(index=False, na_rep="")
+        if len(self.subgroup_tests):
+            out += "<p><b>Tests for subgroup differences</b></p>" + self.subgroup_tests.to_html(
+                index=False, na_rep=""
+            )
+        for key, m in self.moderators.items():
+            note = html.escape(self.moderator_notes.get(key, ""))
+            out += f"<p><b>Meta-regression on {html.escape(key)}</b> {note}</p>" + m._repr_html_()
+        for key, why in self.moderator_notes.items():
+            if key not in self.moderators:
+                out += f"<p><b>Meta-regression on {html.escape(key)}:</b> {html.escape(why)}</p>"
+        if self.notes:
+            out += "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in self.notes) + "</ul>"
+        return out + "</div>"
+
+    def __repr__(self) -> str:
+        what = repr(self.pooled) if self.pooled is not None else f"not run: {self.status}"
+        return f"<AnalysisResult {self.analysis.code}: {what}>"
+
+
+def _pooled_rows(results: list[AnalysisResult]) -> pd.DataFrame:
+    ok = {r.analysis.label: r.pooled for r in results if r.pooled is not None}
+    table = pooled_table(ok)
+    rows = []
+    for r in results:
+        if r.pooled is not None:
+            row = table[table["analysis"] == r.analysis.label].iloc[0].to_dict()
+            row["status"] = "ok"
+        else:
+            row = {c: np.nan for c in table.columns}
+            row.update(
+                analysis=r.analysis.label,
+                kind=r.outcome.kind,
+                measure=r.analysis.model.measure,
+                method=r.analysis.model.method,
+                test=r.analysis.model.test,
+                pi_method=r.analysis.model.pi_method,
+                status=r.status,
+            )
+        rows.append(row)
+    return pd.DataFrame(rows).reindex(columns=[*table.columns, "status"])
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AnalysisSet:
+    """Every declared analysis of a review, run.
+
+    Attributes
+    ----------
+    protocol : Protocol
+    extraction : Extraction
+    results : Mapping[str, AnalysisResult]
+        Analysis code -> result, in the protocol's order.
+    """
+
+    protocol: Protocol
+    extraction: Extraction
+    results: Mapping[str, AnalysisResult]
+
+    def __getitem__(self, code: str) -> AnalysisResult:
+        return self.results[code]
+
+    def __iter__(self) -> Any:
+        return iter(self.results.values())
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def pooled_table(self) -> pd.DataFrame:
+        """One row a declared analysis, labelled as the protocol labels it.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The columns of :func:`review.report.pooled_table` (``analysis, kind, measure,
+            method, test, k, events, total, estimate, ci_low, ci_high, pi_low, pi_high,
+            pi_method, tau2, i2, q, q_df, q_pvalue, converged``, full precision) and
+            ``status`` (``ok``, or why the analysis has no numbers).
+        """
+        return _pooled_rows(list(self.results.values()))
+
+    def subgroup_table(self) -> pd.DataFrame:
+        """The tests for subgroup differences of every analysis, one table.
+
+        Columns ``analysis`` then those of :attr:`AnalysisResult.subgroup_tests`.
+        """
+        frames = [
+            r.subgroup_tests.assign(analysis=r.analysis.code)
+            for r in self.results.values()
+            if len(r.subgroup_tests)
+        ]
+        if not frames:
+            return pd.DataFrame(
+                columns=["analysis", "by", "groups", "q_between", "df", "pvalue", "note"]
+            )
+        out = pd.concat(frames, ignore_index=True)
+        return out[["analysis", *[c for c in out.columns if c != "analysis"]]]
+
+    def moderator_table(self) -> pd.DataFrame:
+        """Every meta-regression coefficient, one table.
+
+        Columns ``analysis, moderators, term, estimate, se, zval, pval, ci_low, ci_high, k,
+        qm, qm_df, qm_pvalue, tau2, r2, note``.
+        """
+        rows = []
+        for r in self.results.values():
+            for key, m in r.moderators.items():
+                for c in m.coefficients.itertuples(index=False):
+                    rows.append(
+                        {
+                            "analysis": r.analysis.code,
+                            "moderators": key,
+                            "term": c.term,
+                            "estimate": c.estimate,
+                            "se": c.se,
+                            "zval": c.zval,
+                            "pval": c.pval,
+                            "ci_low": c.ci_low,
+                            "ci_high": c.ci_high,
+                            "k": m.k,
+                            "qm": m.qm,
+                            "qm_df": m.qm_df,
+                            "qm_pvalue": m.qm_pvalue,
+                            "tau2": m.tau2,
+                            "r2": m.r2,
+                            "note": r.moderator_notes.get(key, ""),
+                        }
+                    )
+        cols = ["analysis", "moderators", "term", "estimate", "se", "zval", "pval", "ci_low",
+                "ci_high", "k", "qm", "qm_df", "qm_pvalue", "tau2", "r2", "note"]  # fmt: skip
+        return pd.DataFrame(rows, columns=cols)
+
+    def studies_table(self) -> pd.DataFrame:
+        """Which study entered which analysis, and how.
+
+        Columns ``analysis`` then those of :attr:`AnalysisResult.studies`.
+        """
+        frames = [r.studies.assign(analysis=r.analysis.code) for r in self.results.values()]
+        if not frames:
+            return pd.DataFrame(columns=["analysis", "label", "basis", "used", "reason"])
+        out = pd.concat(frames, ignore_index=True)
+        return out[["analysis", *[c for c in out.columns if c != "analysis"]]]
+
+    def save_tables(self, folder: str | os.PathLike[str]) -> list[Path]:
+        """Write the tables into ``folder``; returns the paths written.
+
+        ``pooled.csv``, ``subgroup_tests.csv``, ``meta_regression.csv``,
+        ``analysis_studies.csv``.
+        """
+        root = Path(folder)
+        root.mkdir(parents=True, exist_ok=True)
+        return [
+            _write_csv(self.pooled_table(), root / "pooled.csv"),
+            _write_csv(self.subgroup_table(), root / "subgroup_tests.csv"),
+            _write_csv(self.moderator_table(), root / "meta_regression.csv"),
+            _write_csv(self.studies_table(), root / "analysis_studies.csv"),
+        ]
+
+    def to_frame(self) -> pd.DataFrame:
+        """The pooled table (:meth:`pooled_table`)."""
+        return self.pooled_table()
+
+    def summary(self) -> str:
+        """Every analysis's summary, one after the other."""
+        if not self.results:
+            return "The protocol declares no analyses."
+        return ("\n\n" + "=" * 72 + "\n\n").join(r.summary() for r in self.results.values())
+
+    def _repr_html_(self) -> str:
+        if not self.results:
+            return "<p>The protocol declares no analyses.</p>"
+        head = "<p><b>Pooled estimates</b></p>" + self.pooled_table().to_html(
+            index=False, na_rep="", float_format=lambda x: f"{x:.4g}"
+        )
+        return "<div>" + head + "".join(r._repr_html_() for r in self.results.values()) + "</div>"
+
+    def __repr__(self) -> str:
+        ok = sum(r.ok for r in self.results.values())
+        return f"<AnalysisSet: {len(self.results)} analyses, {ok} pooled>"
+
+
+# --------------------------------------------------------------------------- running
+def _labelled(pooled: PoolResult, column: str, values: Mapping[str, str]) -> PoolResult:
+    """The result with a categorical column's codes replaced by their labels (for display)."""
+    if not values or all(k == v for k, v in values.items()):
+        return pooled
+    data = pooled.data.copy()
+    data[column] = data[column].map(lambda v: values.get(v, v) if isinstance(v, str) else v)
+    return dataclasses.replace(pooled, data=data)
+
+
+def _quiet(fn: Any, *args: Any, **kw: Any) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kw)
+
+
+def _pool(
+    a: Analysis, o: Outcome, table: pd.DataFrame
+) -> tuple[PoolResult | None, str, pd.DataFrame, list[str]]:
+    """Pool one analysis; returns (result, status, per-study table, notes)."""
+    kind = str(o.kind)
+    size = "n" if kind == "proportion" else "time"
+    m = a.model
+    notes: list[str] = []
+    use_est = a.estimates == "include"
+    used = (table["basis"] == "counts") | (use_est & (table["basis"] == "estimate"))
+    reason = pd.Series("", index=table.index, dtype=object)
+    reason[table["basis"] == "counts"] = "counts"
+    reason[table["basis"] == "estimate"] = (
+        "estimate (" + table["estimate_type"].astype(str) + ")"
+        if use_est
+        else "left out: only an estimate (the analysis says estimates: exclude)"
+    )
+    reason[table["basis"] == "events_only"] = (
+        f"left out: events without {'denominator' if kind == 'proportion' else 'person-time'}"
+    )
+    reason[table["basis"] == "not_reported"] = "not reported"
+    studies = pd.DataFrame(
+        {"label": table["label"], "basis": table["basis"], "used": used, "reason": reason}
+    )
+    if kind == "rate":
+        studies["time"] = table["time"]
+        studies["time_source"] = table["time_source"]
+    studies = studies.reset_index(drop=True)
+    n_est = int((table["basis"] == "estimate").sum())
+    if n_est and not use_est:
+        notes.append(
+            f"{n_est} stud{'y gives' if n_est == 1 else 'ies give'} only an estimate and "
+            f"{'is' if n_est == 1 else 'are'} left out (estimates: exclude): "
+            f"{_names(table.loc[table['basis'] == 'estimate', 'label'])}"
+        )
+    partial = table["basis"] == "events_only"
+    if partial.any():
+        notes.append(
+            f"left out, events without {'denominator' if kind == 'proportion' else 'person-time'}"
+            f": {_names(table.loc[partial, 'label'])}"
+        )
+    frame = table[used]
+    if kind == "rate":
+        derived = frame[(frame["basis"] == "counts") & (frame["time_source"] != "reported")]
+        if len(derived):
+            how = "; ".join(sorted(set(derived["time_source"].astype(str))))
+            notes.append(
+                f"person-time derived ({how}) for {len(derived)} of {len(frame)} studies: "
+                f"{_names(derived['label'])}"
+            )
+    drop = ["estimate", "ci_low", "ci_high", "se", "ci_level", "estimate_type", "basis"]
+    try:
+        if use_est and (frame["basis"] == "estimate").any():
+            yv = study_yi_vi(frame, kind=kind, measure=cast(Any, m.measure))
+            # the reported estimates stay in the data: method sensitivity redoes yi/vi
+            data = frame.drop(columns=["basis"]).join(yv[["yi", "vi"]])
+            res = _quiet(
+                pool_estimates,
+                data,
+                measure=cast(Any, m.measure),
+                method=cast(Any, m.method),
+                test=cast(Any, m.test),
+                level=m.level,
+                pi_method=cast(Any, m.pi_method),
+                label="label",
+                events="events",
+                **{size: size},
+            )
+            conv = dict(zip(frame.loc[yv.index, "label"], yv["how"]))
+            studies.loc[studies["used"], "reason"] = [
+                f"{r}: {conv[lab]}" if lab in conv else r
+                for lab, r in zip(
+                    studies.loc[studies["used"], "label"], studies.loc[studies["used"], "reason"]
+                )
+            ]
+        else:
+            data = frame.drop(columns=drop)
+            fit = pool_proportions if kind == "proportion" else pool_rates
+            kw = {"n": "n"} if kind == "proportion" else {"time": "time"}
+            res = _quiet(
+                fit,
+                data,
+                events="events",
+                measure=m.measure,
+                method=m.method,
+                test=m.test,
+                level=m.level,
+                pi_method=m.pi_method,
+                label="label",
+                **kw,
+            )
+    except _FITTING_ERRORS as exc:
+        return None, str(exc), studies, notes
+    return res, "ok", studies, notes
+
+
+def _subgroups(
+    res: PoolResult, a: Analysis, protocol: Protocol
+) -> tuple[dict[str, SubgroupResult], pd.DataFrame, list[str]]:
+    out: dict[str, SubgroupResult] = {}
+    rows = []
+    notes: list[str] = []
+    for code in a.subgroups:
+        cov = protocol.covariates[code]
+        base = res
+        missing = res.data[code].isna()
+        if missing.any():
+            left = _names(res.data.loc[missing, "label"])
+            notes.append(f"subgroups by {code}: left out, no value: {left}")
+            try:
+                base = _quiet(refit, res, res.data[~missing])
+            except _FITTING_ERRORS as exc:
+                rows.append(subgroup_test_row(code, res.data[code], exc))
+                continue
+        base = _labelled(base, code, cov.values)
+        try:
+            sub = _quiet(subgroups, base, by=code)
+        except _FITTING_ERRORS as exc:
+            rows.append(subgroup_test_row(code, base.data[code], exc))
+            continue
+        out[code] = sub
+        rows.append(subgroup_test_row(code, base.data[code], sub))
+    cols = ["by", "groups", "q_between", "df", "pvalue", "note"]
+    return out, pd.DataFrame(rows, columns=cols), notes
+
+
+def _iv(res: PoolResult) -> tuple[PoolResult, str]:
+    """An inverse-variance fit of the same studies: the result itself, or its REML refit."""
+    if res.method != "GLMM":
+        return res, ""
+    fit = _quiet(refit, res, method="REML")
+    return fit, f"inverse-variance refit ({res.measure}, REML) of the {res.method} analysis"
+
+
+def _moderators(
+    res: PoolResult, a: Analysis
+) -> tuple[dict[str, MetaRegressionResult], dict[str, str]]:
+    out: dict[str, MetaRegressionResult] = {}
+    why: dict[str, str] = {}
+    for mods in a.moderators:
+        key = " + ".join(mods)
+        missing = res.data[list(mods)].isna().any(axis=1)
+        parts = []
+        try:
+            change = {"method": "REML"} if res.method == "GLMM" else {}
+            base = res
+            if missing.any() or change:
+                base = _quiet(refit, res, res.data[~missing], **change)
+            if change:
+                parts.append(f"model: {res.measure}, REML (meta-regression needs study weights)")
+            if missing.any():
+                parts.append(f"left out, no value: {_names(res.data.loc[missing, 'label'])}")
+            out[key] = _quiet(meta_regression, base, mods=list(mods))
+            why[key] = "; ".join(parts)
+        except _FITTING_ERRORS as exc:
+            why[key] = f"not fitted: {exc}"
+    return out, why
+
+
+def run_analyses(protocol: Protocol, extraction: Extraction) -> AnalysisSet:
+    """Run every analysis the protocol declares on the validated extraction.
+
+    Parameters
+    ----------
+    protocol : Protocol
+        Schema version 2, with ``analyses``.
+    extraction : Extraction
+        From :func:`review.extraction.read_extraction` (validated against ``protocol``).
+
+    Returns
+    -------
+    AnalysisSet
+        One :class:`AnalysisResult` an analysis, in the protocol's order.
+
+    Notes
+    -----
+    Counts are pooled with the declared model (:func:`review.meta.pool_proportions`,
+    :func:`review.meta.pool_rates`; rates per person-year). With ``estimates: include``,
+    studies that give only an estimate join: every study's ``yi``/``vi`` from
+    :func:`review.meta.study_yi_vi` (escalc for counts), pooled by
+    :func:`review.meta.pool_estimates`. Subgroup tests use :func:`review.meta.subgroups`
+    (studies without a value left out and named); meta-regressions use
+    :func:`review.meta.meta_regression`, on a REML refit of a GLMM analysis.
+
+    References
+    ----------
+    Viechtbauer W. *J Stat Softw* 2010;36(3):1-48. Borenstein M et al. *Introduction to
+    Meta-Analysis*. Wiley; 2009, ch. 19. Thompson SG, Higgins JPT. *Stat Med*
+    2002;21:1559-73.
+
+    Examples
+    --------
+    >>> from review.extraction import read_extraction
+    >>> from review.paths import ReviewPaths, example_review_dir
+    >>> paths = ReviewPaths(example_review_dir())
+    >>> ex = read_extraction(paths.extraction)
+    >>> results = run_analyses(ex.protocol, ex)
+    >>> len(results.pooled_table()) == len(ex.protocol.analyses)
+    True
+    """
+    from tqdm.auto import tqdm
+
+    out: dict[str, AnalysisResult] = {}
+    for a in tqdm(
+        list(protocol.analyses.values()), desc="analyses", disable=len(protocol.analyses) < 10
+    ):
+        o = protocol.outcome(a.outcome)
+        table = extraction.outcome_table(a.outcome)
+        res, status, studies, notes = _pool(a, o, table)
+        subs: dict[str, SubgroupResult] = {}
+        tests = pd.DataFrame(columns=["by", "groups", "q_between", "df", "pvalue", "note"])
+        mods: dict[str, MetaRegressionResult] = {}
+        why: dict[str, str] = {}
+        if res is not None:
+            subs, tests, more = _subgroups(res, a, protocol)
+            notes += more
+            mods, why = _moderators(res, a)
+        else:
+            tests = pd.DataFrame(
+                [
+                    {
+                        "by": c,
+                        "groups": pd.NA,
+                        "q_between": np.nan,
+                        "df": pd.NA,
+                        "pvalue": np.nan,
+                        "note": "analysis not run",
+                    }
+                    for c in a.subgroups
+                ],
+                columns=tests.columns,
+            )
+            why = {" + ".join(m): "analysis not run" for m in a.moderators}
+        out[a.code] = AnalysisResult(
+            analysis=a,
+            outcome=o,
+            pooled=res,
+            status=status,
+            studies=studies,
+            subgroups=MappingProxyType(subs),
+            subgroup_tests=tests.reset_index(drop=True),
+            moderators=MappingProxyType(mods),
+            moderator_notes=MappingProxyType(why),
+            notes=tuple(notes),
+        )
+    return AnalysisSet(protocol=protocol, extraction=extraction, results=MappingProxyType(out))
+
+
+# --------------------------------------------------------------------------- sensitivity
+@dataclass(frozen=True, slots=True, eq=False)
+class SensitivityAnalyses:
+    """The declared sensitivity analyses of one analysis.
+
+    Attributes
+    ----------
+    result : AnalysisResult
+        The analysis they belong to.
+    methods : SensitivityResult or None
+        The same studies with every model (``sensitivity.methods``).
+    guardrail : FTGuardrailResult or None
+        The Freeman-Tukey back-transform at several sample sizes (proportions from counts).
+    leave_one_out : LeaveOneOutResult or None
+    influence : InfluenceResult or None
+    small_study : RegtestResult or None
+        Egger's or Peters' test (``sensitivity.funnel``).
+    funnel_fit : PoolResult or None
+        The inverse-variance fit the funnel plot and test use (a GLMM's REML refit).
+    exclusions : pandas.DataFrame
+        One row an exclusion set: ``set, label, excluded, k, estimate, ci_low, ci_high,
+        pi_low, pi_high, tau2, i2, note``.
+    notes : tuple of str
+        What could not be done, and why.
+    """
+
+    result: AnalysisResult
+    methods: SensitivityResult | None
+    guardrail: FTGuardrailResult | None
+    leave_one_out: LeaveOneOutResult | None
+    influence: InfluenceResult | None
+    small_study: RegtestResult | None
+    funnel_fit: PoolResult | None
+    exclusions: pd.DataFrame
+    notes: tuple[str, ...]
+
+    def summary(self) -> str:
+        """Plain text of every sensitivity analysis run."""
+        a = self.result.analysis
+        lines = [f"{a.label} [{a.code}]: sensitivity analyses"]
+        for title, part in (
+            ("Method sensitivity", self.methods),
+            ("Freeman-Tukey guardrail", self.guardrail),
+            ("Leave-one-out", self.leave_one_out),
+            ("Influence", self.influence),
+            ("Small-study effects", self.small_study),
+        ):
+            if part is not None:
+                lines += ["", f"{title}:", part.summary()]
+        if len(self.exclusions):
+            lines += ["", "Exclusion sets:", self.exclusions.to_string(index=False)]
+        lines += [f"Note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The exclusion-set table (the other parts have their own ``to_frame``)."""
+        return self.exclusions.copy()
+
+    def _repr_html_(self) -> str:
+        a = self.result.analysis
+        out = f"<div><h4>{html.escape(a.label)} <code>{html.escape(a.code)}</code></h4>"
+        for title, part in (
+            ("Method sensitivity", self.methods),
+            ("Freeman-Tukey guardrail", self.guardrail),
+            ("Leave-one-out", self.leave_one_out),
+            ("Influence", self.influence),
+            ("Small-study effects", self.small_study),
+        ):
+            if part is not None:
+                out += f"<p><b>{title}</b></p>{part._repr_html_()}"
+        if len(self.exclusions):
+            out += "<p><b>Exclusion sets</b></p>" + self.exclusions.to_html(
+                index=False, na_rep="", float_format=lambda x: f"{x:.4g}"
+            )
+        if self.notes:
+            out += "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in self.notes) + "</ul>"
+        return out + "</div>"
+
+    def __repr__(self) -> str:
+        parts = [
+            n
+            for n, p in (
+                ("methods", self.methods),
+                ("leave-one-out", self.leave_one_out),
+                ("small-study", self.small_study),
+            )
+            if p is not None
+        ]
+        if len(self.exclusions):
+            parts.append(f"{len(self.exclusions)} exclusion set(s)")
+        return f"<SensitivityAnalyses {self.result.analysis.code}: {', '.join(parts) or 'none'}>"
+
+
+def _method_sensitivity(r: AnalysisResult) -> tuple[SensitivityResult, FTGuardrailResult | None]:
+    res = cast(PoolResult, r.pooled)
+    m = r.analysis.model
+    iv_method = m.method if m.method != "GLMM" else "REML"
+    if res.options.get("input") == "yi_vi":
+        return _estimate_method_sensitivity(r, iv_method), None
+    size = {"n": "n"} if res.kind == "proportion" else {"time": "time", "n": None}
+    sens = _quiet(
+        method_sensitivity,
+        res.data,
+        events="events",
+        method=cast(Any, iv_method),
+        test=cast(Any, m.test),
+        level=m.level,
+        label="label",
+        pi_method=cast(Any, m.pi_method),
+        **size,
+    )
+    guard = None
+    if res.kind == "proportion" and "PFT" in sens.fits:
+        guard = ft_guardrail(sens.fits["PFT"], warn=False)
+    return sens, guard
+
+
+def _estimate_method_sensitivity(r: AnalysisResult, iv_method: str) -> SensitivityResult:
+    """Method sensitivity of an analysis where estimates join: yi/vi redone per measure."""
+    res = cast(PoolResult, r.pooled)
+    m = r.analysis.model
+    kind = res.kind
+    size = "n" if kind == "proportion" else "time"
+    table = res.data.copy()
+    ex_rows = table["events"].isna() | table[size].isna()
+    measures = ("PLO", "PAS", "PR") if kind == "proportion" else ("IRLN", "IR")
+    rows: list[dict[str, Any]] = []
+    fits: dict[str, PoolResult] = {}
+    notes: list[str] = []
+    glmm_name = "GLMM (binomial-normal)" if kind == "proportion" else "GLMM (Poisson-normal)"
+    counts = table[~ex_rows]
+    row: dict[str, Any] = {
+        "model": glmm_name,
+        "measure": measures[0],
+        "method": "GLMM",
+        "test": m.test,
+    }
+    try:
+        fit_fn = pool_proportions if kind == "proportion" else pool_rates
+        g = _quiet(
+            fit_fn, counts, events="events", measure=measures[0], method="GLMM", test=m.test,
+            level=m.level, label="label", pi_method=m.pi_method, **{size: size},
+        )  # fmt: skip
+        fits[glmm_name] = g
+        row.update(_sens_values(g))
+        row["status"] = (
+            f"counts only: {int(ex_rows.sum())} estimate studies left out (the GLMM needs counts)"
+        )
+    except _FITTING_ERRORS as exc:
+        row.update(converged=False, status=f"not available: {exc}")
+    rows.append(row)
+    for meas in measures:
+        row = {"model": meas, "measure": meas, "method": iv_method, "test": m.test}
+        try:
+            # res.data keeps each study's counts and reported estimate: redo yi/vi per measure
+            base = res.data.drop(columns=["yi", "vi"])
+            yv = study_yi_vi(base, kind=kind, measure=cast(Any, meas))
+            f = _quiet(
+                pool_estimates, base.join(yv[["yi", "vi"]]), measure=cast(Any, meas),
+                method=cast(Any, iv_method), test=cast(Any, m.test), level=m.level,
+                pi_method=cast(Any, m.pi_method), label="label", events="events", **{size: size},
+            )  # fmt: skip
+            fits[meas] = f
+            row.update(_sens_values(f))
+            row["status"] = "ok"
+        except _FITTING_ERRORS as exc:
+            row.update(converged=False, status=f"not available: {exc}")
+        rows.append(row)
+    cols = ["model", "measure", "method", "test", "k", "estimate", "ci_low", "ci_high",
+            "pi_low", "pi_high", "pi_method", "tau2", "i2", "converged", "status"]  # fmt: skip
+    table_out = pd.DataFrame(rows).reindex(columns=cols)
+    table_out["converged"] = table_out["converged"].fillna(False).astype(bool)
+    notes.append("PFT is not fitted: estimates cannot be put on its scale without each study's n")
+    notes.append("tau^2 and I^2 are on each model's own scale and are not comparable across rows")
+    return SensitivityResult(table=table_out, fits=MappingProxyType(fits), notes=tuple(notes))
+
+
+def _sens_values(f: PoolResult) -> dict[str, Any]:
+    return {
+        "k": f.k, "estimate": f.estimate, "ci_low": f.ci_low, "ci_high": f.ci_high,
+        "pi_low": f.pi_low, "pi_high": f.pi_high, "pi_method": f.pi_method, "tau2": f.tau2,
+        "i2": f.i2, "converged": f.converged,
+    }  # fmt: skip
+
+
+def _exclusions(r: AnalysisResult) -> pd.DataFrame:
+    res = cast(PoolResult, r.pooled)
+    rows = []
+    for s in r.analysis.sensitivity.exclude_sets:
+        cells = res.data[s.column].map(_cell_text)
+        out = cells.isin(s.values)
+        row: dict[str, Any] = {
+            "set": s.code,
+            "label": s.label,
+            "excluded": _names(res.data.loc[out, "label"]),
+            "k": int((~out).sum()),
+        }
+        if not out.any():
+            row["note"] = f"no study has {s.column} in {list(s.values)}: same as the analysis"
+            row.update(
+                {
+                    k: getattr(res, k)
+                    for k in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "i2")
+                }
+            )
+        else:
+            try:
+                f = _quiet(refit, res, res.data[~out])
+                row.update(
+                    {
+                        k: getattr(f, k)
+                        for k in (
+                            "estimate",
+                            "ci_low",
+                            "ci_high",
+                            "pi_low",
+                            "pi_high",
+                            "tau2",
+                            "i2",
+                        )
+                    }
+                )
+                row["k"] = f.k
+                row["note"] = "; ".join(f.notes)
+            except _FITTING_ERRORS as exc:
+                row["note"] = f"not fitted: {exc}"
+        rows.append(row)
+    cols = ["set", "label", "excluded", "k", "estimate", "ci_low", "ci_high", "pi_low",
+            "pi_high", "tau2", "i2", "note"]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SensitivitySet:
+    """The sensitivity analyses of every analysis that declares some.
+
+    Attributes
+    ----------
+    analyses : AnalysisSet
+        The results they are run on.
+    results : Mapping[str, SensitivityAnalyses]
+        Analysis code -> its sensitivity analyses (analyses that declare none, or could
+        not be pooled, are absent; ``notes`` says which could not).
+    notes : tuple of str
+    """
+
+    analyses: AnalysisSet
+    results: Mapping[str, SensitivityAnalyses]
+    notes: tuple[str, ...] = ()
+
+    def __getitem__(self, code: str) -> SensitivityAnalyses:
+        return self.results[code]
+
+    def __iter__(self) -> Any:
+        return iter(self.results.values())
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def exclusion_table(self) -> pd.DataFrame:
+        """Every exclusion set of every analysis: ``analysis`` then the set's row."""
+        frames = [
+            s.exclusions.assign(analysis=c) for c, s in self.results.items() if len(s.exclusions)
+        ]
+        if not frames:
+            return pd.DataFrame(columns=["analysis", "set", "label", "excluded", "k"])
+        out = pd.concat(frames, ignore_index=True)
+        return out[["analysis", *[c for c in out.columns if c != "analysis"]]]
+
+    def small_study_table(self) -> pd.DataFrame:
+        """One row an analysis with a small-study test.
+
+        Columns ``analysis, test, predictor, model, k, zval, pval, est, ci_low, ci_high,
+        note``.
+        """
+        rows = []
+        for code, s in self.results.items():
+            t = s.small_study
+            if t is None:
+                continue
+            rows.append(
+                {
+                    "analysis": code, "test": r_name(t.predictor), "predictor": t.predictor,
+                    "model": t.model, "k": t.k, "zval": t.zval, "pval": t.pval, "est": t.est,
+                    "ci_low": t.ci_low, "ci_high": t.ci_high, "note": "; ".join(t.notes),
+                }
+            )  # fmt: skip
+        cols = ["analysis", "test", "predictor", "model", "k", "zval", "pval", "est", "ci_low",
+                "ci_high", "note"]  # fmt: skip
+        return pd.DataFrame(rows, columns=cols)
+
+    def save_tables(self, folder: str | os.PathLike[str]) -> list[Path]:
+        """Write the tables into ``folder``; returns the paths written.
+
+        ``sensitivity_<code>.csv`` (method sensitivity), ``leave_one_out_<code>.csv``,
+        ``exclusion_sets.csv``, ``small_study_tests.csv``.
+        """
+        root = Path(folder)
+        root.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for code, s in self.results.items():
+            if s.methods is not None:
+                paths.append(_write_csv(s.methods.to_frame(), root / f"sensitivity_{code}.csv"))
+            if s.leave_one_out is not None:
+                paths.append(_write_csv(s.leave_one_out.table, root / f"leave_one_out_{code}.csv"))
+        paths.append(_write_csv(self.exclusion_table(), root / "exclusion_sets.csv"))
+        paths.append(_write_csv(self.small_study_table(), root / "small_study_tests.csv"))
+        return paths
+
+    def to_frame(self) -> pd.DataFrame:
+        """The exclusion sets of every analysis (:meth:`exclusion_table`)."""
+        return self.exclusion_table()
+
+    def summary(self) -> str:
+        """Every analysis's sensitivity summary."""
+        if not self.results:
+            return "No sensitivity analyses declared (or none could run)."
+        body = ("\n\n" + "=" * 72 + "\n\n").join(s.summary() for s in self.results.values())
+        return body + "".join(f"\nNote: {n}" for n in self.notes)
+
+    def _repr_html_(self) -> str:
+        if not self.results:
+            return "<p>No sensitivity analyses declared (or none could run).</p>" + "".join(
+                f"<p>{html.escape(n)}</p>" for n in self.notes
+            )
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+        return (
+            "<div>"
+            + "".join(s._repr_html_() for s in self.results.values())
+            + (f"<ul>{notes}</ul>" if notes else "")
+            + "</div>"
+        )
+
+    def __repr__(self) -> str:
+        return f"<SensitivitySet: {len(self.results)} analyses>"
+
+
+def r_name(predictor: str) -> str:
+    """The test's name for a ``regtest`` predictor."""
+    return {"sei": "Egger", "ninv": "Peters"}.get(predictor, predictor)
+
+
+def run_sensitivity(analyses: AnalysisSet) -> SensitivitySet:
+    """Run the sensitivity analyses each analysis declares.
+
+    Parameters
+    ----------
+    analyses : AnalysisSet
+        From :func:`run_analyses`.
+
+    Returns
+    -------
+    SensitivitySet
+
+    Notes
+    -----
+    ``methods``: :func:`review.meta.method_sensitivity` on the analysis's studies (the
+    inverse-variance rows with the analysis's method, REML for a GLMM analysis) and, for
+    proportions, :func:`review.meta.ft_guardrail` on its Freeman-Tukey row; where estimates
+    join, each measure's ``yi``/``vi`` are recomputed and the GLMM row uses the count
+    studies only. ``leave_one_out``: :func:`review.meta.leave_one_out` and
+    :func:`review.meta.influence`. ``funnel``: :func:`review.meta.regtest` (``peters``:
+    predictor 1/n, Egger's ``sei`` when some study has no n) on the analysis or its REML
+    refit. ``exclude_sets``: the analysis refitted without each set.
+
+    References
+    ----------
+    Viechtbauer W, Cheung MWL. *Res Synth Methods* 2010;1:112-25. Peters JL et al. *JAMA*
+    2006;295:676-80. Egger M et al. *BMJ* 1997;315:629-34. Schwarzer G et al. *Res Synth
+    Methods* 2019;10:476-83.
+    """
+    out: dict[str, SensitivityAnalyses] = {}
+    notes: list[str] = []
+    for r in analyses:
+        s = r.analysis.sensitivity
+        if not (s.methods or s.leave_one_out or s.funnel or s.exclude_sets):
+            continue
+        if r.pooled is None:
+            notes.append(f"{r.analysis.code}: no sensitivity analyses (not pooled: {r.status})")
+            continue
+        res = r.pooled
+        part_notes: list[str] = []
+        methods = guard = loo = infl = small = ffit = None
+        if s.methods:
+            try:
+                methods, guard = _method_sensitivity(r)
+            except _FITTING_ERRORS as exc:
+                part_notes.append(f"method sensitivity not run: {exc}")
+        if s.leave_one_out:
+            try:
+                loo = _quiet(leave_one_out, res)
+                infl = _quiet(influence, res)
+            except _FITTING_ERRORS as exc:
+                part_notes.append(f"leave-one-out not run: {exc}")
+        if s.funnel:
+            try:
+                ffit, how = _iv(res)
+                predictor = "ninv" if s.funnel == "peters" else "sei"
+                size = "n" if res.kind == "proportion" else "time"
+                if (
+                    predictor == "ninv"
+                    and not np.isfinite(ffit.studies[size].to_numpy(float)).all()
+                ):
+                    predictor = "sei"
+                    part_notes.append("Peters' test needs every study's n: Egger's test used")
+                small = _quiet(regtest, ffit, predictor=predictor)
+                if how:
+                    part_notes.append(f"funnel plot and test: {how}")
+            except _FITTING_ERRORS as exc:
+                part_notes.append(f"small-study test not run: {exc}")
+        out[r.analysis.code] = SensitivityAnalyses(
+            result=r,
+            methods=methods,
+            guardrail=guard,
+            leave_one_out=loo,
+            influence=infl,
+            small_study=small,
+            funnel_fit=ffit,
+            exclusions=_exclusions(r),
+            notes=tuple(part_notes),
+        )
+    return SensitivitySet(analyses=analyses, results=MappingProxyType(out), notes=tuple(notes))
+
+
+# --------------------------------------------------------------------------- comparisons
+@dataclass(frozen=True, slots=True, eq=False)
+class ComparisonResult:
+    """The review's estimates beside a published one.
+
+    Attributes
+    ----------
+    comparison : Comparison
+        The declaration.
+    table : pandas.DataFrame
+        From :func:`review.report.compare_estimates` (percent).
+    studies : pandas.DataFrame
+        The ``studies.csv`` columns the comparison names (e.g. whether the published
+        review included each study); empty when it names none.
+    notes : tuple of str
+    """
+
+    comparison: Comparison
+    table: pd.DataFrame
+    studies: pd.DataFrame
+    notes: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        """The comparison table and the study columns, as text."""
+        lines = [self.comparison.label]
+        if self.comparison.description:
+            lines.append(self.comparison.description)
+        lines.append(self.table.to_string(index=False))
+        if len(self.studies.columns):
+            lines += ["", self.studies.to_string(index=False)]
+        return "\n".join(lines + [f"Note: {n}" for n in self.notes])
+
+    def to_frame(self) -> pd.DataFrame:
+        """The comparison table."""
+        return self.table.copy()
+
+    def _repr_html_(self) -> str:
+        out = f"<div><h4>{html.escape(self.comparison.label)}</h4>"
+        if self.comparison.description:
+            out += f"<p>{html.escape(self.comparison.description)}</p>"
+        out += self.table.to_html(index=False, na_rep="", float_format=lambda x: f"{x:.3g}")
+        if len(self.studies.columns):
+            out += self.studies.to_html(index=False, na_rep="")
+        out += "".join(f"<p>{html.escape(n)}</p>" for n in self.notes)
+        return out + "</div>"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ComparisonSet:
+    """Every declared comparison: code -> :class:`ComparisonResult`."""
+
+    results: Mapping[str, ComparisonResult]
+
+    def __getitem__(self, code: str) -> ComparisonResult:
+        return self.results[code]
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def save_tables(self, folder: str | os.PathLike[str]) -> list[Path]:
+        """Write ``comparison_<code>.csv`` for each; returns the paths written."""
+        root = Path(folder)
+        root.mkdir(parents=True, exist_ok=True)
+        return [_write_csv(c.table, root / f"comparison_{k}.csv") for k, c in self.results.items()]
+
+    def to_frame(self) -> pd.DataFrame:
+        """All comparison tables, one under the other, with a ``comparison`` column."""
+        frames = [c.table.assign(comparison=k) for k, c in self.results.items()]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def summary(self) -> str:
+        """Every comparison as text."""
+        if not self.results:
+            return "The protocol declares no comparisons."
+        return "\n\n".join(c.summary() for c in self.results.values())
+
+    def _repr_html_(self) -> str:
+        if not self.results:
+            return "<p>The protocol declares no comparisons.</p>"
+        return "".join(c._repr_html_() for c in self.results.values())
+
+    def __repr__(self) -> str:
+        return f"<ComparisonSet: {list(self.results)}>"
+
+
+def compare_published(analyses: AnalysisSet, review_dir: str | os.PathLike[str]) -> ComparisonSet:
+    """Set the review's estimates beside the published ones its protocol names.
+
+    Parameters
+    ----------
+    analyses : AnalysisSet
+        From :func:`run_analyses`.
+    review_dir : path-like
+        The review folder; each comparison's ``file`` is relative to it.
+
+    Returns
+    -------
+    ComparisonSet
+
+    Raises
+    ------
+    review.errors.ExtractionError
+        A published-facts file that fails :func:`review.report.load_published`.
+    """
+    root = Path(review_dir)
+    out: dict[str, ComparisonResult] = {}
+    for c in analyses.protocol.comparisons.values():
+        published = load_published(root / c.file)
+        ours = {
+            f"This review: {analyses[a].analysis.label}": cast(PoolResult, analyses[a].pooled)
+            for a in c.analyses
+            if analyses[a].pooled is not None
+        }
+        notes = [
+            f"{a}: not pooled ({analyses[a].status})"
+            for a in c.analyses
+            if analyses[a].pooled is None
+        ]
+        table = compare_estimates(
+            ours,
+            published,
+            published_label=c.published_label,
+            quantity=c.quantity,
+            patients=c.patients,
+            studies=c.studies,
+        )
+        cols = list(c.columns)
+        studies = analyses.extraction.studies[cols].copy() if cols else pd.DataFrame()
+        out[c.code] = ComparisonResult(
+            comparison=c, table=table, studies=studies, notes=tuple(notes)
+        )
+    return ComparisonSet(results=MappingProxyType(out))
