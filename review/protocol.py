@@ -78,6 +78,7 @@ __all__ = [
     "STUDY_ID_COLUMNS",
     "SUPPORTED_SCHEMA_VERSIONS",
     "TIME_UNITS",
+    "Amendment",
     "Analysis",
     "Comparison",
     "Covariate",
@@ -171,6 +172,20 @@ _COMMON_PROPERTIES: dict[str, Any] = {
                 "query": _TEXT,
                 "snapshot": {"type": ["string", "null"]},
                 "kind": {"enum": ["database", "register", "other"]},
+            },
+        },
+    },
+    "amendments": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["date", "section", "change", "reason"],
+            "additionalProperties": False,
+            "properties": {
+                "date": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+                "section": _TEXT,
+                "change": _TEXT,
+                "reason": _TEXT,
             },
         },
     },
@@ -698,6 +713,31 @@ class Comparison:
 
 
 @dataclass(frozen=True, slots=True)
+class Amendment:
+    """A dated change to the protocol after it was first written (its history).
+
+    A protocol changed after screening or extraction began keeps what changed, when and why:
+    a methods reviewer reads these beside the decisions they touch (PRISMA 2020 item 24c).
+
+    Attributes
+    ----------
+    date : str
+        ``YYYY-MM-DD``.
+    section : str
+        The part of the protocol changed (``eligibility``, ``outcomes.<code>``, ...).
+    change : str
+        What was changed, in words.
+    reason : str
+        Why; and whether the change was made before or after the data were seen.
+    """
+
+    date: str
+    section: str
+    change: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Database:
     """One database (or register) searched, with the query as run.
 
@@ -767,6 +807,8 @@ class Protocol:
         Published estimates to compare with, by code.
     extraction_folder : str
         The extraction folder named by the protocol (``extraction``).
+    amendments : tuple of Amendment
+        The protocol's history: dated changes with their reasons, oldest first.
     extra : Mapping[str, Any]
         Further top-level keys of the file, read-only.
     """
@@ -793,6 +835,7 @@ class Protocol:
     analyses: Mapping[str, Analysis] = field(default_factory=lambda: MappingProxyType({}))
     comparisons: Mapping[str, Comparison] = field(default_factory=lambda: MappingProxyType({}))
     extraction_folder: str = "extraction"
+    amendments: tuple[Amendment, ...] = ()
 
     def __repr__(self) -> str:
         where = f" from {self.path}" if self.path else ""
@@ -882,6 +925,10 @@ class Protocol:
             out += "<p><b>Analyses</b></p>" + table(
                 [_analysis_row(a) for a in self.analyses.values()]
             )
+        if self.amendments:
+            out += "<p><b>Amendments</b></p>" + table(
+                [(a.date, a.section, a.change, a.reason) for a in self.amendments]
+            )
         return out + "</div>"
 
     def summary(self) -> str:
@@ -906,6 +953,11 @@ class Protocol:
         if self.analyses:
             lines += ["", "Analyses:"]
             lines += ["  " + " | ".join(_analysis_row(a)) for a in self.analyses.values()]
+        if self.amendments:
+            lines += ["", "Amendments:"]
+            lines += [
+                f"  {a.date} [{a.section}] {a.change} Reason: {a.reason}" for a in self.amendments
+            ]
         return "\n".join(lines)
 
 
@@ -1535,6 +1587,7 @@ def protocol_from_mapping(
     screening = data.get("screening") or {}
     highlight = screening.get("highlight") or {}
     top = set(schema["properties"])
+    amendments = _amendments(data.get("amendments") or [], ck)
     return Protocol(
         path=None if path is None else Path(path),
         schema_version=version,
@@ -1553,8 +1606,33 @@ def protocol_from_mapping(
         highlight_include=_as_tuple(highlight.get("include")),
         highlight_exclude=_as_tuple(highlight.get("exclude")),
         extra=MappingProxyType({k: v for k, v in data.items() if k not in top}),
+        amendments=amendments,
         **v2,
     )
+
+
+def _amendments(items: Sequence[Mapping[str, Any]], ck: _Checker) -> tuple[Amendment, ...]:
+    """The dated amendments, checked: real calendar dates, oldest first."""
+    import datetime as dt
+
+    out: list[Amendment] = []
+    last = ""
+    for i, a in enumerate(items):
+        try:
+            dt.date.fromisoformat(a["date"])
+        except ValueError:
+            ck.fail(
+                f"amendment date {a['date']!r} is not a calendar date", ["amendments", i, "date"]
+            )
+        if a["date"] < last:
+            ck.fail(
+                f"amendment dated {a['date']} follows one dated {last}: list amendments oldest "
+                "first (the protocol's history)",
+                ["amendments", i, "date"],
+            )
+        last = a["date"]
+        out.append(Amendment(a["date"], a["section"], a["change"], a["reason"]))
+    return tuple(out)
 
 
 def load_protocol(path: str | os.PathLike[str]) -> Protocol:
