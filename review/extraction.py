@@ -23,7 +23,8 @@ The checks (a number that fails them cannot be pooled honestly):
 
 * required columns present, no column the protocol does not declare, ``study_id`` unique;
 * covariate cells of their declared type (categorical values from the declared list);
-* every number has a PMID (digits) that is one of the study's reports, and a location;
+* every number has a PMID (digits; a DOI for a report PubMed does not index) that is one of
+  the study's reports, and a location;
 * a field the protocol declares; counts whole and >= 0, person-time > 0, numbers within
   their declared bounds (a duration > 0);
 * for an outcome counting patients, events not above its denominator; a subtype not above
@@ -92,6 +93,10 @@ _ESTIMATE_FRAME_COLUMNS: Final[list[str]] = [
     "scale", "reported", "pmid", "location", "note", "line",
 ]  # fmt: skip
 _PMID = re.compile(r"^\d{1,9}$")
+#: A report's identifier in ``pmid``/``report_pmids``: its PMID, or for a report PubMed does
+#: not index (found by other methods, e.g. on a publisher's or repository's page) its DOI.
+_REPORT_ID = re.compile(r"^(?:\d{1,9}|10\.\d{4,9}/\S+)$")
+_REPORT_ID_RULE = "a PMID (digits) or, for a report without one, its DOI (10.xxxx/...)"
 _RATE_SCALE = re.compile(r"^per\s+([0-9][0-9,]*(?:\.[0-9]+)?)\s+(person-[a-z]+)$")
 _TRUE = {"true", "yes"}
 _FALSE = {"false", "no"}
@@ -295,18 +300,18 @@ def _check_studies(df: pd.DataFrame, proto: Protocol, path: Path) -> dict[str, d
                 column="label",
             )
         labels[row["label"]] = line
-        if not _PMID.match(row["pmid"]):
+        if not _REPORT_ID.match(row["pmid"]):
             raise ExtractionError(
-                f"pmid {row['pmid']!r} is not a PubMed identifier (digits only)",
+                f"pmid {row['pmid']!r} is not {_REPORT_ID_RULE}",
                 path=path,
                 row=line,
                 column="pmid",
             )
         if "report_pmids" in df.columns:
             for p in _pmids(row["report_pmids"]):
-                if not _PMID.match(p):
+                if not _REPORT_ID.match(p):
                     raise ExtractionError(
-                        f"report_pmids entry {p!r} is not a PubMed identifier",
+                        f"report_pmids entry {p!r} is not {_REPORT_ID_RULE}",
                         path=path,
                         row=line,
                         column="report_pmids",
@@ -575,9 +580,9 @@ def _check_outcome_rows(
                 row=line,
                 column="pmid",
             )
-        if not _PMID.match(row["pmid"]):
+        if not _REPORT_ID.match(row["pmid"]):
             raise ExtractionError(
-                f"pmid {row['pmid']!r} is not a PubMed identifier",
+                f"pmid {row['pmid']!r} is not {_REPORT_ID_RULE}",
                 path=path,
                 row=line,
                 column="pmid",
@@ -1031,6 +1036,8 @@ def report_study_map(studies: pd.DataFrame) -> dict[str, str]:
 
     A study is identified by its primary report (the ``pmid`` column): every PubMed record of
     its reports (``pmid`` and ``report_pmids``) maps to the record id of that primary report.
+    A report identified by its DOI (no PMID: found by other methods) is the record
+    ``doi:<DOI>``.
     Strata of one study (rows sharing a primary PMID, e.g. one row a subgroup) are one study.
 
     Parameters
@@ -1048,6 +1055,8 @@ def report_study_map(studies: pd.DataFrame) -> dict[str, str]:
     >>> import pandas as pd
     >>> report_study_map(pd.DataFrame({"pmid": ["1", "1"], "report_pmids": ["1;2", "1"]}))
     {'pubmed:1': 'pubmed:1', 'pubmed:2': 'pubmed:1'}
+    >>> report_study_map(pd.DataFrame({"pmid": ["10.1000/x1"]}))
+    {'doi:10.1000/x1': 'doi:10.1000/x1'}
     """
     mapping: dict[str, str] = {}
     reports = studies["report_pmids"] if "report_pmids" in studies.columns else None
@@ -1056,5 +1065,10 @@ def report_study_map(studies: pd.DataFrame) -> dict[str, str]:
         if reports is not None and isinstance(reports.iloc[i], str):
             pmids += _pmids(reports.iloc[i])
         for p in pmids:
-            mapping[f"pubmed:{p}"] = f"pubmed:{primary}"
+            mapping[_record_of(p)] = _record_of(primary)
     return mapping
+
+
+def _record_of(report: str) -> str:
+    """The record id of a report: ``pubmed:<PMID>``, or ``doi:<DOI>`` (lower case)."""
+    return f"pubmed:{report}" if _PMID.match(report) else f"doi:{report.lower()}"

@@ -702,3 +702,19 @@ def test_final_decisions_agree_with_the_screening_log(tmp_path_factory, rows):
         for row in final_decisions(make_log(rows)).itertuples(index=False)
     }
     assert mine == theirs
+
+
+def test_an_other_method_report_without_pmid_is_matched_by_its_doi():
+    """web:1 has no PMID: included, it is found in the extraction table by its DOI."""
+    other = OTHER.assign(doi=[None, None, "10.1002/ABC.1"])
+    rows = [r for r in ROWS if r[0] != "web:1"] + [("web:1", FT, "A", "include", None)]
+    ext = pd.concat(
+        [EXTRACTION, pd.DataFrame({"study_id": ["Web2025"], "pmid": ["10.1002/abc.1"]})],
+        ignore_index=True,
+    )
+    c = counts(other_methods=other, decisions=make_log(rows), included_studies=ext)
+    assert c.other is not None and c.other.reports_included == 2
+    # without the extraction row the check names the missing study
+    with pytest.raises(PrismaInconsistency) as ei:
+        counts(other_methods=other, decisions=make_log(rows), included_studies=EXTRACTION)
+    assert "web:1" in problems_of(ei)
