@@ -48,13 +48,19 @@ def study_frame(k: int, seed: int = 7, long_label: bool = True) -> pd.DataFrame:
     ev[min(2, k - 1)] = 0  # one zero-event study
     labels = [f"Study {chr(65 + i % 26)}{i // 26 or ''} {2012 + (i * 7) % 13}" for i in range(k)]
     if long_label:
-        labels[1] = ("ZUMA-1 long-term follow-up of axicabtagene ciloleucel in refractory "
-                     "large B-cell lymphoma (Neelapu et al.) 2019")
-    return pd.DataFrame({
-        "label": labels, "events": ev, "n": n,
-        "person_years": np.round(n * rng.uniform(1.0, 3.0, k), 1),
-        "target": np.where(np.arange(k) % 3 == 0, "BCMA", "CD19"),
-    })
+        labels[1] = (
+            "ZUMA-1 long-term follow-up of axicabtagene ciloleucel in refractory "
+            "large B-cell lymphoma (Neelapu et al.) 2019"
+        )
+    return pd.DataFrame(
+        {
+            "label": labels,
+            "events": ev,
+            "n": n,
+            "person_years": np.round(n * rng.uniform(1.0, 3.0, k), 1),
+            "target": np.where(np.arange(k) % 3 == 0, "BCMA", "CD19"),
+        }
+    )
 
 
 def texts(fig) -> dict[str, str]:
@@ -71,7 +77,7 @@ def num(s: str) -> float:
 
 
 def interval(s: str) -> tuple[float, float]:
-    m = re.fullmatch(r"\[(-?[\d.]+), (-?[\d.]+)\]", s)
+    m = re.fullmatch(r"\[(-?[\d.]+), (-?[\d.]+)\]§?", s)
     assert m, s
     return float(m.group(1)), float(m.group(2))
 
@@ -82,8 +88,9 @@ def close(printed: float, value: float, digits: int, mult: float = 1.0) -> bool:
 
 @pytest.fixture(scope="module")
 def res():
-    return pool_proportions(study_frame(12), events="events", n="n", measure="PLO",
-                            method="REML", label="label")
+    return pool_proportions(
+        study_frame(12), events="events", n="n", measure="PLO", method="REML", label="label"
+    )
 
 
 def test_study_rows_print_the_result(res):
@@ -139,8 +146,11 @@ def test_pooled_rows_heterogeneity_and_prediction_interval(res):
     assert close(lo, res.pi_low, 1, 100) and close(hi, res.pi_high, 1, 100)
     # heterogeneity line, read back number by number
     het = " ".join(tx["text:het"].replace("\u00a0", " ").split())
-    m = re.fullmatch(r"Heterogeneity: I² = ([\d.]+)%, τ² = ([\d.]+), Q = ([\d.]+) "
-                     r"\(df = (\d+)\), p (=|<) (\.\d+)", het)
+    m = re.fullmatch(
+        r"Heterogeneity: I² = ([\d.]+)%, τ² = ([\d.]+), Q = ([\d.]+) "
+        r"\(df = (\d+)\), p (=|<) (\.\d+)",
+        het,
+    )
     assert m, het
     assert m.group(1) == fmt_x(res.i2, 1) and close(float(m.group(1)), res.i2, 1)
     assert m.group(2) == fmt_x(res.tau2, 4) and close(float(m.group(2)), res.tau2, 4)
@@ -152,16 +162,27 @@ def test_pooled_rows_heterogeneity_and_prediction_interval(res):
 
 def test_footnote_names_measure_method_test_and_pi_method(res):
     foot = " ".join(texts(forest(res))["footnote"].replace("\u00a0", " ").split())
-    for name in (MEASURES[res.measure].long_name, METHODS[res.method].long_name,
-                 TESTS[res.test].long_name):
+    for name in (
+        MEASURES[res.measure].long_name,
+        METHODS[res.method].long_name,
+        TESTS[res.test].long_name,
+    ):
         assert " ".join(name.split()) in foot, name
     assert "95% PI: z (as metafor predict())" in foot
     assert "Clopper-Pearson" in foot
 
 
 def test_pi_method_t_distribution_named(res):
-    knha = pool_proportions(study_frame(12), events="events", n="n", measure="PLO",
-                            method="REML", test="knha", pi_method="riley", label="label")
+    knha = pool_proportions(
+        study_frame(12),
+        events="events",
+        n="n",
+        measure="PLO",
+        method="REML",
+        test="knha",
+        pi_method="riley",
+        label="label",
+    )
     foot = " ".join(texts(forest(knha))["footnote"].split())
     assert knha.link.pi_df is not None
     lost = round(knha.k - knha.link.pi_df)
@@ -171,10 +192,13 @@ def test_pi_method_t_distribution_named(res):
     assert close(lo, knha.pi_low, 1, 100) and close(hi, knha.pi_high, 1, 100)
 
 
-@pytest.mark.parametrize("sort,key", [
-    ("estimate", lambda st: st["estimate"].to_numpy()),
-    ("precision", lambda st: np.sqrt(st["vi"].to_numpy())),
-])
+@pytest.mark.parametrize(
+    "sort,key",
+    [
+        ("estimate", lambda st: st["estimate"].to_numpy()),
+        ("precision", lambda st: np.sqrt(st["vi"].to_numpy())),
+    ],
+)
 def test_sorting(res, sort, key):
     tx = texts(forest(res, sort=sort))
     st = res.studies
@@ -185,8 +209,10 @@ def test_sorting(res, sort, key):
 
 def test_sort_by_year_from_labels(res):
     tx = texts(forest(res, sort="year"))
-    years = [int(re.findall(r"(?:19|20)\d\d", " ".join(tx[f"label:study:{i}"].split()))[-1])
-             for i in range(res.k)]
+    years = [
+        int(re.findall(r"(?:19|20)\d\d", " ".join(tx[f"label:study:{i}"].split()))[-1])
+        for i in range(res.k)
+    ]
     assert years == sorted(years)
 
 
@@ -220,8 +246,9 @@ def test_subgroup_blocks_and_test_for_differences(res):
         assert n_rows == g.k
     assert tx["est:pooled:random"] == fmt_x(100 * sg.overall.estimate, 1)
     test = " ".join(tx["text:subgroup-test"].replace("\u00a0", " ").split())
-    m = re.fullmatch(r"Test for subgroup differences: Q = ([\d.]+), df = (\d+), p (=|<) (\.\d+)",
-                     test)
+    m = re.fullmatch(
+        r"Test for subgroup differences: Q = ([\d.]+), df = (\d+), p (=|<) (\.\d+)", test
+    )
     assert m, test
     assert close(float(m.group(1)), sg.q_between, 2) and int(m.group(2)) == sg.q_between_df
     # weights shown are the overall fit's, and the group rows sum them
@@ -260,8 +287,9 @@ def test_cumulative_rows(res):
 
 @pytest.mark.parametrize("k,exploratory", [(8, True), (12, False)])
 def test_funnel_prints_regtest(k, exploratory):
-    r = pool_proportions(study_frame(k), events="events", n="n", measure="PLO", method="REML",
-                         label="label")
+    r = pool_proportions(
+        study_frame(k), events="events", n="n", measure="PLO", method="REML", label="label"
+    )
     for test, pred in (("egger", "sei"), ("peters", "ninv")):
         rt = regtest(r, predictor=pred)
         txt = " ".join(texts(funnel(r, test=test))["funnel-test"].replace("\u00a0", " ").split())
@@ -321,8 +349,10 @@ def test_bad_options(res):
 
 
 def test_wrap_keeps_every_word_and_width():
-    s = ("ZUMA-1 long-term follow-up of axicabtagene ciloleucel (Neelapu et al.) "
-         "Supercalifragilisticexpialidociousstudyname 2019")
+    s = (
+        "ZUMA-1 long-term follow-up of axicabtagene ciloleucel (Neelapu et al.) "
+        "Supercalifragilisticexpialidociousstudyname 2019"
+    )
     lines = L.wrap(s, 1.2)
     assert all(L.text_width(line) <= 1.2 + 1e-9 for line in lines)
     assert "".join("".join(lines).split()) == "".join(s.split())
@@ -332,11 +362,13 @@ def test_method_sensitivity_rows():
     sens = method_sensitivity(study_frame(12), events="events", n="n", label="label")
     tx = texts(method_sensitivity_plot(sens))
     table = sens.table.reset_index(drop=True)
-    drawn = 0
+    drawn = truncated = 0
     for i, r in table.iterrows():
         if r["status"] != "ok":
-            assert str(r["status"]) in tx["footnote"].replace("\n", " ") or "‡" in tx[
-                f"label:model:{i}"]
+            assert (
+                str(r["status"]) in tx["footnote"].replace("\n", " ")
+                or "‡" in tx[f"label:model:{i}"]
+            )
             continue
         assert tx[f"label:model:{i}"].replace("\n", " ") == r["model"]
         assert int(tx[f"k:model:{i}"]) == r["k"]
@@ -344,10 +376,16 @@ def test_method_sensitivity_rows():
         lo, hi = interval(tx[f"ci:model:{i}"])
         assert close(lo, r["ci_low"], 1, 100) and close(hi, r["ci_high"], 1, 100)
         lo, hi = interval(tx[f"pi:model:{i}"])
-        assert close(lo, r["pi_low"], 1, 100) and close(hi, r["pi_high"], 1, 100)
+        # a proportion's bounds are shown within [0, 1], marked and footnoted when cut
+        assert close(lo, max(r["pi_low"], 0), 1, 100) and close(hi, min(r["pi_high"], 1), 1, 100)
+        if r["pi_low"] < 0:
+            truncated += 1
+            assert tx[f"pi:model:{i}"].endswith("§")
         assert tx[f"tau2:model:{i}"] == fmt_x(r["tau2"], 4)
         drawn += 1
     assert drawn >= 4
+    assert truncated >= 1  # the raw-proportion (PR) model's PI reaches below 0 here
+    assert "§ Interval truncated at 0" in tx["footnote"].replace("\n", " ")
 
 
 def test_figure_displays_in_jupyter_without_pyplot(res):
@@ -369,8 +407,7 @@ def test_one_study_subgroup_has_no_pooled_row():
 
 def test_funnel_of_a_glmm_tests_the_inverse_variance_refit():
     g = pool_proportions(study_frame(12), events="events", n="n", method="GLMM", label="label")
-    iv = pool_proportions(study_frame(12), events="events", n="n", method="REML",
-                          label="label")
+    iv = pool_proportions(study_frame(12), events="events", n="n", method="REML", label="label")
     rt = regtest(iv, predictor="ninv")
     txt = " ".join(texts(funnel(g, test="peters"))["funnel-test"].replace("\u00a0", " ").split())
     assert "A GLMM has no regression test" in txt
@@ -430,8 +467,7 @@ def test_wrap_keeps_statistics_and_citations_together():
 
     with style():
         note = (
-            "Exploratory: k = 6 < 10 studies; asymmetry tests have low power "
-            "(Sterne et al. 2011)."
+            "Exploratory: k = 6 < 10 studies; asymmetry tests have low power (Sterne et al. 2011)."
         )
         for width in (1.6, 2.0, 2.5, 3.0, 3.5):
             lines = L.wrap(note, width)
@@ -453,8 +489,23 @@ def test_wrap_property_with_relations_and_citations():
     from review.plots._style import style
 
     words = st.sampled_from(
-        ["k", "=", "<", "6", "p", ".0008", "et", "al.", "2011).", "(Sterne", "long-term",
-         "CART-SIE", "T)", "x", "Immunotherapy"]
+        [
+            "k",
+            "=",
+            "<",
+            "6",
+            "p",
+            ".0008",
+            "et",
+            "al.",
+            "2011).",
+            "(Sterne",
+            "long-term",
+            "CART-SIE",
+            "T)",
+            "x",
+            "Immunotherapy",
+        ]
     )
 
     @settings(max_examples=200, deadline=None)

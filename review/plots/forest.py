@@ -34,7 +34,7 @@ from matplotlib.patches import Polygon, Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
 from review._display import SCALES, Scale, ScaleInfo, Sort, XScale
-from review._format import fmt_p, fmt_x
+from review._format import clip_proportion, fmt_p, fmt_shown, fmt_x
 from review.errors import OptionError
 from review.plots import _layout as L
 from review.plots._style import OKABE_ITO, RC, ReviewFigure, style
@@ -115,12 +115,42 @@ def _fmt_count(v: Any) -> str:
 
 
 def _fmt_est(v: float, s: _ScaleInfo, digits: int) -> str:
-    return fmt_x(v * s.mult, digits)
+    # a small estimate is never printed as 0.00 (fmt_shown adds the digits it needs)
+    return fmt_shown(v * s.mult, digits)
+
+
+#: Mark beside a proportion's interval cut to [0, 1] for display (explained in a footnote).
+_TRUNC_MARK = "§"
+_TRUNC_FOOT = (
+    "§ Interval truncated at 0 (or 1): the model's own interval reaches outside [0, 1], "
+    "where a proportion cannot lie (the raw-proportion model's symmetric interval); the "
+    "tables keep the model's value."
+)
 
 
 def _fmt_ci(lo: float, hi: float, s: _ScaleInfo, digits: int) -> str:
-    # same helper pair as fmt_ci, with an en dash-free comma separator as metafor prints
-    return f"[{fmt_x(lo * s.mult, digits)}, {fmt_x(hi * s.mult, digits)}]"
+    # same helper pair as fmt_ci, with an en dash-free comma separator as metafor prints;
+    # a proportion's bounds are never shown outside [0, 1]
+    mark = ""
+    if s.kind == "proportion":
+        lo, hi, note = clip_proportion(lo, hi)
+        mark = _TRUNC_MARK if note else ""
+    return f"[{fmt_shown(lo * s.mult, digits)}, {fmt_shown(hi * s.mult, digits)}]{mark}"
+
+
+def _clip_glyphs(t: _Table) -> list[str]:
+    """A proportion table's glyphs cut to [0, 1]; the footnote when a cell was truncated."""
+    if t.kind != "proportion":
+        return []
+    for r in t.rows:
+        if r.glyph is not None:
+            g = list(r.glyph)
+            for i in (1, 2, 3):
+                if i < len(g) and isinstance(g[i], float | int) and not isinstance(g[i], bool):
+                    g[i] = min(max(float(g[i]), 0.0), 1.0)
+            r.glyph = tuple(g)
+    marked = any(_TRUNC_MARK in v for r in t.rows for v in r.cells.values())
+    return [_TRUNC_FOOT] if marked and _TRUNC_FOOT not in t.footnote else []
 
 
 def _fmt_p_eq(p: float) -> str:
@@ -1071,6 +1101,7 @@ def _draw_glyphs(pax: Axes, t: _Table, lo: float, hi: float, lay: dict[str, Any]
 
 # ------------------------------------------------------------------------ public API
 def _new_figure(t: _Table, ax: Axes | None, width: float | None) -> Figure:
+    t.footnote = [*t.footnote, *_clip_glyphs(t)]
     with style():
         if ax is None:
             fig = ReviewFigure()
