@@ -41,7 +41,7 @@ import html
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from os import PathLike
 from pathlib import Path
@@ -56,12 +56,15 @@ __all__ = [
     "ESTIMATE_COLUMNS",
     "ESTIMATE_TYPES",
     "OUTCOME_COLUMNS",
+    "OVERLAP_COLUMNS",
+    "OVERLAP_FILE",
     "STUDY_COLUMNS",
     "Extraction",
     "load_extraction",
     "parse_scale",
     "provenance",
     "read_extraction",
+    "read_overlap",
     "report_study_map",
     "time_factor",
 ]
@@ -758,6 +761,9 @@ class Extraction:
         outcome's scale (proportion 0-1, or rate per person-year; NaN where not given)
         ``, ci_level, estimate_type, scale`` (as written) ``, reported`` (the value as
         written) ``, pmid, location, note, line``.
+    overlap : pandas.DataFrame
+        The overlap map (``overlap.csv``, :func:`read_overlap`; no rows when the folder has
+        none): cohorts that may share patients, with the evidence for each link.
     """
 
     protocol: Protocol
@@ -765,6 +771,7 @@ class Extraction:
     studies: pd.DataFrame
     numbers: pd.DataFrame
     estimates: pd.DataFrame
+    overlap: pd.DataFrame = field(default_factory=lambda: _EMPTY_OVERLAP.copy())
 
     def outcome_table(self, code: str) -> pd.DataFrame:
         """One row a study with what it gives for outcome ``code``, ready to pool.
@@ -981,7 +988,97 @@ def read_extraction(
         )
     est_frame = pd.DataFrame(erows, columns=_ESTIMATE_FRAME_COLUMNS)
     wide.attrs["provenance"] = prov
-    return Extraction(protocol=proto, folder=root, studies=wide, numbers=prov, estimates=est_frame)
+    overlap = read_overlap(root / OVERLAP_FILE, ids) if (root / OVERLAP_FILE).is_file() else None
+    return Extraction(
+        protocol=proto,
+        folder=root,
+        studies=wide,
+        numbers=prov,
+        estimates=est_frame,
+        overlap=_EMPTY_OVERLAP.copy() if overlap is None else overlap,
+    )
+
+
+#: The overlap map: pairs of cohorts that may share patients, with the evidence.
+OVERLAP_FILE = "overlap.csv"
+#: Columns of ``overlap.csv``: ``study_id`` is the report left out when the pair's overlap
+#: is removed (the smaller or single-centre one), ``overlaps_with`` the one kept.
+OVERLAP_COLUMNS: Final[tuple[str, ...]] = (
+    "study_id", "overlaps_with", "relation", "evidence", "source_url",
+)  # fmt: skip
+_EMPTY_OVERLAP = pd.DataFrame(columns=[*OVERLAP_COLUMNS, "line"])
+
+
+def read_overlap(path: str | PathLike[str], study_ids: Any) -> pd.DataFrame:
+    """Read and check ``overlap.csv``: cohorts that may share patients, and the evidence.
+
+    One row a pair. ``study_id`` and ``overlaps_with`` name the two cohorts; at least one
+    must be a study of ``studies.csv`` (the other may be a report outside the review,
+    described in words, when the link documents why it was left out). ``relation`` is one
+    of :data:`review.protocol.OVERLAP_RELATIONS`; ``evidence`` says what shows the link (or
+    why it cannot be ruled out) and ``source_url`` where it was read. A sensitivity analysis
+    removes overlap by leaving out each pair's ``study_id`` (``exclude_sets: overlap:``).
+
+    Parameters
+    ----------
+    path : path-like
+        The CSV.
+    study_ids : iterable of str
+        The study ids of ``studies.csv``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`OVERLAP_COLUMNS` and ``line`` (in the file).
+
+    Raises
+    ------
+    review.errors.ExtractionError
+        A missing column or cell, an unknown relation, a pair naming no study of the review
+        or a study twice, a repeated pair (naming file, line and column).
+    """
+    from review.protocol import OVERLAP_RELATIONS
+
+    path = Path(path)
+    df = _read_csv(path, OVERLAP_COLUMNS, OVERLAP_COLUMNS)
+    ids = set(study_ids)
+    seen: dict[frozenset[str], int] = {}
+    for line, row in df.iterrows():
+        ln = cast(int, line)
+        for col in OVERLAP_COLUMNS:
+            if not row[col]:
+                raise ExtractionError(f"{col} is empty", path=path, row=ln, column=col)
+        if row["relation"] not in OVERLAP_RELATIONS:
+            raise ExtractionError(
+                f"relation {row['relation']!r} is not one of {list(OVERLAP_RELATIONS)}",
+                path=path,
+                row=ln,
+                column="relation",
+            )
+        a, b = row["study_id"], row["overlaps_with"]
+        if a == b:
+            raise ExtractionError(
+                f"{a!r} overlaps with itself", path=path, row=ln, column="overlaps_with"
+            )
+        if a not in ids and b not in ids:
+            raise ExtractionError(
+                f"neither {a!r} nor {b!r} is a study of studies.csv",
+                path=path,
+                row=ln,
+                column="study_id",
+            )
+        pair = frozenset((a, b))
+        if pair in seen:
+            raise ExtractionError(
+                f"the pair {a!r}, {b!r} is already on line {seen[pair]}",
+                path=path,
+                row=ln,
+                column="overlaps_with",
+            )
+        seen[pair] = ln
+    out = df.copy()
+    out["line"] = out.index.astype(int)
+    return out.reset_index(drop=True)
 
 
 def load_extraction(

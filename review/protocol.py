@@ -70,6 +70,7 @@ __all__ = [
     "ESTIMATE_POLICIES",
     "FIELD_TYPES",
     "NOT_RETRIEVED",
+    "OVERLAP_RELATIONS",
     "PERSON_TIME_UNITS",
     "PROTOCOL_SCHEMA",
     "PROTOCOL_SCHEMA_V1",
@@ -123,6 +124,12 @@ DERIVATION_RULES = ("count_times_duration",)
 COVARIATE_TYPES = ("categorical", "number", "integer", "text", "boolean")
 #: Whether studies that report only an estimate with its CI or SE join an analysis.
 ESTIMATE_POLICIES = ("include", "exclude")
+#: How two cohorts of ``extraction/overlap.csv`` may share patients: ``same_cohort`` (two
+#: reports of one cohort), ``subset`` (one cohort's patients are among the other's),
+#: ``shared_centre`` (a centre contributed to both in overlapping periods), ``possible``
+#: (overlap cannot be ruled out from the reports: same country, period and products, the
+#: centres not listed).
+OVERLAP_RELATIONS = ("same_cohort", "subset", "shared_centre", "possible")
 #: Columns of ``studies.csv`` that identify a study and its reports (not covariates).
 STUDY_ID_COLUMNS = ("study_id", "label", "pmid", "report_pmids", "note")
 # Columns the extraction and pooling steps add beside a review's fields and covariates
@@ -301,7 +308,11 @@ _COVARIATE: dict[str, Any] = {
                         "type": "object",
                         "required": ["code", "label"],
                         "additionalProperties": False,
-                        "properties": {"code": _SCALAR, "label": _TEXT},
+                        "properties": {
+                            "code": _SCALAR,
+                            "label": _TEXT,
+                            "compare": {"type": "boolean"},
+                        },
                     },
                 ]
             },
@@ -334,6 +345,7 @@ _ANALYSIS: dict[str, Any] = {
             },
         },
         "estimates": {"enum": list(ESTIMATE_POLICIES)},
+        "strata": _TEXT,
         "subgroups": _CODE_LIST,
         "moderators": {
             "type": "array",
@@ -346,15 +358,23 @@ _ANALYSIS: dict[str, Any] = {
                 "leave_one_out": {"type": "boolean"},
                 "methods": {"type": "boolean"},
                 "funnel": {"enum": ["egger", "peters", None]},
+                "alternatives": _CODE_LIST,
                 "exclude_sets": {
                     "type": "array",
                     "items": {
                         "type": "object",
-                        "required": ["code", "label", "where"],
+                        "required": ["code", "label"],
+                        "oneOf": [{"required": ["where"]}, {"required": ["overlap"]}],
                         "additionalProperties": False,
                         "properties": {
                             "code": _CODE,
                             "label": _TEXT,
+                            "overlap": {
+                                "type": "array",
+                                "minItems": 1,
+                                "uniqueItems": True,
+                                "items": {"enum": list(OVERLAP_RELATIONS)},
+                            },
                             "where": {
                                 "type": "object",
                                 "required": ["column", "in"],
@@ -549,6 +569,10 @@ class Covariate:
     values : Mapping[str, str]
         For a categorical covariate: allowed value -> display label, in order (empty
         otherwise).
+    not_compared : tuple of str
+        Values declared with ``compare: false``: groups shown but left out of tests for
+        subgroup differences (a mixture of the other groups, "not reported"), which would
+        otherwise be compared against the groups they mix.
     required : bool
         Whether every study must have a value.
     minimum, maximum : float or None
@@ -560,6 +584,7 @@ class Covariate:
     label: str
     type: str
     values: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    not_compared: tuple[str, ...] = ()
     required: bool = False
     minimum: float | None = None
     maximum: float | None = None
@@ -598,16 +623,23 @@ class ExcludeSet:
     Attributes
     ----------
     code, label : str
-    column : str
-        A column of ``studies.csv`` (a covariate or an identifying column).
+    column : str or None
+        A column of ``studies.csv`` (a covariate or an identifying column), or
+        ``time_source`` (how each study's person-time was had: ``reported`` or the
+        derivation's label).
     values : tuple of str
         The studies whose ``column`` holds one of these (as text) are left out.
+    overlap : tuple of str
+        Instead of ``column``: relations of ``extraction/overlap.csv``
+        (:data:`OVERLAP_RELATIONS`); for each listed pair whose two studies are both in the
+        analysis, the pair's ``study_id`` (the report to drop) is left out.
     """
 
     code: str
     label: str
-    column: str
+    column: str | None
     values: tuple[str, ...]
+    overlap: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -624,12 +656,17 @@ class Sensitivity:
         Funnel plot with this regression test for small-study effects.
     exclude_sets : tuple of ExcludeSet
         Refits without named sets of studies.
+    alternatives : tuple of str
+        Other declared analyses that are alternative choices for this one (another
+        definition of the outcome, another model): shown beside the exclusion sets in the
+        robustness table and figure.
     """
 
     leave_one_out: bool = False
     methods: bool = False
     funnel: str | None = None
     exclude_sets: tuple[ExcludeSet, ...] = ()
+    alternatives: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -646,6 +683,10 @@ class Analysis:
     estimates : {"include", "exclude"}
         Whether studies that give only an estimate with its CI (or SE) join the count-based
         ones (inverse-variance methods only).
+    strata : str or None
+        A column of ``studies.csv``: rows sharing a non-empty value are strata of one study
+        (named by the value). Their counts (and person-time) are summed into one row a study
+        before pooling, so k counts studies, not strata.
     subgroups : tuple of str
         Covariates to test subgroup differences on, one test (and forest plot) each.
     moderators : tuple of tuple of str
@@ -661,6 +702,7 @@ class Analysis:
     outcome: str
     model: Model
     estimates: str = "exclude"
+    strata: str | None = None
     subgroups: tuple[str, ...] = ()
     moderators: tuple[tuple[str, ...], ...] = ()
     sensitivity: Sensitivity = field(default_factory=Sensitivity)
@@ -1095,6 +1137,7 @@ def _build_v2(data: Mapping[str, Any], ck: _Checker) -> dict[str, Any]:
                 [*where, "code"],
             )
         values: dict[str, str] = {}
+        not_compared: list[str] = []
         if c["type"] == "categorical":
             if not c.get("values"):
                 ck.fail(
@@ -1116,6 +1159,8 @@ def _build_v2(data: Mapping[str, Any], ck: _Checker) -> dict[str, Any]:
                 if code in values:
                     ck.fail(f"value {code!r} is listed twice", [*where, "values", j])
                 values[code] = label
+                if isinstance(v, dict) and v.get("compare") is False:
+                    not_compared.append(code)
         elif c.get("values"):
             ck.fail(
                 f"values are for categorical covariates; {c['code']!r} is {c['type']}",
@@ -1132,6 +1177,7 @@ def _build_v2(data: Mapping[str, Any], ck: _Checker) -> dict[str, Any]:
             label=c["label"],
             type=c["type"],
             values=MappingProxyType(values),
+            not_compared=tuple(not_compared),
             required=bool(c.get("required", False)),
             minimum=c.get("minimum"),
             maximum=c.get("maximum"),
@@ -1288,6 +1334,19 @@ def _build_v2(data: Mapping[str, Any], ck: _Checker) -> dict[str, Any]:
     analyses: dict[str, Analysis] = {}
     for i, a in enumerate(raw_analyses):
         analyses[a["code"]] = _build_analysis(a, i, by_code, fields, covariates, ck)
+    for i, a in enumerate(raw_analyses):
+        for j, alt in enumerate((a.get("sensitivity") or {}).get("alternatives") or ()):
+            aw = ["analyses", i, "sensitivity", "alternatives", j]
+            if alt not in analyses or alt == a["code"]:
+                ck.fail(f"alternative {alt!r} is not another declared analysis", aw)
+            if analyses[alt].outcome != a["outcome"] and (
+                by_code[analyses[alt].outcome]["kind"] != by_code[a["outcome"]]["kind"]
+            ):
+                ck.fail(
+                    f"alternative {alt!r} pools a {by_code[analyses[alt].outcome]['kind']}; "
+                    f"{a['code']!r} a {by_code[a['outcome']]['kind']}: not comparable",
+                    aw,
+                )
 
     # ---- comparisons
     comparisons: dict[str, Comparison] = {}
@@ -1436,11 +1495,19 @@ def _build_analysis(
         if s["code"] in seen:
             ck.fail(f"exclude set code {s['code']!r} is listed twice", [*sw, "code"])
         seen.add(s["code"])
+        if "overlap" in s:
+            sets.append(ExcludeSet(s["code"], s["label"], None, (), tuple(s["overlap"])))
+            continue
         col = s["where"]["column"]
-        if col not in study_cols:
+        if col == "time_source" and kind != "rate":
+            ck.fail(
+                "column 'time_source' (how person-time was had) is for rate analyses",
+                [*sw, "where", "column"],
+            )
+        if col not in study_cols and col != "time_source":
             ck.fail(
                 f"column {col!r} is not a column of studies.csv (identifying columns or declared "
-                "covariates)",
+                "covariates) nor time_source",
                 [*sw, "where", "column"],
             )
         vals = tuple(_cell_text(v) for v in s["where"]["in"])
@@ -1454,6 +1521,13 @@ def _build_analysis(
                         [*sw, "where", "in", k],
                     )
         sets.append(ExcludeSet(s["code"], s["label"], col, vals))
+    strata = a.get("strata")
+    if strata is not None and strata not in study_cols:
+        ck.fail(
+            f"strata column {strata!r} is not a column of studies.csv (identifying columns or "
+            "declared covariates)",
+            [*where, "strata"],
+        )
     display = dict(a.get("display") or {})
     _check_display(display, kind, [*where, "display"], ck)
     return Analysis(
@@ -1468,6 +1542,7 @@ def _build_analysis(
             level=float(m.get("level", 0.95)),
         ),
         estimates=estimates,
+        strata=strata,
         subgroups=tuple(a.get("subgroups") or ()),
         moderators=tuple(moderators),
         sensitivity=Sensitivity(
@@ -1475,6 +1550,7 @@ def _build_analysis(
             methods=bool(sens.get("methods", False)),
             funnel=sens.get("funnel"),
             exclude_sets=tuple(sets),
+            alternatives=tuple(sens.get("alternatives") or ()),
         ),
         display=MappingProxyType(display),
         description=a.get("description"),

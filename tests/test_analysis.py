@@ -350,6 +350,7 @@ def test_tables_and_figures_are_written_with_the_codes(
     assert set(sens.figures) == {
         "method_sensitivity_ssi_glmm", "forest_leave_one_out_ssi_glmm", "funnel_ssi_glmm",
         "method_sensitivity_ssi_est", "forest_leave_one_out_ssi_est", "funnel_ssi_est",
+        "robustness_ssi_glmm",  # its exclusion sets, beside the analysis as declared
     }  # fmt: skip
     assert "<img" in figs._repr_html_() and "forest_rate" in figs.summary()
 

@@ -46,6 +46,7 @@ __all__ = [
     "forest_cumulative",
     "forest_leave_one_out",
     "method_sensitivity_plot",
+    "robustness_plot",
 ]
 
 _ScaleInfo = ScaleInfo  # the display vocabulary is declared once, in review._display
@@ -1624,6 +1625,103 @@ def method_sensitivity_plot(
         xscale,
         xlim,
         None,
+        None,
+        foot,
+        label_width,
+        plot_width,
+        title,
+        s.kind,
+    )
+    return _new_figure(t, ax, width)
+
+
+def robustness_plot(
+    sens: Any,
+    *,
+    ax: Axes | None = None,
+    scale: Scale | None = None,
+    xscale: XScale = "linear",
+    xlim: tuple[float, float] | None = None,
+    digits: int | None = None,
+    label_width: float = 3.2,
+    plot_width: float = 2.0,
+    width: float | None = None,
+    title: str | None = None,
+) -> Figure:
+    """The pooled estimate under each declared choice, each row naming what it changes.
+
+    One row the analysis as declared (its estimate is the dotted reference line), then one
+    row each exclusion set and alternative analysis the protocol declares
+    (``sensitivity: exclude_sets, alternatives``), with the studies it leaves out or adds.
+
+    Parameters
+    ----------
+    sens : SensitivityAnalyses
+        From :func:`review.analysis.run_sensitivity` (its ``robustness`` table).
+    ax, scale, xscale, xlim, digits, label_width, plot_width, width, title
+        As :func:`forest`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A row without an estimate (nothing left to pool) shows why in the footnote.
+
+    References
+    ----------
+    Higgins JPT et al., eds. *Cochrane Handbook for Systematic Reviews of Interventions*,
+    version 6.4, 2023, section 10.14 (sensitivity analyses).
+    """
+    table = getattr(sens, "robustness", None)
+    res = getattr(getattr(sens, "result", None), "pooled", None)
+    if not isinstance(table, pd.DataFrame) or res is None:
+        raise OptionError(
+            f"robustness_plot() takes a SensitivityAnalyses, got {type(sens).__name__}"
+        )
+    if table.empty:
+        raise OptionError("The robustness table has no rows to draw")
+    s = _scale(res, scale)
+    if xscale not in ("linear", "log", "logit"):
+        raise OptionError(f"Invalid xscale {xscale!r}; must be one of ['linear', 'log', 'logit']")
+    d = s.digits if digits is None else int(digits)
+    rows: list[_Row] = []
+    foot_status: list[str] = []
+    for i, r in table.reset_index(drop=True).iterrows():
+        label = str(r["label"])
+        if str(r["left_out"]):
+            label += f" (left out: {r['left_out']})"
+        if str(r["added"]):
+            label += f" (added: {r['added']})"
+        ok = np.isfinite(float(r["estimate"]))
+        cells = {"label": label, "k": _fmt_count(r["k"]) if ok else "0"}
+        glyph: tuple[Any, ...] | None = None
+        if ok:
+            cells["est"] = _fmt_est(float(r["estimate"]), s, d)
+            cells["ci"] = _fmt_ci(float(r["ci_low"]), float(r["ci_high"]), s, d)
+            glyph = ("point", float(r["estimate"]), float(r["ci_low"]), float(r["ci_high"]))
+        else:
+            cells["label"] += " ‡"
+            foot_status.append(f"‡ {r['label']}: {r['note'] or 'not pooled'}")
+        rows.append(_Row("study", f"choice:{i}", cells, bold=i == 0, glyph=glyph))
+    foot = [
+        f"Each row pools the analysis's studies under one declared choice; k counts studies. "
+        f"Model: {res.measure}, {res.method}; {_pct(res.level)} CIs. Dotted line: the "
+        "analysis as declared.",
+        *foot_status,
+    ]
+    left = [_Col("label", "Choice", "left"), _Col("k", "k")]
+    right = [
+        _Col("est", f"{s.header}\n[{_pct(res.level)} CI]", span_with_next=True),
+        _Col("ci", ""),
+    ]
+    t = _Table(
+        left,
+        right,
+        rows,
+        s.axis_label,
+        s.mult,
+        xscale,
+        xlim,
+        float(table["estimate"].iloc[0]),
         None,
         foot,
         label_width,
