@@ -1054,7 +1054,7 @@ def _robustness(r: AnalysisResult, excl: pd.DataFrame, analyses: AnalysisSet) ->
     mine = list(res.data["label"])
     for code in r.analysis.sensitivity.alternatives:
         alt = analyses[code]
-        row: dict[str, Any] = {"choice": code, "label": alt.analysis.label}
+        row: dict[str, Any] = {"choice": code, "label": f"Alternative: {alt.analysis.label}"}
         if alt.pooled is None:
             row.update(k=pd.NA, estimate=np.nan, ci_low=np.nan, ci_high=np.nan, left_out="",
                        added="", note=f"not pooled: {alt.status}")  # fmt: skip

@@ -237,7 +237,8 @@ def test_subgroup_blocks_and_test_for_differences(res):
     sg = subgroups(res, by="target")
     tx = texts(forest(sg))
     for gi, (name, g) in enumerate(sg.groups.items()):
-        assert tx[f"label:group:{gi}"] == name
+        # each group named with its number of studies
+        assert tx[f"label:group:{gi}"] == f"{name} ({g.k} studies)"
         assert tx[f"est:g{gi}:pooled:random"] == fmt_x(100 * g.estimate, 1)
         lo, hi = interval(tx[f"ci:g{gi}:pooled:random"])
         assert close(lo, g.ci_low, 1, 100) and close(hi, g.ci_high, 1, 100)

@@ -155,7 +155,14 @@ def analysis_figures(results: AnalysisSet) -> tuple[dict[str, tuple[Figure, floa
         out[f"forest_{code}"] = (forest(r.pooled, title=r.analysis.title, **opts), PAGE_MM)
         for cov, sub in r.subgroups.items():
             label = results.protocol.covariates[cov].label
-            fig = forest(sub, title=f"{r.analysis.title} by {label}", **opts)
+            prefix = f"subgroups by {cov}: "
+            left = [n.removeprefix(prefix) for n in r.notes if n.startswith(prefix)]
+            fig = forest(
+                sub,
+                title=f"{r.analysis.title} by {label}",
+                notes=[f"Not in the subgroups: {'; '.join(left)}."] if left else (),
+                **opts,
+            )
             out[f"forest_{code}_by_{cov}"] = (fig, PAGE_MM)
     return out, notes
 

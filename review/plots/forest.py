@@ -426,7 +426,8 @@ def _build_forest(
         single = False
         rows: list[_Row] = []
         for gi, (name, g) in enumerate(res.groups.items()):
-            rows.append(_Row("group", f"group:{gi}", {"label": f"{name}"}, bold=True))
+            k_text = f"{g.k} stud{'y' if g.k == 1 else 'ies'}"
+            rows.append(_Row("group", f"group:{gi}", {"label": f"{name} ({k_text})"}, bold=True))
             st = _order(g.studies, sort)
             ws = None if w_all is None else [w_all[lbl] for lbl in st["label"].astype(str)]
             rows += _study_rows(st, s, digits, rate, ws, f"g{gi}:", mark, wd)
@@ -1138,6 +1139,7 @@ def forest(
     weights: bool = True,
     null: float | None = None,
     title: str | None = None,
+    notes: Sequence[str] = (),
 ) -> Figure:
     """Forest plot of a pooled proportion or incidence rate.
 
@@ -1199,6 +1201,8 @@ def forest(
         background incidence of 2 (%)).
     title : str, optional
         A bold title above the table.
+    notes : sequence of str
+        Further footnote lines (for example which studies a subgroup analysis left out).
 
     Returns
     -------
@@ -1291,7 +1295,7 @@ def forest(
         xlim,
         base.estimate if refline else None,
         None if null is None else null / s.mult,
-        _footnote(base, prediction=prediction, extra=extra),
+        _footnote(base, prediction=prediction, extra=[*extra, *notes]),
         label_width,
         plot_width,
         title,
