@@ -37,6 +37,7 @@ reference: ## regenerate the golden metafor values (needs R with metafor, lme4, 
 	Rscript tests/r/make_reference_glmm.R
 	Rscript tests/r/make_reference_yivi.R
 	Rscript tests/r/forest_reference.R
+	Rscript tests/r/make_reference_example.R
 
 clean: ## remove the virtual environment and the output folder
 	rm -rf $(VENV) output
