@@ -9,6 +9,7 @@ computed value (so a wrong field or a wrong scale cannot pass by formatting alik
 from __future__ import annotations
 
 import re
+import warnings
 
 import matplotlib.text
 import numpy as np
@@ -519,3 +520,17 @@ def test_wrap_property_with_relations_and_citations():
         assert "".join("".join(lines).split()) == "".join(s.split())
 
     check()
+
+
+def test_a_floored_freeman_tukey_estimate_is_explained():
+    """Rare events: the FT back-transform floors at 0; the plot says it is not a zero incidence."""
+    df = pd.DataFrame(
+        {"events": [0, 1, 0, 0, 2], "n": [100, 2000, 150, 300, 3000], "label": list("abcde")}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sens = method_sensitivity(df, events="events", n="n", label="label")
+    assert sens.table.set_index("model").loc["PFT", "estimate"] == 0
+    foot = texts(method_sensitivity_plot(sens))["footnote"].replace("\n", " ")
+    assert "PFT: the back-transformed estimate is exactly 0" in foot
+    assert "not a zero incidence" in foot

@@ -1605,6 +1605,13 @@ def method_sensitivity_plot(
         rows.append(_Row("study", f"model:{i}", cells, glyph=glyph))
     method = str(table["method"].iloc[-1])
     meth = METHODS[method].long_name if method in METHODS else method
+    floored = table[(table["measure"] == "PFT") & (table["estimate"] == 0)]
+    if len(floored):  # not a zero incidence: the back-transform's floor
+        foot_status.append(
+            "PFT: the back-transformed estimate is exactly 0 at the harmonic-mean sample size "
+            "(the Freeman-Tukey back-transform floors at 0 when the pooled value is small; "
+            "Schwarzer et al. 2019), not a zero incidence."
+        )
     foot = [
         f"Each row pools the same studies with another model; inverse-variance rows use "
         f"the {meth} ({method}) for τ². τ² is on each model's own scale.",
