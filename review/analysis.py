@@ -591,7 +591,7 @@ def _combine_strata(
     done: set[str] = set()
     for i, key in keys.items():
         if key == "":
-            rows.append(table.loc[i])
+            rows.append(cast(pd.Series, table.loc[cast(int, i)]))
             continue
         if key in done:
             continue
@@ -651,12 +651,12 @@ def _links(extraction: Extraction, a: Analysis) -> pd.DataFrame:
 def _overlap_notes(links: pd.DataFrame, used_ids: set[str]) -> list[str]:
     """The overlap map's links between two studies of one analysis, said plainly."""
     out = []
-    for r in links.itertuples(index=False):
-        if r.study_id in used_ids and r.overlaps_with in used_ids:
-            what = "share patients" if r.relation in _SHARED else "may share patients"
+    for r in links.to_dict("records"):
+        a, b, rel = str(r["study_id"]), str(r["overlaps_with"]), str(r["relation"])
+        if a in used_ids and b in used_ids:
+            what = "share patients" if rel in _SHARED else "may share patients"
             out.append(
-                f"{r.study_id} and {r.overlaps_with} {what} ({r.relation}; the evidence is on "
-                f"line {r.line} of overlap.csv)"
+                f"{a} and {b} {what} ({rel}; the evidence is on line {r['line']} of overlap.csv)"
             )
     return out
 

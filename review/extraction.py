@@ -100,6 +100,14 @@ _PMID = re.compile(r"^\d{1,9}$")
 #: not index (found by other methods, e.g. on a publisher's or repository's page) its DOI.
 _REPORT_ID = re.compile(r"^(?:\d{1,9}|10\.\d{4,9}/\S+)$")
 _REPORT_ID_RULE = "a PMID (digits) or, for a report without one, its DOI (10.xxxx/...)"
+#: The overlap map: pairs of cohorts that may share patients, with the evidence.
+OVERLAP_FILE = "overlap.csv"
+#: Columns of ``overlap.csv``: ``study_id`` is the report left out when the pair's overlap
+#: is removed (the smaller or single-centre one), ``overlaps_with`` the one kept.
+OVERLAP_COLUMNS: Final[tuple[str, ...]] = (
+    "study_id", "overlaps_with", "relation", "evidence", "source_url",
+)  # fmt: skip
+_EMPTY_OVERLAP: Final[pd.DataFrame] = pd.DataFrame(columns=[*OVERLAP_COLUMNS, "line"])
 _RATE_SCALE = re.compile(r"^per\s+([0-9][0-9,]*(?:\.[0-9]+)?)\s+(person-[a-z]+)$")
 _TRUE = {"true", "yes"}
 _FALSE = {"false", "no"}
@@ -997,16 +1005,6 @@ def read_extraction(
         estimates=est_frame,
         overlap=_EMPTY_OVERLAP.copy() if overlap is None else overlap,
     )
-
-
-#: The overlap map: pairs of cohorts that may share patients, with the evidence.
-OVERLAP_FILE = "overlap.csv"
-#: Columns of ``overlap.csv``: ``study_id`` is the report left out when the pair's overlap
-#: is removed (the smaller or single-centre one), ``overlaps_with`` the one kept.
-OVERLAP_COLUMNS: Final[tuple[str, ...]] = (
-    "study_id", "overlaps_with", "relation", "evidence", "source_url",
-)  # fmt: skip
-_EMPTY_OVERLAP = pd.DataFrame(columns=[*OVERLAP_COLUMNS, "line"])
 
 
 def read_overlap(path: str | PathLike[str], study_ids: Any) -> pd.DataFrame:
