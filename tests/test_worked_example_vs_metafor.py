@@ -62,8 +62,10 @@ def test_pooled_analysis_matches_metafor(runs, code: str) -> None:  # type: igno
     assert res.k == ref["k"]
     assert sorted(res.data["study_id"]) == sorted(ref["studies"])  # the same studies
     _check(
-        {k: getattr(res, k) for k in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high",
-                                      "tau2")},  # fmt: skip
+        {
+            k: getattr(res, k)
+            for k in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high", "tau2")
+        },
         ref,
     )
     assert res.link.estimate == pytest.approx(ref["beta"], rel=FIT)
