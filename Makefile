@@ -57,6 +57,7 @@ reference: ## regenerate the golden metafor values (needs R with metafor, lme4, 
 	@if [ -n "$(META_LIBS)" ]; then for lib in $(META_LIBS); do \
 	  R_LIBS="$$lib" Rscript tests/r/make_reference_meta.R || exit 1; done; \
 	else echo "R meta golden values not regenerated: set META_LIBS to R libraries that each hold one R meta version (see tests/r/README.md)"; fi
+	Rscript tests/r/make_reference_example.R
 
 $(UV):
 	$(PYTHON) -m venv --clear $(UV_VENV)

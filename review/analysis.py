@@ -64,7 +64,7 @@ from review.meta.results import (
     SubgroupResult,
 )
 from review.meta.sensitivity import ft_guardrail
-from review.protocol import Analysis, Comparison, Outcome, Protocol
+from review.protocol import Analysis, Comparison, ExcludeSet, Outcome, Protocol
 from review.report import compare_estimates, load_published, pooled_table, subgroup_test_row
 
 __all__ = [
@@ -286,7 +286,16 @@ class AnalysisSet:
         ]
         if not frames:
             return pd.DataFrame(
-                columns=["analysis", "by", "groups", "q_between", "df", "pvalue", "note"]
+                columns=[
+                    "analysis",
+                    "by",
+                    "groups",
+                    "k_per_group",
+                    "q_between",
+                    "df",
+                    "pvalue",
+                    "note",
+                ]
             )
         out = pd.concat(frames, ignore_index=True)
         return out[["analysis", *[c for c in out.columns if c != "analysis"]]]
@@ -411,6 +420,7 @@ def _pool(
         f"left out: events without {'denominator' if kind == 'proportion' else 'person-time'}"
     )
     reason[table["basis"] == "not_reported"] = "not reported"
+    reason[table["basis"] == "strata_partial"] = "left out: only some of its strata report it"
     studies = pd.DataFrame(
         {"label": table["label"], "basis": table["basis"], "used": used, "reason": reason}
     )
@@ -496,13 +506,25 @@ def _subgroups(
         cov = protocol.covariates[code]
         base = res
         missing = res.data[code].isna()
+        # groups declared compare: false (a mix of the other groups, "not reported") are
+        # shown in the notes but never set against the groups they mix
+        mixed = res.data[code].map(_cell_text).isin(cov.not_compared) & ~missing
+        for v in cov.not_compared:
+            got = res.data[code].map(_cell_text) == v
+            if got.any():
+                notes.append(
+                    f"subgroups by {code}: {cov.values.get(v, v)} ({int(got.sum())} "
+                    f"stud{'y' if got.sum() == 1 else 'ies'}: {_names(res.data.loc[got, 'label'])})"
+                    " not compared (declared compare: false)"
+                )
         if missing.any():
             left = _names(res.data.loc[missing, "label"])
             notes.append(f"subgroups by {code}: left out, no value: {left}")
+        if missing.any() or mixed.any():
             try:
-                base = _quiet(refit, res, res.data[~missing])
+                base = _quiet(refit, res, res.data[~missing & ~mixed])
             except _FITTING_ERRORS as exc:
-                rows.append(subgroup_test_row(code, res.data[code], exc))
+                rows.append(subgroup_test_row(code, res.data.loc[~missing & ~mixed, code], exc))
                 continue
         base = _labelled(base, code, cov.values)
         try:
@@ -512,7 +534,7 @@ def _subgroups(
             continue
         out[code] = sub
         rows.append(subgroup_test_row(code, base.data[code], sub))
-    cols = ["by", "groups", "q_between", "df", "pvalue", "note"]
+    cols = ["by", "groups", "k_per_group", "q_between", "df", "pvalue", "note"]
     return out, pd.DataFrame(rows, columns=cols), notes
 
 
@@ -547,6 +569,96 @@ def _moderators(
         except _FITTING_ERRORS as exc:
             why[key] = f"not fitted: {exc}"
     return out, why
+
+
+def _combine_strata(
+    table: pd.DataFrame, column: str, protocol: Protocol, kind: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """Rows sharing a non-empty ``column`` value (strata of one study) become one row.
+
+    Counts and person-time are summed (the strata partition the study's patients); a
+    covariate or field keeps its value when every stratum has the same one, else it is
+    empty (and the study is left out of subgroups and meta-regressions on it). A study some
+    of whose strata do not report the outcome is left out (its partial sum is not the
+    study's count).
+    """
+    size = "n" if kind == "proportion" else "time"
+    keys = table[column].map(_cell_text)
+    if not (keys != "").any():
+        return table, []
+    rows: list[pd.Series] = []
+    notes: list[str] = []
+    done: set[str] = set()
+    for i, key in keys.items():
+        if key == "":
+            rows.append(cast(pd.Series, table.loc[cast(int, i)]))
+            continue
+        if key in done:
+            continue
+        done.add(key)
+        part = table[keys == key]
+        row = part.iloc[0].copy()
+        for col in (*protocol.covariates, *protocol.fields, "pmid", "report_pmids", "note"):
+            if col in part.columns and col != column:
+                vals = {_cell_text(v) for v in part[col]}
+                row[col] = part[col].iloc[0] if len(vals) == 1 else pd.NA
+        row["study_id"] = key
+        row["label"] = key
+        bases = set(part["basis"])
+        if bases == {"counts"}:
+            row["events"] = float(part["events"].sum())
+            row[size] = float(part[size].sum())
+            if kind == "rate":
+                srcs = sorted({str(x) for x in part["time_source"]})
+                row["time_source"] = srcs[0] if len(srcs) == 1 else "; ".join(srcs)
+            notes.append(
+                f"{key}: {len(part)} strata ({_names(part['label'])}) pooled as one study "
+                f"({int(row['events'])} / {_cell_text(row[size])})"
+            )
+        elif bases == {"not_reported"}:
+            row["basis"] = "not_reported"
+        else:
+            row["basis"] = "strata_partial"
+            row["events"] = np.nan
+            row[size] = np.nan
+            notes.append(
+                f"{key}: left out, only some of its strata report this outcome "
+                f"({_names(part.loc[part['basis'] == 'counts', 'label'])})"
+            )
+        for col in ("estimate", "ci_low", "ci_high", "se", "ci_level"):
+            row[col] = np.nan
+        row["estimate_type"] = pd.NA
+        rows.append(row)
+    return pd.DataFrame(rows).reset_index(drop=True), notes
+
+
+#: Relations of the overlap map under which two cohorts share patients (not merely may).
+_SHARED = ("same_cohort", "subset", "shared_centre")
+
+
+def _links(extraction: Extraction, a: Analysis) -> pd.DataFrame:
+    """The overlap map with each stratum's id replaced by its study's, when strata pool."""
+    links = extraction.overlap.copy()
+    if a.strata and len(links):
+        st = extraction.studies
+        keys = st[a.strata].map(_cell_text)
+        alias = dict(zip(st.loc[keys != "", "study_id"], keys[keys != ""]))
+        for col in ("study_id", "overlaps_with"):
+            links[col] = links[col].map(lambda x: alias.get(x, x))
+    return links
+
+
+def _overlap_notes(links: pd.DataFrame, used_ids: set[str]) -> list[str]:
+    """The overlap map's links between two studies of one analysis, said plainly."""
+    out = []
+    for r in links.to_dict("records"):
+        a, b, rel = str(r["study_id"]), str(r["overlaps_with"]), str(r["relation"])
+        if a in used_ids and b in used_ids:
+            what = "share patients" if rel in _SHARED else "may share patients"
+            out.append(
+                f"{a} and {b} {what} ({rel}; the evidence is on line {r['line']} of overlap.csv)"
+            )
+    return out
 
 
 def run_analyses(protocol: Protocol, extraction: Extraction) -> AnalysisSet:
@@ -598,9 +710,18 @@ def run_analyses(protocol: Protocol, extraction: Extraction) -> AnalysisSet:
     ):
         o = protocol.outcome(a.outcome)
         table = extraction.outcome_table(a.outcome)
+        strata_notes: list[str] = []
+        if a.strata:
+            table, strata_notes = _combine_strata(table, a.strata, protocol, str(o.kind))
         res, status, studies, notes = _pool(a, o, table)
+        notes = strata_notes + notes
+        if res is not None:
+            ids = set(table.loc[table["label"].isin(res.data["label"]), "study_id"])
+            notes += _overlap_notes(_links(extraction, a), ids)
         subs: dict[str, SubgroupResult] = {}
-        tests = pd.DataFrame(columns=["by", "groups", "q_between", "df", "pvalue", "note"])
+        tests = pd.DataFrame(
+            columns=["by", "groups", "k_per_group", "q_between", "df", "pvalue", "note"]
+        )
         mods: dict[str, MetaRegressionResult] = {}
         why: dict[str, str] = {}
         if res is not None:
@@ -662,6 +783,11 @@ class SensitivityAnalyses:
         pi_low, pi_high, tau2, i2, note``.
     notes : tuple of str
         What could not be done, and why.
+    robustness : pandas.DataFrame
+        The pooled estimate under each declared choice, for the robustness figure: the
+        analysis as declared, each exclusion set, each alternative analysis. Columns
+        ``choice, label, k, estimate, ci_low, ci_high, left_out, added, note`` (``left_out``
+        and ``added``: the studies that differ from the analysis as declared).
     """
 
     result: AnalysisResult
@@ -673,6 +799,7 @@ class SensitivityAnalyses:
     funnel_fit: PoolResult | None
     exclusions: pd.DataFrame
     notes: tuple[str, ...]
+    robustness: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
     def summary(self) -> str:
         """Plain text of every sensitivity analysis run."""
@@ -689,6 +816,12 @@ class SensitivityAnalyses:
                 lines += ["", f"{title}:", part.summary()]
         if len(self.exclusions):
             lines += ["", "Exclusion sets:", self.exclusions.to_string(index=False)]
+        if len(self.robustness) > 1:
+            lines += [
+                "",
+                "Robustness (each declared choice):",
+                self.robustness.to_string(index=False),
+            ]
         lines += [f"Note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -823,12 +956,21 @@ def _sens_values(f: PoolResult) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _exclusions(r: AnalysisResult) -> pd.DataFrame:
+def _excluded_by(s: ExcludeSet, data: pd.DataFrame, overlap: pd.DataFrame) -> pd.Series:
+    """Which rows of an analysis's data an exclusion set leaves out."""
+    if s.column is not None:
+        return data[s.column].map(_cell_text).isin(s.values)
+    ids = set(data["study_id"])
+    links = overlap[overlap["relation"].isin(s.overlap)]
+    drop = {a for a, b in zip(links["study_id"], links["overlaps_with"]) if a in ids and b in ids}
+    return data["study_id"].isin(drop)
+
+
+def _exclusions(r: AnalysisResult, overlap: pd.DataFrame) -> pd.DataFrame:
     res = cast(PoolResult, r.pooled)
     rows = []
     for s in r.analysis.sensitivity.exclude_sets:
-        cells = res.data[s.column].map(_cell_text)
-        out = cells.isin(s.values)
+        out = _excluded_by(s, res.data, overlap)
         row: dict[str, Any] = {
             "set": s.code,
             "label": s.label,
@@ -836,7 +978,12 @@ def _exclusions(r: AnalysisResult) -> pd.DataFrame:
             "k": int((~out).sum()),
         }
         if not out.any():
-            row["note"] = f"no study has {s.column} in {list(s.values)}: same as the analysis"
+            what = (
+                f"no study has {s.column} in {list(s.values)}"
+                if s.column is not None
+                else f"no pair of its studies is linked as {' or '.join(s.overlap)} in overlap.csv"
+            )
+            row["note"] = f"{what}: same as the analysis"
             row.update(
                 {
                     k: getattr(res, k)
@@ -868,6 +1015,62 @@ def _exclusions(r: AnalysisResult) -> pd.DataFrame:
     cols = ["set", "label", "excluded", "k", "estimate", "ci_low", "ci_high", "pi_low",
             "pi_high", "tau2", "i2", "note"]  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
+
+
+_ROBUSTNESS_COLUMNS = ["choice", "label", "k", "estimate", "ci_low", "ci_high", "left_out",
+                       "added", "note"]  # fmt: skip
+
+
+def _robustness(r: AnalysisResult, excl: pd.DataFrame, analyses: AnalysisSet) -> pd.DataFrame:
+    """The analysis as declared, then each exclusion set and alternative analysis."""
+    res = cast(PoolResult, r.pooled)
+    rows: list[dict[str, Any]] = [
+        {
+            "choice": r.analysis.code,
+            "label": f"As declared: {r.analysis.label}",
+            "k": res.k,
+            "estimate": res.estimate,
+            "ci_low": res.ci_low,
+            "ci_high": res.ci_high,
+            "left_out": "",
+            "added": "",
+            "note": "",
+        }
+    ]
+    for e in excl.to_dict("records"):
+        rows.append(
+            {
+                "choice": e["set"],
+                "label": e["label"],
+                "k": e["k"],
+                "estimate": e["estimate"],
+                "ci_low": e["ci_low"],
+                "ci_high": e["ci_high"],
+                "left_out": e["excluded"],
+                "added": "",
+                "note": e["note"] if isinstance(e["note"], str) else "",
+            }
+        )
+    mine = list(res.data["label"])
+    for code in r.analysis.sensitivity.alternatives:
+        alt = analyses[code]
+        row: dict[str, Any] = {"choice": code, "label": f"Alternative: {alt.analysis.label}"}
+        if alt.pooled is None:
+            row.update(k=pd.NA, estimate=np.nan, ci_low=np.nan, ci_high=np.nan, left_out="",
+                       added="", note=f"not pooled: {alt.status}")  # fmt: skip
+        else:
+            theirs = list(alt.pooled.data["label"])
+            row.update(
+                k=alt.pooled.k,
+                estimate=alt.pooled.estimate,
+                ci_low=alt.pooled.ci_low,
+                ci_high=alt.pooled.ci_high,
+                left_out=_names(x for x in mine if x not in theirs),
+                added=_names(x for x in theirs if x not in mine),
+                note=f"{alt.pooled.measure}, {alt.pooled.method}; outcome {alt.outcome.label}",
+            )
+        rows.append(row)
+    return pd.DataFrame(rows, columns=_ROBUSTNESS_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -907,6 +1110,16 @@ class SensitivitySet:
         out = pd.concat(frames, ignore_index=True)
         return out[["analysis", *[c for c in out.columns if c != "analysis"]]]
 
+    def robustness_table(self) -> pd.DataFrame:
+        """Every analysis's robustness rows (:attr:`SensitivityAnalyses.robustness`)."""
+        frames = [
+            s.robustness.assign(analysis=c) for c, s in self.results.items() if len(s.robustness)
+        ]
+        if not frames:
+            return pd.DataFrame(columns=["analysis", *_ROBUSTNESS_COLUMNS])
+        out = pd.concat(frames, ignore_index=True)
+        return out[["analysis", *_ROBUSTNESS_COLUMNS]]
+
     def small_study_table(self) -> pd.DataFrame:
         """One row an analysis with a small-study test.
 
@@ -933,7 +1146,7 @@ class SensitivitySet:
         """Write the tables into ``folder``; returns the paths written.
 
         ``sensitivity_<code>.csv`` (method sensitivity), ``leave_one_out_<code>.csv``,
-        ``exclusion_sets.csv``, ``small_study_tests.csv``.
+        ``exclusion_sets.csv``, ``robustness.csv``, ``small_study_tests.csv``.
         """
         root = Path(folder)
         root.mkdir(parents=True, exist_ok=True)
@@ -944,6 +1157,7 @@ class SensitivitySet:
             if s.leave_one_out is not None:
                 paths.append(_write_csv(s.leave_one_out.table, root / f"leave_one_out_{code}.csv"))
         paths.append(_write_csv(self.exclusion_table(), root / "exclusion_sets.csv"))
+        paths.append(_write_csv(self.robustness_table(), root / "robustness.csv"))
         paths.append(_write_csv(self.small_study_table(), root / "small_study_tests.csv"))
         return paths
 
@@ -1001,7 +1215,10 @@ def run_sensitivity(analyses: AnalysisSet) -> SensitivitySet:
     studies only. ``leave_one_out``: :func:`review.meta.leave_one_out` and
     :func:`review.meta.influence`. ``funnel``: :func:`review.meta.regtest` (``peters``:
     predictor 1/n, Egger's ``sei`` when some study has no n) on the analysis or its REML
-    refit. ``exclude_sets``: the analysis refitted without each set.
+    refit. ``exclude_sets``: the analysis refitted without each set (a ``where`` column, or
+    ``overlap``: each linked pair's ``study_id`` of ``overlap.csv`` when both are in the
+    analysis). ``alternatives``: other declared analyses shown beside them in the
+    robustness table (:attr:`SensitivityAnalyses.robustness`).
 
     References
     ----------
@@ -1013,7 +1230,7 @@ def run_sensitivity(analyses: AnalysisSet) -> SensitivitySet:
     notes: list[str] = []
     for r in analyses:
         s = r.analysis.sensitivity
-        if not (s.methods or s.leave_one_out or s.funnel or s.exclude_sets):
+        if not (s.methods or s.leave_one_out or s.funnel or s.exclude_sets or s.alternatives):
             continue
         if r.pooled is None:
             notes.append(f"{r.analysis.code}: no sensitivity analyses (not pooled: {r.status})")
@@ -1048,6 +1265,7 @@ def run_sensitivity(analyses: AnalysisSet) -> SensitivitySet:
                     part_notes.append(f"funnel plot and test: {how}")
             except _FITTING_ERRORS as exc:
                 part_notes.append(f"small-study test not run: {exc}")
+        excl = _exclusions(r, _links(analyses.extraction, r.analysis))
         out[r.analysis.code] = SensitivityAnalyses(
             result=r,
             methods=methods,
@@ -1056,8 +1274,9 @@ def run_sensitivity(analyses: AnalysisSet) -> SensitivitySet:
             influence=infl,
             small_study=small,
             funnel_fit=ffit,
-            exclusions=_exclusions(r),
+            exclusions=excl,
             notes=tuple(part_notes),
+            robustness=_robustness(r, excl, analyses),
         )
     return SensitivitySet(analyses=analyses, results=MappingProxyType(out), notes=tuple(notes))
 

@@ -23,7 +23,8 @@ The checks (a number that fails them cannot be pooled honestly):
 
 * required columns present, no column the protocol does not declare, ``study_id`` unique;
 * covariate cells of their declared type (categorical values from the declared list);
-* every number has a PMID (digits) that is one of the study's reports, and a location;
+* every number has a PMID (digits; a DOI for a report PubMed does not index) that is one of
+  the study's reports, and a location;
 * a field the protocol declares; counts whole and >= 0, person-time > 0, numbers within
   their declared bounds (a duration > 0);
 * for an outcome counting patients, events not above its denominator; a subtype not above
@@ -40,7 +41,7 @@ import html
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from os import PathLike
 from pathlib import Path
@@ -57,12 +58,15 @@ __all__ = [
     "ESTIMATE_COLUMNS",
     "ESTIMATE_TYPES",
     "OUTCOME_COLUMNS",
+    "OVERLAP_COLUMNS",
+    "OVERLAP_FILE",
     "STUDY_COLUMNS",
     "Extraction",
     "load_extraction",
     "parse_scale",
     "provenance",
     "read_extraction",
+    "read_overlap",
     "report_study_map",
     "time_factor",
 ]
@@ -93,6 +97,25 @@ _ESTIMATE_FRAME_COLUMNS: Final[list[str]] = [
     "study_id", "outcome", "estimate", "ci_low", "ci_high", "se", "ci_level", "estimate_type",
     "scale", "reported", "pmid", "location", "note", "line",
 ]  # fmt: skip
+#: A report's identifier in ``pmid``/``report_pmids``: its PMID, or for a report PubMed does
+#: not index (found by other methods, e.g. on a publisher's or repository's page) its DOI.
+_DOI = re.compile(r"^10\.[0-9]{4,9}/\S+$", re.ASCII)
+_REPORT_ID_RULE = "a PMID (digits) or, for a report without one, its DOI (10.xxxx/...)"
+#: The overlap map: pairs of cohorts that may share patients, with the evidence.
+OVERLAP_FILE = "overlap.csv"
+#: Columns of ``overlap.csv``: ``study_id`` is the report left out when the pair's overlap
+#: is removed (the smaller or single-centre one), ``overlaps_with`` the one kept.
+OVERLAP_COLUMNS: Final[tuple[str, ...]] = (
+    "study_id", "overlaps_with", "relation", "evidence", "source_url",
+)  # fmt: skip
+_EMPTY_OVERLAP: Final[pd.DataFrame] = pd.DataFrame(columns=[*OVERLAP_COLUMNS, "line"])
+
+
+def _is_report_id(value: str) -> bool:
+    """A report's identifier: a PMID (ASCII digits) or a DOI (``10.xxxx/...``)."""
+    return is_pmid(value) or bool(_DOI.match(value))
+
+
 _RATE_SCALE = re.compile(r"^per\s+([0-9][0-9,]*(?:\.[0-9]+)?)\s+(person-[a-z]+)$")
 _TRUE = {"true", "yes"}
 _FALSE = {"false", "no"}
@@ -318,18 +341,18 @@ def _check_studies(df: pd.DataFrame, proto: Protocol, path: Path) -> dict[str, d
                 column="label",
             )
         labels[row["label"]] = line
-        if not is_pmid(row["pmid"]):
+        if not _is_report_id(row["pmid"]):
             raise ExtractionError(
-                f"pmid {row['pmid']!r} is not a PubMed identifier (1-9 ASCII digits)",
+                f"pmid {row['pmid']!r} is not {_REPORT_ID_RULE}",
                 path=path,
                 row=line,
                 column="pmid",
             )
         if "report_pmids" in df.columns:
             for p in _pmids(row["report_pmids"]):
-                if not is_pmid(p):
+                if not _is_report_id(p):
                     raise ExtractionError(
-                        f"report_pmids entry {p!r} is not a PubMed identifier",
+                        f"report_pmids entry {p!r} is not {_REPORT_ID_RULE}",
                         path=path,
                         row=line,
                         column="report_pmids",
@@ -612,9 +635,9 @@ def _check_outcome_rows(
                 row=line,
                 column="pmid",
             )
-        if not is_pmid(row["pmid"]):
+        if not _is_report_id(row["pmid"]):
             raise ExtractionError(
-                f"pmid {row['pmid']!r} is not a PubMed identifier (1-9 ASCII digits)",
+                f"pmid {row['pmid']!r} is not {_REPORT_ID_RULE}",
                 path=path,
                 row=line,
                 column="pmid",
@@ -792,6 +815,9 @@ class Extraction:
         outcome's scale (proportion 0-1, or rate per person-year; NaN where not given)
         ``, ci_level, estimate_type, scale`` (as written) ``, reported`` (the value as
         written) ``, pmid, location, note, line``.
+    overlap : pandas.DataFrame
+        The overlap map (``overlap.csv``, :func:`read_overlap`; no rows when the folder has
+        none): cohorts that may share patients, with the evidence for each link.
     """
 
     protocol: Protocol
@@ -799,6 +825,7 @@ class Extraction:
     studies: pd.DataFrame
     numbers: pd.DataFrame
     estimates: pd.DataFrame
+    overlap: pd.DataFrame = field(default_factory=lambda: _EMPTY_OVERLAP.copy())
 
     def outcome_table(self, code: str) -> pd.DataFrame:
         """One row a study with what it gives for outcome ``code``, ready to pool.
@@ -1015,7 +1042,87 @@ def read_extraction(
         )
     est_frame = pd.DataFrame(erows, columns=_ESTIMATE_FRAME_COLUMNS)
     wide.attrs["provenance"] = prov
-    return Extraction(protocol=proto, folder=root, studies=wide, numbers=prov, estimates=est_frame)
+    overlap = read_overlap(root / OVERLAP_FILE, ids) if (root / OVERLAP_FILE).is_file() else None
+    return Extraction(
+        protocol=proto,
+        folder=root,
+        studies=wide,
+        numbers=prov,
+        estimates=est_frame,
+        overlap=_EMPTY_OVERLAP.copy() if overlap is None else overlap,
+    )
+
+
+def read_overlap(path: str | PathLike[str], study_ids: Any) -> pd.DataFrame:
+    """Read and check ``overlap.csv``: cohorts that may share patients, and the evidence.
+
+    One row a pair. ``study_id`` and ``overlaps_with`` name the two cohorts; at least one
+    must be a study of ``studies.csv`` (the other may be a report outside the review,
+    described in words, when the link documents why it was left out). ``relation`` is one
+    of :data:`review.protocol.OVERLAP_RELATIONS`; ``evidence`` says what shows the link (or
+    why it cannot be ruled out) and ``source_url`` where it was read. A sensitivity analysis
+    removes overlap by leaving out each pair's ``study_id`` (``exclude_sets: overlap:``).
+
+    Parameters
+    ----------
+    path : path-like
+        The CSV.
+    study_ids : iterable of str
+        The study ids of ``studies.csv``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`OVERLAP_COLUMNS` and ``line`` (in the file).
+
+    Raises
+    ------
+    review.errors.ExtractionError
+        A missing column or cell, an unknown relation, a pair naming no study of the review
+        or a study twice, a repeated pair (naming file, line and column).
+    """
+    from review.protocol import OVERLAP_RELATIONS
+
+    path = Path(path)
+    df = _read_csv(path, OVERLAP_COLUMNS, OVERLAP_COLUMNS)
+    ids = set(study_ids)
+    seen: dict[frozenset[str], int] = {}
+    for line, row in df.iterrows():
+        ln = cast(int, line)
+        for col in OVERLAP_COLUMNS:
+            if not row[col]:
+                raise ExtractionError(f"{col} is empty", path=path, row=ln, column=col)
+        if row["relation"] not in OVERLAP_RELATIONS:
+            raise ExtractionError(
+                f"relation {row['relation']!r} is not one of {list(OVERLAP_RELATIONS)}",
+                path=path,
+                row=ln,
+                column="relation",
+            )
+        a, b = row["study_id"], row["overlaps_with"]
+        if a == b:
+            raise ExtractionError(
+                f"{a!r} overlaps with itself", path=path, row=ln, column="overlaps_with"
+            )
+        if a not in ids and b not in ids:
+            raise ExtractionError(
+                f"neither {a!r} nor {b!r} is a study of studies.csv",
+                path=path,
+                row=ln,
+                column="study_id",
+            )
+        pair = frozenset((a, b))
+        if pair in seen:
+            raise ExtractionError(
+                f"the pair {a!r}, {b!r} is already on line {seen[pair]}",
+                path=path,
+                row=ln,
+                column="overlaps_with",
+            )
+        seen[pair] = ln
+    out = df.copy()
+    out["line"] = out.index.astype(int)
+    return out.reset_index(drop=True)
 
 
 def load_extraction(
@@ -1070,6 +1177,8 @@ def report_study_map(studies: pd.DataFrame) -> dict[str, str]:
 
     A study is identified by its primary report (the ``pmid`` column): every PubMed record of
     its reports (``pmid`` and ``report_pmids``) maps to the record id of that primary report.
+    A report identified by its DOI (no PMID: found by other methods) is the record
+    ``doi:<DOI>``.
     Strata of one study (rows sharing a primary PMID, e.g. one row a subgroup) are one study.
 
     Parameters
@@ -1087,6 +1196,8 @@ def report_study_map(studies: pd.DataFrame) -> dict[str, str]:
     >>> import pandas as pd
     >>> report_study_map(pd.DataFrame({"pmid": ["1", "1"], "report_pmids": ["1;2", "1"]}))
     {'pubmed:1': 'pubmed:1', 'pubmed:2': 'pubmed:1'}
+    >>> report_study_map(pd.DataFrame({"pmid": ["10.1000/x1"]}))
+    {'doi:10.1000/x1': 'doi:10.1000/x1'}
     """
     mapping: dict[str, str] = {}
     reports = studies["report_pmids"] if "report_pmids" in studies.columns else None
@@ -1095,5 +1206,10 @@ def report_study_map(studies: pd.DataFrame) -> dict[str, str]:
         if reports is not None and isinstance(reports.iloc[i], str):
             pmids += _pmids(reports.iloc[i])
         for p in pmids:
-            mapping[f"pubmed:{p}"] = f"pubmed:{primary}"
+            mapping[_record_of(p)] = _record_of(primary)
     return mapping
+
+
+def _record_of(report: str) -> str:
+    """The record id of a report: ``pubmed:<PMID>``, or ``doi:<DOI>`` (lower case)."""
+    return f"pubmed:{report}" if is_pmid(report) else f"doi:{report.lower()}"

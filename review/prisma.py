@@ -52,6 +52,7 @@ __all__ = [
     "PrismaCounts",
     "final_decisions",
     "prisma_counts",
+    "records_by_kind",
 ]
 
 #: Reserved full-text reason code: the report could not be retrieved (DESIGN.md).
@@ -711,9 +712,19 @@ def _frame_ids(frame: pd.DataFrame, what: str) -> list[str]:
 
 
 def _frame_pmids(frame: pd.DataFrame) -> dict[str, str]:
-    if "pmid" not in frame.columns or "record_id" not in frame.columns:
+    """Record id -> the report's identifier: its PMID, or its DOI when it has no PMID."""
+    if "record_id" not in frame.columns:
         return {}
-    return {str(r): str(p) for r, p in zip(frame["record_id"], frame["pmid"]) if not _is_missing(p)}
+    n = len(frame)
+    pm = frame["pmid"] if "pmid" in frame.columns else [None] * n
+    doi = frame["doi"] if "doi" in frame.columns else [None] * n
+    out = {}
+    for r, p, d in zip(frame["record_id"], pm, doi):
+        if not _is_missing(p):
+            out[str(r)] = str(p)
+        elif not _is_missing(d) and str(d).strip():
+            out[str(r)] = str(d).strip().lower()
+    return out
 
 
 def _no_repeats(ids: Sequence[str], what: str) -> None:
@@ -949,6 +960,42 @@ def _pmid_of(rid: str, pmids: Mapping[str, str]) -> str | None:
     return m.group(1) if m else None
 
 
+def records_by_kind(records: pd.DataFrame, protocol: Any) -> dict[str, pd.DataFrame]:
+    """Split identified records into PRISMA 2020's identification boxes.
+
+    Each record's ``source`` is looked up among the protocol's ``databases`` (by ``name``):
+    its ``kind`` says whether the source is a database, a register, or another method
+    (websites, organisations, citation searching: the "other methods" column). Sources the
+    protocol does not list (a database export in ``imports/``) count as databases.
+
+    Parameters
+    ----------
+    records : pandas.DataFrame
+        Records with ``record_id`` and ``source`` (``review.records.load_review_records``).
+    protocol : Protocol
+        The review's protocol (its ``databases``).
+
+    Returns
+    -------
+    dict
+        ``{"database": ..., "register": ..., "other": ...}``: frames of records, for
+        ``prisma_counts(identified=..., registers=..., other_methods=...)``. ``"database"`` is
+        always there; a kind without records is absent (``.get`` gives ``None``: no such box).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> proto = NS(databases=(NS(name="PubMed", kind="database"), NS(name="Web", kind="other")))
+    >>> recs = pd.DataFrame({"record_id": ["pubmed:1", "doi:10.1/x"], "source": ["PubMed", "Web"]})
+    >>> {k: list(v["record_id"]) for k, v in records_by_kind(recs, proto).items()}
+    {'database': ['pubmed:1'], 'other': ['doi:10.1/x']}
+    """
+    kinds = {str(d.name): str(getattr(d, "kind", "database")) for d in protocol.databases}
+    kind = records["source"].map(lambda s: kinds.get(str(s), "database"))
+    out = {k: records[kind == k].reset_index(drop=True) for k in ("database", "register", "other")}
+    return {k: v for k, v in out.items() if k == "database" or len(v)}
+
+
 def prisma_counts(
     *,
     identified: Any,
@@ -1006,8 +1053,8 @@ def prisma_counts(
         the mapping are studies of their own (study id = record id).
     included_studies : DataFrame, optional
         The extraction table (``study_id`` and ``pmid``, one row a study or stratum). Every
-        included study must appear in it (by study id, or a report's PMID) and every row
-        of it must belong to an included study.
+        included study must appear in it (by study id, or a report's PMID, or the DOI of a
+        report that has no PMID) and every row of it must belong to an included study.
     check : bool
         Raise :class:`PrismaInconsistency` when anything does not add up (default). With
         ``False`` the problems are kept in ``counts.problems`` and
@@ -1482,10 +1529,13 @@ def _clean_pmid(x: Any, row: int, column: str) -> str | None:
     p = str(x).strip()
     if p.endswith(".0") and is_pmid(p[:-2]):
         p = p[:-2]  # a PMID read as a float
-    if p and not is_pmid(p):
+    if p.startswith("10."):
+        p = p.lower()  # a DOI (a report without a PMID): records keep DOIs in lower case
+    if p and not is_pmid(p) and not p.startswith("10."):
         # a PMID that is not one would match no record and drop a study from the count
         raise InputError(
-            f"included_studies: {p[:30]!r} is not a PubMed identifier (1-9 ASCII digits)",
+            f"included_studies: {p[:30]!r} is neither a PubMed identifier (1-9 ASCII "
+            "digits) nor a DOI (10.xxxx/...)",
             row=row,
             column=column,
         )

@@ -71,6 +71,7 @@ __all__ = [
     "ESTIMATE_POLICIES",
     "FIELD_TYPES",
     "NOT_RETRIEVED",
+    "OVERLAP_RELATIONS",
     "PERSON_TIME_UNITS",
     "PROTOCOL_SCHEMA",
     "PROTOCOL_SCHEMA_V1",
@@ -80,6 +81,7 @@ __all__ = [
     "STUDY_ID_COLUMNS",
     "SUPPORTED_SCHEMA_VERSIONS",
     "TIME_UNITS",
+    "Amendment",
     "Analysis",
     "Comparison",
     "Covariate",
@@ -124,6 +126,12 @@ DERIVATION_RULES = ("count_times_duration",)
 COVARIATE_TYPES = ("categorical", "number", "integer", "text", "boolean")
 #: Whether studies that report only an estimate with its CI or SE join an analysis.
 ESTIMATE_POLICIES = ("include", "exclude")
+#: How two cohorts of ``extraction/overlap.csv`` may share patients: ``same_cohort`` (two
+#: reports of one cohort), ``subset`` (one cohort's patients are among the other's),
+#: ``shared_centre`` (a centre contributed to both in overlapping periods), ``possible``
+#: (overlap cannot be ruled out from the reports: same country, period and products, the
+#: centres not listed).
+OVERLAP_RELATIONS = ("same_cohort", "subset", "shared_centre", "possible")
 #: Columns of ``studies.csv`` that identify a study and its reports (not covariates).
 STUDY_ID_COLUMNS = ("study_id", "label", "pmid", "report_pmids", "note")
 # Columns the extraction and pooling steps add beside a review's fields and covariates
@@ -173,6 +181,20 @@ _COMMON_PROPERTIES: dict[str, Any] = {
                 "query": _TEXT,
                 "snapshot": {"type": ["string", "null"]},
                 "kind": {"enum": ["database", "register", "other"]},
+            },
+        },
+    },
+    "amendments": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["date", "section", "change", "reason"],
+            "additionalProperties": False,
+            "properties": {
+                "date": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+                "section": _TEXT,
+                "change": _TEXT,
+                "reason": _TEXT,
             },
         },
     },
@@ -288,7 +310,11 @@ _COVARIATE: dict[str, Any] = {
                         "type": "object",
                         "required": ["code", "label"],
                         "additionalProperties": False,
-                        "properties": {"code": _SCALAR, "label": _TEXT},
+                        "properties": {
+                            "code": _SCALAR,
+                            "label": _TEXT,
+                            "compare": {"type": "boolean"},
+                        },
                     },
                 ]
             },
@@ -321,6 +347,7 @@ _ANALYSIS: dict[str, Any] = {
             },
         },
         "estimates": {"enum": list(ESTIMATE_POLICIES)},
+        "strata": _TEXT,
         "subgroups": _CODE_LIST,
         "moderators": {
             "type": "array",
@@ -333,15 +360,23 @@ _ANALYSIS: dict[str, Any] = {
                 "leave_one_out": {"type": "boolean"},
                 "methods": {"type": "boolean"},
                 "funnel": {"enum": ["egger", "peters", None]},
+                "alternatives": _CODE_LIST,
                 "exclude_sets": {
                     "type": "array",
                     "items": {
                         "type": "object",
-                        "required": ["code", "label", "where"],
+                        "required": ["code", "label"],
+                        "oneOf": [{"required": ["where"]}, {"required": ["overlap"]}],
                         "additionalProperties": False,
                         "properties": {
                             "code": _CODE,
                             "label": _TEXT,
+                            "overlap": {
+                                "type": "array",
+                                "minItems": 1,
+                                "uniqueItems": True,
+                                "items": {"enum": list(OVERLAP_RELATIONS)},
+                            },
                             "where": {
                                 "type": "object",
                                 "required": ["column", "in"],
@@ -536,6 +571,10 @@ class Covariate:
     values : Mapping[str, str]
         For a categorical covariate: allowed value -> display label, in order (empty
         otherwise).
+    not_compared : tuple of str
+        Values declared with ``compare: false``: groups shown but left out of tests for
+        subgroup differences (a mixture of the other groups, "not reported"), which would
+        otherwise be compared against the groups they mix.
     required : bool
         Whether every study must have a value.
     minimum, maximum : float or None
@@ -547,6 +586,7 @@ class Covariate:
     label: str
     type: str
     values: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    not_compared: tuple[str, ...] = ()
     required: bool = False
     minimum: float | None = None
     maximum: float | None = None
@@ -585,16 +625,23 @@ class ExcludeSet:
     Attributes
     ----------
     code, label : str
-    column : str
-        A column of ``studies.csv`` (a covariate or an identifying column).
+    column : str or None
+        A column of ``studies.csv`` (a covariate or an identifying column), or
+        ``time_source`` (how each study's person-time was had: ``reported`` or the
+        derivation's label).
     values : tuple of str
         The studies whose ``column`` holds one of these (as text) are left out.
+    overlap : tuple of str
+        Instead of ``column``: relations of ``extraction/overlap.csv``
+        (:data:`OVERLAP_RELATIONS`); for each listed pair whose two studies are both in the
+        analysis, the pair's ``study_id`` (the report to drop) is left out.
     """
 
     code: str
     label: str
-    column: str
+    column: str | None
     values: tuple[str, ...]
+    overlap: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -611,12 +658,17 @@ class Sensitivity:
         Funnel plot with this regression test for small-study effects.
     exclude_sets : tuple of ExcludeSet
         Refits without named sets of studies.
+    alternatives : tuple of str
+        Other declared analyses that are alternative choices for this one (another
+        definition of the outcome, another model): shown beside the exclusion sets in the
+        robustness table and figure.
     """
 
     leave_one_out: bool = False
     methods: bool = False
     funnel: str | None = None
     exclude_sets: tuple[ExcludeSet, ...] = ()
+    alternatives: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -633,6 +685,10 @@ class Analysis:
     estimates : {"include", "exclude"}
         Whether studies that give only an estimate with its CI (or SE) join the count-based
         ones (inverse-variance methods only).
+    strata : str or None
+        A column of ``studies.csv``: rows sharing a non-empty value are strata of one study
+        (named by the value). Their counts (and person-time) are summed into one row a study
+        before pooling, so k counts studies, not strata.
     subgroups : tuple of str
         Covariates to test subgroup differences on, one test (and forest plot) each.
     moderators : tuple of tuple of str
@@ -648,6 +704,7 @@ class Analysis:
     outcome: str
     model: Model
     estimates: str = "exclude"
+    strata: str | None = None
     subgroups: tuple[str, ...] = ()
     moderators: tuple[tuple[str, ...], ...] = ()
     sensitivity: Sensitivity = field(default_factory=Sensitivity)
@@ -697,6 +754,31 @@ class Comparison:
     studies: tuple[str, ...] = ()
     columns: tuple[str, ...] = ()
     description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Amendment:
+    """A dated change to the protocol after it was first written (its history).
+
+    A protocol changed after screening or extraction began keeps what changed, when and why:
+    a methods reviewer reads these beside the decisions they touch (PRISMA 2020 item 24c).
+
+    Attributes
+    ----------
+    date : str
+        ``YYYY-MM-DD``.
+    section : str
+        The part of the protocol changed (``eligibility``, ``outcomes.<code>``, ...).
+    change : str
+        What was changed, in words.
+    reason : str
+        Why; and whether the change was made before or after the data were seen.
+    """
+
+    date: str
+    section: str
+    change: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -769,6 +851,8 @@ class Protocol:
         Published estimates to compare with, by code.
     extraction_folder : str
         The extraction folder named by the protocol (``extraction``).
+    amendments : tuple of Amendment
+        The protocol's history: dated changes with their reasons, oldest first.
     extra : Mapping[str, Any]
         Further top-level keys of the file, read-only.
     """
@@ -795,6 +879,7 @@ class Protocol:
     analyses: Mapping[str, Analysis] = field(default_factory=lambda: MappingProxyType({}))
     comparisons: Mapping[str, Comparison] = field(default_factory=lambda: MappingProxyType({}))
     extraction_folder: str = "extraction"
+    amendments: tuple[Amendment, ...] = ()
 
     def __repr__(self) -> str:
         where = f" from {self.path}" if self.path else ""
@@ -884,6 +969,10 @@ class Protocol:
             out += "<p><b>Analyses</b></p>" + table(
                 [_analysis_row(a) for a in self.analyses.values()]
             )
+        if self.amendments:
+            out += "<p><b>Amendments</b></p>" + table(
+                [(a.date, a.section, a.change, a.reason) for a in self.amendments]
+            )
         return out + "</div>"
 
     def summary(self) -> str:
@@ -908,6 +997,11 @@ class Protocol:
         if self.analyses:
             lines += ["", "Analyses:"]
             lines += ["  " + " | ".join(_analysis_row(a)) for a in self.analyses.values()]
+        if self.amendments:
+            lines += ["", "Amendments:"]
+            lines += [
+                f"  {a.date} [{a.section}] {a.change} Reason: {a.reason}" for a in self.amendments
+            ]
         return "\n".join(lines)
 
 
@@ -1045,6 +1139,7 @@ def _build_v2(data: Mapping[str, Any], ck: _Checker) -> dict[str, Any]:
                 [*where, "code"],
             )
         values: dict[str, str] = {}
+        not_compared: list[str] = []
         if c["type"] == "categorical":
             if not c.get("values"):
                 ck.fail(
@@ -1066,6 +1161,8 @@ def _build_v2(data: Mapping[str, Any], ck: _Checker) -> dict[str, Any]:
                 if code in values:
                     ck.fail(f"value {code!r} is listed twice", [*where, "values", j])
                 values[code] = label
+                if isinstance(v, dict) and v.get("compare") is False:
+                    not_compared.append(code)
         elif c.get("values"):
             ck.fail(
                 f"values are for categorical covariates; {c['code']!r} is {c['type']}",
@@ -1082,6 +1179,7 @@ def _build_v2(data: Mapping[str, Any], ck: _Checker) -> dict[str, Any]:
             label=c["label"],
             type=c["type"],
             values=MappingProxyType(values),
+            not_compared=tuple(not_compared),
             required=bool(c.get("required", False)),
             minimum=c.get("minimum"),
             maximum=c.get("maximum"),
@@ -1238,6 +1336,19 @@ def _build_v2(data: Mapping[str, Any], ck: _Checker) -> dict[str, Any]:
     analyses: dict[str, Analysis] = {}
     for i, a in enumerate(raw_analyses):
         analyses[a["code"]] = _build_analysis(a, i, by_code, fields, covariates, ck)
+    for i, a in enumerate(raw_analyses):
+        for j, alt in enumerate((a.get("sensitivity") or {}).get("alternatives") or ()):
+            aw = ["analyses", i, "sensitivity", "alternatives", j]
+            if alt not in analyses or alt == a["code"]:
+                ck.fail(f"alternative {alt!r} is not another declared analysis", aw)
+            if analyses[alt].outcome != a["outcome"] and (
+                by_code[analyses[alt].outcome]["kind"] != by_code[a["outcome"]]["kind"]
+            ):
+                ck.fail(
+                    f"alternative {alt!r} pools a {by_code[analyses[alt].outcome]['kind']}; "
+                    f"{a['code']!r} a {by_code[a['outcome']]['kind']}: not comparable",
+                    aw,
+                )
 
     # ---- comparisons
     comparisons: dict[str, Comparison] = {}
@@ -1386,11 +1497,19 @@ def _build_analysis(
         if s["code"] in seen:
             ck.fail(f"exclude set code {s['code']!r} is listed twice", [*sw, "code"])
         seen.add(s["code"])
+        if "overlap" in s:
+            sets.append(ExcludeSet(s["code"], s["label"], None, (), tuple(s["overlap"])))
+            continue
         col = s["where"]["column"]
-        if col not in study_cols:
+        if col == "time_source" and kind != "rate":
+            ck.fail(
+                "column 'time_source' (how person-time was had) is for rate analyses",
+                [*sw, "where", "column"],
+            )
+        if col not in study_cols and col != "time_source":
             ck.fail(
                 f"column {col!r} is not a column of studies.csv (identifying columns or declared "
-                "covariates)",
+                "covariates) nor time_source",
                 [*sw, "where", "column"],
             )
         vals = tuple(_cell_text(v) for v in s["where"]["in"])
@@ -1404,6 +1523,13 @@ def _build_analysis(
                         [*sw, "where", "in", k],
                     )
         sets.append(ExcludeSet(s["code"], s["label"], col, vals))
+    strata = a.get("strata")
+    if strata is not None and strata not in study_cols:
+        ck.fail(
+            f"strata column {strata!r} is not a column of studies.csv (identifying columns or "
+            "declared covariates)",
+            [*where, "strata"],
+        )
     display = dict(a.get("display") or {})
     _check_display(display, kind, [*where, "display"], ck)
     return Analysis(
@@ -1418,6 +1544,7 @@ def _build_analysis(
             level=float(m.get("level", 0.95)),
         ),
         estimates=estimates,
+        strata=strata,
         subgroups=tuple(a.get("subgroups") or ()),
         moderators=tuple(moderators),
         sensitivity=Sensitivity(
@@ -1425,6 +1552,7 @@ def _build_analysis(
             methods=bool(sens.get("methods", False)),
             funnel=sens.get("funnel"),
             exclude_sets=tuple(sets),
+            alternatives=tuple(sens.get("alternatives") or ()),
         ),
         display=MappingProxyType(display),
         description=a.get("description"),
@@ -1553,6 +1681,7 @@ def protocol_from_mapping(
     screening = data.get("screening") or {}
     highlight = screening.get("highlight") or {}
     top = set(schema["properties"])
+    amendments = _amendments(data.get("amendments") or [], ck)
     return Protocol(
         path=None if path is None else Path(path),
         schema_version=version,
@@ -1571,8 +1700,33 @@ def protocol_from_mapping(
         highlight_include=_as_tuple(highlight.get("include")),
         highlight_exclude=_as_tuple(highlight.get("exclude")),
         extra=MappingProxyType({k: v for k, v in data.items() if k not in top}),
+        amendments=amendments,
         **v2,
     )
+
+
+def _amendments(items: Sequence[Mapping[str, Any]], ck: _Checker) -> tuple[Amendment, ...]:
+    """The dated amendments, checked: real calendar dates, oldest first."""
+    import datetime as dt
+
+    out: list[Amendment] = []
+    last = ""
+    for i, a in enumerate(items):
+        try:
+            dt.date.fromisoformat(a["date"])
+        except ValueError:
+            ck.fail(
+                f"amendment date {a['date']!r} is not a calendar date", ["amendments", i, "date"]
+            )
+        if a["date"] < last:
+            ck.fail(
+                f"amendment dated {a['date']} follows one dated {last}: list amendments oldest "
+                "first (the protocol's history)",
+                ["amendments", i, "date"],
+            )
+        last = a["date"]
+        out.append(Amendment(a["date"], a["section"], a["change"], a["reason"]))
+    return tuple(out)
 
 
 def load_protocol(path: str | os.PathLike[str]) -> Protocol:

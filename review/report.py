@@ -230,7 +230,8 @@ def subgroup_tests(res: PoolResult, by: list[str] | tuple[str, ...]) -> pd.DataF
     Returns
     -------
     pandas.DataFrame
-        ``by, groups, q_between, df, pvalue, note``; a grouping with fewer than two groups (or
+        ``by, groups, k_per_group, q_between, df, pvalue, note``; a grouping with fewer than
+        two groups (or
         otherwise refused by the engine) has NaN statistics and the engine's reason in
         ``note``.
     """
@@ -261,20 +262,35 @@ def subgroup_test_row(
     Returns
     -------
     dict
-        ``by, groups, q_between, df, pvalue, note``.
+        ``by, groups, k_per_group, q_between, df, pvalue, note``; ``k_per_group`` names each
+        group with its number of studies (``CD19: 3; BCMA: 1``), and the note says when a
+        group has a single study (the test then sets single studies against each other).
     """
     if isinstance(outcome, SubgroupResult):
+        ks = [(str(g), int(k)) for g, k in zip(outcome.table["group"], outcome.table["k"])]
+        notes = list(outcome.notes)
+        singles = [g for g, k in ks if k == 1]
+        if singles:
+            notes.append(
+                f"one study only in {', '.join(singles)}: the test compares single studies, "
+                "not groups of studies"
+            )
         return {
             "by": by,
             "groups": len(outcome.groups),
+            "k_per_group": "; ".join(f"{g}: {k}" for g, k in ks),
             "q_between": outcome.q_between,
             "df": outcome.q_between_df,
             "pvalue": outcome.q_between_pvalue,
-            "note": "; ".join(outcome.notes),
+            "note": "; ".join(notes),
         }
+    counts = values.dropna().astype(str).value_counts(sort=False) if values is not None else None
     return {
         "by": by,
         "groups": values.nunique(dropna=True) if values is not None else pd.NA,
+        "k_per_group": "; ".join(f"{g}: {k}" for g, k in counts.items())
+        if counts is not None
+        else "",
         "q_between": float("nan"),
         "df": pd.NA,
         "pvalue": float("nan"),

@@ -342,7 +342,7 @@ def test_tables_and_figures_are_written_with_the_codes(
         if hasattr(t, "get_text")
     }
     assert "Surgical-site infection within a year by Study design" in texts
-    assert {"Trial arm", "Cohort"} <= texts
+    assert {"Trial arm (2 studies)", "Cohort (5 studies)"} <= texts
     assert (tmp_path / "figures" / "forest_rate.png").stat().st_size > 1000
     sens = save_sensitivity_figures(
         run_sensitivity(results), tmp_path / "figures", formats=("png",)
@@ -350,6 +350,7 @@ def test_tables_and_figures_are_written_with_the_codes(
     assert set(sens.figures) == {
         "method_sensitivity_ssi_glmm", "forest_leave_one_out_ssi_glmm", "funnel_ssi_glmm",
         "method_sensitivity_ssi_est", "forest_leave_one_out_ssi_est", "funnel_ssi_est",
+        "robustness_ssi_glmm",  # its exclusion sets, beside the analysis as declared
     }  # fmt: skip
     assert "<img" in figs._repr_html_() and "forest_rate" in figs.summary()
 

@@ -24,6 +24,7 @@ from review.extraction import (
     parse_scale,
     provenance,
     read_extraction,
+    report_study_map,
     time_factor,
 )
 from review.protocol import protocol_from_mapping
@@ -221,7 +222,7 @@ def test_rates_are_pooled_per_person_year_whatever_the_unit(tmp_path: Path) -> N
             "no source_url",
         ),
         ("s1,n_ssi,10,112,", "s1,n_ssi,10,999,", 3, "pmid", "not a report"),
-        ("s1,n_ssi,10,112,", "s1,n_ssi,10,PMC1,", 3, "pmid", "not a PubMed identifier"),
+        ("s1,n_ssi,10,112,", "s1,n_ssi,10,PMC1,", 3, "pmid", "not a PMID (digits) or"),
         # a count above its denominator
         ("s2,n_ssi,2,", "s2,n_ssi,51,", 8, "value", "exceeds n_operated = 50"),
         # a count of patients that is not a whole number; negative; not a number
@@ -329,7 +330,7 @@ def test_a_note_allows_a_subtype_above_its_parent(tmp_path: Path) -> None:
         ("s2,Beta 2021,", "s1,Beta 2021,", "study_id", "repeats line 2"),
         ("s2,Beta 2021,", "s2,,", "label", "empty"),
         ("s2,Beta 2021,", "s2,Alpha 2020,", "label", "repeats line 2"),
-        (",111;112,", ",111;x12,", "report_pmids", "not a PubMed"),
+        (",111;112,", ",111;x12,", "report_pmids", "not a PMID (digits) or"),
     ],
 )
 def test_bad_study_rows(tmp_path: Path, old: str, new: str, column: str, words: str) -> None:
@@ -485,3 +486,18 @@ def test_scale_and_units() -> None:
     assert time_factor("weeks", "person-days") == 7
     with pytest.raises(ExtractionError, match="unknown time unit"):
         time_factor("fortnights", "years")
+
+
+def test_a_report_without_pmid_is_identified_by_its_doi(tmp_path: Path) -> None:
+    """A report PubMed does not index (found by other methods) carries its DOI instead."""
+    doi = "10.1002/abc.70164"
+    studies = replace_line(STUDIES, "s2,Beta 2021,222,222,", f"s2,Beta 2021,{doi},{doi},")
+    outcomes = OUTCOMES.replace(",222,", f",{doi},")
+    ex = read_extraction(write(tmp_path, studies=studies, outcomes=outcomes))
+    assert ex.studies.loc[1, "pmid"] == doi
+    assert report_study_map(ex.studies)[f"doi:{doi}"] == f"doi:{doi}"
+    # a number must still name one of the study's reports
+    bad = OUTCOMES.replace("s2,n_ssi,2,222,", "s2,n_ssi,2,10.1002/other,")
+    with pytest.raises(ExtractionError) as ei:
+        read_extraction(write(tmp_path, studies=studies, outcomes=bad))
+    assert ei.value.column == "pmid" and "not a report" in str(ei.value)

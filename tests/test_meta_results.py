@@ -234,3 +234,29 @@ def test_ft_guardrail_refits_other_measures() -> None:
     assert list(g.table["at"]) == ["harmonic mean", "min", "median", "max"]
     with pytest.raises(OptionError):
         ft_guardrail(pool_rates(pd.DataFrame({"events": [1, 2], "person_years": [9.0, 8.0]})))
+
+
+def test_a_proportions_bounds_are_never_shown_outside_0_1():
+    """The raw-proportion model's symmetric interval can reach below 0 (metafor reports it
+    so): results keep it, what is shown is cut at 0 with a note; no estimate shows as 0."""
+    df = pd.DataFrame(
+        {"events": [0, 1, 0, 0, 2], "n": [100, 2000, 150, 300, 3000], "label": list("abcde")}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = pool_proportions(df, events="events", n="n", measure="PR", method="REML")
+        sens = method_sensitivity(df, events="events", n="n", label="label")
+    assert res.ci_low < 0  # kept as metafor gives it
+    text = res.summary()
+    pooled_line = text.splitlines()[
+        text.splitlines().index("      pred     ci.lb     ci.ub     pi.lb     pi.ub") + 1
+    ].split()
+    assert all(float(v) >= 0 for v in pooled_line)
+    assert "Note: CI truncated at 0 for display: the model's interval (-0.000028 to" in text
+    assert "-0.0000" not in text.split("Note:")[0]
+    assert "<td>-" not in res._repr_html_()
+    stext = sens.summary()
+    assert "Note: PR: CI truncated at 0" in stext
+    pr = next(ln for ln in stext.splitlines() if ln.startswith("PR ")).split()
+    assert all(float(v) >= 0 for v in pr[1:6])
+    assert sens.table.set_index("model").loc["PR", "ci_low"] < 0  # the table keeps it

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import warnings
 
 import matplotlib.text
 import numpy as np
@@ -78,7 +79,7 @@ def num(s: str) -> float:
 
 
 def interval(s: str) -> tuple[float, float]:
-    m = re.fullmatch(r"\[(-?[\d.]+), (-?[\d.]+)\]", s)
+    m = re.fullmatch(r"\[(-?[\d.]+), (-?[\d.]+)\]§?", s)
     assert m, s
     return float(m.group(1)), float(m.group(2))
 
@@ -238,7 +239,8 @@ def test_subgroup_blocks_and_test_for_differences(res):
     sg = subgroups(res, by="target")
     tx = texts(forest(sg))
     for gi, (name, g) in enumerate(sg.groups.items()):
-        assert tx[f"label:group:{gi}"] == name
+        # each group named with its number of studies
+        assert tx[f"label:group:{gi}"] == f"{name} ({g.k} studies)"
         assert tx[f"est:g{gi}:pooled:random"] == fmt_x(100 * g.estimate, 1)
         lo, hi = interval(tx[f"ci:g{gi}:pooled:random"])
         assert close(lo, g.ci_low, 1, 100) and close(hi, g.ci_high, 1, 100)
@@ -363,7 +365,7 @@ def test_method_sensitivity_rows():
     sens = method_sensitivity(study_frame(12), events="events", n="n", label="label")
     tx = texts(method_sensitivity_plot(sens))
     table = sens.table.reset_index(drop=True)
-    drawn = 0
+    drawn = truncated = 0
     for i, r in table.iterrows():
         if r["status"] != "ok":
             assert (
@@ -377,10 +379,16 @@ def test_method_sensitivity_rows():
         lo, hi = interval(tx[f"ci:model:{i}"])
         assert close(lo, r["ci_low"], 1, 100) and close(hi, r["ci_high"], 1, 100)
         lo, hi = interval(tx[f"pi:model:{i}"])
-        assert close(lo, r["pi_low"], 1, 100) and close(hi, r["pi_high"], 1, 100)
+        # a proportion's bounds are shown within [0, 1], marked and footnoted when cut
+        assert close(lo, max(r["pi_low"], 0), 1, 100) and close(hi, min(r["pi_high"], 1), 1, 100)
+        if r["pi_low"] < 0:
+            truncated += 1
+            assert tx[f"pi:model:{i}"].endswith("§")
         assert tx[f"tau2:model:{i}"] == fmt_x(r["tau2"], 4)
         drawn += 1
     assert drawn >= 4
+    assert truncated >= 1  # the raw-proportion (PR) model's PI reaches below 0 here
+    assert "§ Interval truncated at 0" in tx["footnote"].replace("\n", " ")
 
 
 def test_figure_displays_in_jupyter_without_pyplot(res):
@@ -518,3 +526,17 @@ def test_wrap_property_with_relations_and_citations():
         assert "".join("".join(lines).split()) == "".join(s.split())
 
     check()
+
+
+def test_a_floored_freeman_tukey_estimate_is_explained():
+    """Rare events: the FT back-transform floors at 0; the plot says it is not a zero incidence."""
+    df = pd.DataFrame(
+        {"events": [0, 1, 0, 0, 2], "n": [100, 2000, 150, 300, 3000], "label": list("abcde")}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sens = method_sensitivity(df, events="events", n="n", label="label")
+    assert sens.table.set_index("model").loc["PFT", "estimate"] == 0
+    foot = texts(method_sensitivity_plot(sens))["footnote"].replace("\n", " ")
+    assert "PFT: the back-transformed estimate is exactly 0" in foot
+    assert "not a zero incidence" in foot

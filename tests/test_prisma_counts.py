@@ -503,18 +503,22 @@ def test_worked_example_from_the_other_modules_objects(tmp_path):
     shutil.copy(p.screening_log, tmp_path / "log.jsonl")  # reading takes a lock: not in data/
     log = ScreeningLog(tmp_path / "log.jsonl")
     ext = load_extraction(p.extraction)
+    other = load_snapshot(p.snapshot("other-2026")).records  # identified via other methods
     c = prisma_counts(
         identified=snap,
         duplicates_removed=deduplicate(snap.records),
         decisions=log,
         reason_labels=load_protocol(p.protocol),
+        other_methods=other,
         included_studies=ext,
     )
     assert c.identified == len(snap.records)
     # every included study is in the extraction table and the other way round (checked),
     # and the strata of one cohort (one PMID) count as one study
     assert c.new_studies == ext["pmid"].nunique()
-    assert c.records_in("reports_included") == {f"pubmed:{x}" for x in ext["pmid"].astype(str)}
+    ids = {f"pubmed:{x}" if x.isdigit() else f"doi:{x}" for x in ext["pmid"].astype(str)}
+    assert c.records_in("reports_included") | c.records_in("other_reports_included") == ids
+    assert c.records_in("other_reports_included") == set(other["record_id"])
     final_ta = log.final("title_abstract")
     assert c.records_excluded == int((final_ta["decision"] == "exclude").sum())
 
@@ -702,3 +706,19 @@ def test_final_decisions_agree_with_the_screening_log(tmp_path_factory, rows):
         for row in final_decisions(make_log(rows)).itertuples(index=False)
     }
     assert mine == theirs
+
+
+def test_an_other_method_report_without_pmid_is_matched_by_its_doi():
+    """web:1 has no PMID: included, it is found in the extraction table by its DOI."""
+    other = OTHER.assign(doi=[None, None, "10.1002/ABC.1"])
+    rows = [r for r in ROWS if r[0] != "web:1"] + [("web:1", FT, "A", "include", None)]
+    ext = pd.concat(
+        [EXTRACTION, pd.DataFrame({"study_id": ["Web2025"], "pmid": ["10.1002/abc.1"]})],
+        ignore_index=True,
+    )
+    c = counts(other_methods=other, decisions=make_log(rows), included_studies=ext)
+    assert c.other is not None and c.other.reports_included == 2
+    # without the extraction row the check names the missing study
+    with pytest.raises(PrismaInconsistency) as ei:
+        counts(other_methods=other, decisions=make_log(rows), included_studies=EXTRACTION)
+    assert "web:1" in problems_of(ei)

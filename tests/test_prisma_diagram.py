@@ -243,9 +243,11 @@ def test_draws_into_a_given_axes():
     assert_layout_clean(fig)
 
 
-@pytest.mark.parametrize("width_mm", [None, 85.0])
+@pytest.mark.parametrize("width_mm", [None, 92.0])
 def test_worked_example_diagram(tmp_path, width_mm):
-    """The example review's diagram, at its natural width and at one journal column."""
+    """The example review's diagram, at its natural width and at the narrowest its four
+    columns allow (with the other-methods column it no longer fits one 85 mm journal column,
+    and says so)."""
     import shutil
 
     from review.dedup import deduplicate
@@ -263,11 +265,14 @@ def test_worked_example_diagram(tmp_path, width_mm):
         duplicates_removed=deduplicate(snap.records),
         decisions=ScreeningLog(tmp_path / "log.jsonl"),
         reason_labels=load_protocol(p.protocol),
+        other_methods=load_snapshot(p.snapshot("other-2026")).records,
         included_studies=load_extraction(p.extraction),
     )
     fig = prisma_diagram(c, width=None if width_mm is None else width_mm / 25.4)
     assert_shows_exactly(fig, c)
     assert_layout_clean(fig)
+    with pytest.raises(OptionError, match="4 columns needs at least 92 mm"):
+        prisma_diagram(c, width=85.0 / 25.4)
 
 
 def test_edge_cases_empty_review_big_numbers_and_markup_characters():

@@ -194,3 +194,46 @@ def test_protocol_html_shows_reasons_and_queries():
     out = load_protocol(MINIMAL)._repr_html_()
     assert "<code>wrong_design</code>" in out and "<code>not_retrieved</code>" in out
     assert "&quot;chimeric antigen receptor&quot;" in out
+
+
+# --------------------------------------------------------------------------- amendments
+def _amend(*items):
+    def add(d):
+        d["amendments"] = list(items)
+
+    return add
+
+
+_A1 = {"date": "2026-01-02", "section": "eligibility", "change": "Worded.", "reason": "Ambiguous."}
+
+
+def test_amendments_are_kept_in_order_and_shown(tmp_path):
+    second = {**_A1, "date": "2026-02-01", "section": "outcomes.main", "reason": "Data."}
+    p = load_protocol(_mutated(tmp_path, _amend(_A1, second)))
+    assert [a.date for a in p.amendments] == ["2026-01-02", "2026-02-01"]
+    assert p.amendments[1].section == "outcomes.main"
+    assert "amendments" not in p.extra
+    assert "2026-02-01 [outcomes.main] Worded. Reason: Data." in p.summary()
+    assert "Ambiguous." in p._repr_html_()
+
+
+def test_no_amendments_is_an_empty_history():
+    assert load_protocol(MINIMAL).amendments == ()
+
+
+@pytest.mark.parametrize(
+    ("items", "column", "message"),
+    [
+        ([{**_A1, "date": "2026-02-30"}], "amendments[0].date", "not a calendar date"),
+        ([{**_A1, "date": "2.1.2026"}], "amendments[0].date", "does not match"),
+        ([_A1, {**_A1, "date": "2025-12-31"}], "amendments[1].date", "oldest first"),
+        ([{k: v for k, v in _A1.items() if k != "reason"}], "amendments[0].reason", "reason"),
+        ([{**_A1, "who": "A"}], "amendments[0]", "who"),
+    ],
+)
+def test_bad_amendment_names_its_field_and_line(tmp_path, items, column, message):
+    with pytest.raises(ProtocolError) as ei:
+        load_protocol(_mutated(tmp_path, _amend(*items)))
+    assert ei.value.column == column
+    assert ei.value.row is not None
+    assert message in str(ei.value)

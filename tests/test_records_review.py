@@ -21,13 +21,15 @@ def test_snapshots_and_exports_are_stacked_with_their_sources(tmp_path: Path) ->
     shutil.copy(REPO / "tests" / "data" / "imports" / "scopus.csv", tmp_path / "imports")
     records = load_review_records(tmp_path)
     n_pubmed = len(load_snapshot(tmp_path / "search" / "pubmed-2026").records)
+    other = load_snapshot(tmp_path / "search" / "other-2026").records  # other methods
     n_embase = len(read_ris(tmp_path / "imports" / "embase.ris"))
     counts = records["source"].value_counts()
     assert counts["PubMed"] == n_pubmed
+    assert counts[other["source"].iloc[0]] == len(other)
     assert counts["Embase"] == n_embase
     assert counts["Scopus"] > 0
     assert records["record_id"].is_unique
-    assert len(records) == n_pubmed + n_embase + counts["Scopus"]
+    assert len(records) == n_pubmed + len(other) + n_embase + counts["Scopus"]
 
 
 def test_a_review_without_sources_is_an_error(tmp_path: Path) -> None:

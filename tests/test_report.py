@@ -80,6 +80,9 @@ def test_subgroup_tests_say_why_a_test_cannot_be_made() -> None:
     assert table.loc["target", "pvalue"] == expected.q_between_pvalue
     assert pd.isna(table.loc["design", "pvalue"])
     assert "at least 2 groups" in table.loc["design", "note"]
+    # every group with its number of studies, tested or not
+    assert table.loc["target", "k_per_group"] == "BCMA: 3; CD19: 3"  # the groups as fitted
+    assert table.loc["design", "k_per_group"] == "trial: 6"
 
 
 @pytest.mark.parametrize("bad", ["six", "inf"])

@@ -17,6 +17,8 @@ from review.paths import example_review_dir
 
 DATA = example_review_dir()
 SNAPSHOT = DATA / "search" / "pubmed-2026"
+#: Records identified via other methods (no PMID seen: identified by their DOI).
+OTHER = DATA / "search" / "other-2026"
 LOG = DATA / "screening" / "log.jsonl"
 EXTRACTION = DATA / "extraction"
 
@@ -108,15 +110,25 @@ def test_every_record_is_screened_by_both_reviewers(records: pd.DataFrame) -> No
 
 
 def test_full_text_stage_covers_exactly_the_title_abstract_includes() -> None:
+    """Database records reach full text through title/abstract; other-method records go
+    straight to full text (PRISMA 2020), and only they."""
+    from review.search import load_snapshot
+
+    other = set(load_snapshot(OTHER).records["record_id"])
     ta = final_decisions("title_abstract")
     ft = final_decisions("full_text")
-    assert set(ft) == {rid for rid, (d, _) in ta.items() if d == "include"}
+    assert set(ft) == {rid for rid, (d, _) in ta.items() if d == "include"} | other
+    assert not other & set(ta)
     assert all(reason for d, reason in ft.values() if d == "exclude")
 
 
 def test_full_text_includes_are_exactly_the_extraction_reports() -> None:
     ft = final_decisions("full_text")
-    included = {rid.removeprefix("pubmed:") for rid, (d, _) in ft.items() if d == "include"}
+    included = {
+        rid.removeprefix("pubmed:").removeprefix("doi:")
+        for rid, (d, _) in ft.items()
+        if d == "include"
+    }
     studies = pd.read_csv(EXTRACTION / "studies.csv", dtype=str, keep_default_na=False)
     reports = {p for cell in studies["report_pmids"] for p in cell.split(";") if p}
     assert included == reports
@@ -142,13 +154,15 @@ def test_shipped_extraction_loads_and_every_number_is_traceable() -> None:
     prov = df.attrs["provenance"]
     rows = pd.read_csv(EXTRACTION / "outcomes.csv", dtype=str, keep_default_na=False)
     assert len(prov) == len(rows)  # every number is one row, none is an estimate
-    assert prov["pmid"].str.fullmatch(r"\d+").all()
+    # a PMID, or the DOI of a report found by other methods (no PMID seen)
+    assert prov["pmid"].str.fullmatch(r"\d+|10\.\d{4,9}/\S+").all()
     assert (prov["location"].str.len() > 0).all()
     assert prov["source_url"].str.startswith("http").all()
     # every number's PMID is a record of the snapshot
     snapshot_pmids = {
-        json.loads(line)["pmid"]
-        for line in (SNAPSHOT / "records.jsonl").read_text(encoding="utf-8").splitlines()
+        json.loads(line)["pmid"] or json.loads(line)["doi"]
+        for folder in (SNAPSHOT, OTHER)
+        for line in (folder / "records.jsonl").read_text(encoding="utf-8").splitlines()
     }
     assert set(prov["pmid"]) <= snapshot_pmids
 
@@ -244,21 +258,24 @@ def test_extraction_follows_the_protocol_declarations() -> None:
     ex = read_extraction(EXTRACTION)
     p = ex.protocol
     assert set(p.fields) == {
-        "n_treated", "spm_any", "spm_tcell", "spm_myeloid", "spm_solid", "spm_nmsc",
-        "median_followup_months", "person_years",
+        "n_treated", "spm_any", "spm_excl_nmsc", "spm_tcell", "spm_myeloid", "spm_solid",
+        "spm_nmsc", "median_followup_months", "person_years",
     }  # fmt: skip
-    assert {o.code: o.subtype_of for o in p.outcomes}["spm_tcell"] == "spm_any"
+    parent = {o.code: o.subtype_of for o in p.outcomes}
+    assert parent["spm_tcell"] == "spm_excl_nmsc" and parent["spm_excl_nmsc"] == "spm_any"
+    assert [o.code for o in p.outcomes if o.primary] == ["spm_excl_nmsc"]
     assert p.outcome("spm_rate").time == "person_years"
-    assert dict(p.covariates["target"].values) == {"CD19": "CD19", "BCMA": "BCMA", "mixed": "mixed"}
+    assert set(p.covariates["target"].not_compared) == {"mixed", "not_stated"}
+    assert [a.date for a in p.amendments] == ["2026-12-04"] * 3
     comp = ex.completeness().set_index("outcome")
-    # the studies the analyses pool: 6 any-SPM, 8 T-cell, 3 myeloid, 5 with person-time
-    assert comp.loc[["spm_any", "spm_tcell", "spm_myeloid", "spm_rate"], "counts"].tolist() == [
-        6, 8, 3, 5,
-    ]  # fmt: skip
+    # rows with counts: 6 any-SPM, 8 T-cell (DESCAR-T's 5 strata are one study in the
+    # analysis), 3 myeloid, 4 with person-time
+    outcomes = ["spm_excl_nmsc", "spm_any", "spm_tcell", "spm_myeloid", "spm_rate"]
+    assert comp.loc[outcomes, "counts"].tolist() == [6, 6, 8, 3, 4]
     # no report gives person-time: every value used is N x median follow-up, flagged so
     used = ex.outcome_table("spm_rate").query("basis == 'counts'")
     assert set(used["time_source"]) == {"N x median follow-up"}
-    assert used["time"].sum() == pytest.approx(3654.225)
+    assert used["time"].sum() == pytest.approx(2749.225)
     assert len(ex.estimates) == 0
 
 
@@ -272,5 +289,5 @@ def test_the_subtype_checks_bite_on_the_shipped_tables(tmp_path: Path) -> None:
     old = "ghilardi2024,spm_tcell,1,"
     assert old in text
     (tmp_path / "outcomes.csv").write_text(text.replace(old, "ghilardi2024,spm_tcell,17,"))
-    with pytest.raises(ExtractionError, match="spm_tcell = 17 exceeds spm_any = 16"):
+    with pytest.raises(ExtractionError, match="spm_tcell = 17 exceeds spm_excl_nmsc = 16"):
         load_extraction(tmp_path, load_protocol(DATA / "protocol.yaml"))

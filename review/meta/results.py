@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from review._format import fmt_p, fmt_x
+from review._format import clip_proportion, fmt_p, fmt_shown, fmt_x
 from review.meta._design import ModeratorDesign
 from review.meta._vocab import METHODS, PI_METHODS, TESTS
 
@@ -48,8 +48,41 @@ def _rows(frame: pd.DataFrame) -> Iterable[Any]:
 def _html_table(title: str, text: str, frame: pd.DataFrame | None) -> str:
     body = f"<pre>{html.escape(text)}</pre>"
     if frame is not None:
-        body += frame.to_html(index=False, float_format=lambda x: fmt_x(x, 4), na_rep="NA")
+        body += frame.to_html(index=False, float_format=lambda x: fmt_shown(x, 4), na_rep="NA")
     return f"<div><strong>{html.escape(title)}</strong>{body}</div>"
+
+
+def _shown_bounds(kind: str, values: tuple[float, ...]) -> tuple[tuple[float, ...], list[str]]:
+    """(estimate, ci.lb, ci.ub, pi.lb, pi.ub) as shown: a proportion's bounds cut to [0, 1].
+
+    Returns the values to print and the notes saying which interval was cut and from what.
+    """
+    if kind != "proportion":
+        return values, []
+    est, cl, ch, pl, ph = values
+    cl, ch, n1 = clip_proportion(cl, ch)
+    pl, ph, n2 = clip_proportion(pl, ph)
+    notes = [f"{what} {n}" for what, n in (("CI", n1), ("PI", n2)) if n]
+    return (est, cl, ch, pl, ph), notes
+
+
+def _shown_frame(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a results frame for display: a proportion's bounds cut to [0, 1]."""
+    if kind != "proportion":
+        return frame
+    out = frame.copy()
+    for col in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high"):
+        if col in out.columns:
+            out[col] = pd.to_numeric(out[col], errors="coerce").clip(lower=0.0, upper=1.0)
+    return out
+
+
+def _kind_of_measures(table: pd.DataFrame) -> str:
+    """``"rate"`` when a table's models pool rates, else ``"proportion"``."""
+    from review.meta._vocab import RATE_MEASURES
+
+    m = table["measure"].dropna().astype(str) if "measure" in table.columns else pd.Series()
+    return "rate" if len(m) and m.iloc[0] in RATE_MEASURES else "proportion"
 
 
 def _pv(p: float, digits: int = 4, word: str = "p-val") -> str:
@@ -422,7 +455,10 @@ class PoolResult:
         row = [fmt_x(L.estimate, d), fmt_x(L.se, d), fmt_x(L.zval, d)]
         if L.df is not None:
             row.append(f"{L.df:g}")
-        row += [fmt_p(L.pval, d), fmt_x(L.ci_low, d), fmt_x(L.ci_high, d)]
+        lcl, lch = L.ci_low, L.ci_high
+        if self.measure == "PR":  # the identity link: the model scale is the proportion
+            lcl, lch, _ = clip_proportion(lcl, lch)
+        row += [fmt_p(L.pval, d), fmt_shown(lcl, d), fmt_shown(lch, d)]
         out.append("".join(f"{v:>10s}" for v in row) + f" {_sig(L.pval)}")
         out.append("")
         out.append("---")
@@ -430,17 +466,15 @@ class PoolResult:
         out.append("")
         out.append(f"Pooled {self.scale_word} (back-transformed):")
         out.append(f"{'pred':>10s}{'ci.lb':>10s}{'ci.ub':>10s}{'pi.lb':>10s}{'pi.ub':>10s}")
-        out.append(
-            "".join(
-                f"{fmt_x(v, d):>10s}"
-                for v in (self.estimate, self.ci_low, self.ci_high, self.pi_low, self.pi_high)
-            )
+        shown, cut = _shown_bounds(
+            self.kind, (self.estimate, self.ci_low, self.ci_high, self.pi_low, self.pi_high)
         )
+        out.append("".join(f"{fmt_shown(v, d):>10s}" for v in shown))
         out.append(f"Prediction interval: {PI_METHODS[self.pi_method].long_name}.")
         out.append(self.conventions() + ".")
         if not self.converged:
             out.append("WARNING: the fit did not converge; see notes.")
-        for n in self.notes:
+        for n in (*cut, *self.notes):
             out.append(f"Note: {n}")
         return "\n".join(out)
 
@@ -508,7 +542,7 @@ class PoolResult:
         return _html_table(
             f"Pooled {self.scale_word}: {self.measure}, {self.method}, {self.test}",
             self.summary(),
-            self.to_frame(),
+            _shown_frame(self.kind, self.to_frame()),
         )
 
     def __repr__(self) -> str:
@@ -1070,21 +1104,29 @@ class SensitivityResult:
             f"{'model':<22s}{'estimate':>10s}{'ci.lb':>10s}{'ci.ub':>10s}{'pi.lb':>10s}"
             f"{'pi.ub':>10s}  status"
         )
+        kind = _kind_of_measures(self.table)
+        cuts: list[str] = []
         for r in _rows(self.table):
+            vals, cut = _shown_bounds(kind, (r.estimate, r.ci_low, r.ci_high, r.pi_low, r.pi_high))
+            cuts += [f"{r.model}: {c}" for c in cut]
             out.append(
-                f"{r.model:<22.22s}{fmt_x(r.estimate, d):>10s}{fmt_x(r.ci_low, d):>10s}"
-                f"{fmt_x(r.ci_high, d):>10s}{fmt_x(r.pi_low, d):>10s}{fmt_x(r.pi_high, d):>10s}"
-                f"  {r.status}"
+                f"{r.model:<22.22s}"
+                + "".join(f"{fmt_shown(v, d):>10s}" for v in vals)
+                + f"  {r.status}"
             )
-        out += [f"Note: {n}" for n in self.notes]
+        out += [f"Note: {n}" for n in (*cuts, *self.notes)]
         return "\n".join(out)
 
     def to_frame(self) -> pd.DataFrame:
-        """The sensitivity table; rows that did not converge have no numbers."""
+        """The sensitivity table (metafor's values); rows that did not converge are blank."""
         return blank_not_converged(self.table)
 
     def _repr_html_(self) -> str:
-        return _html_table("Method sensitivity", self.summary(), self.table)
+        return _html_table(
+            "Method sensitivity",
+            self.summary(),
+            _shown_frame(_kind_of_measures(self.table), self.table),
+        )
 
     def __repr__(self) -> str:
         return f"SensitivityResult(models={len(self.table)})"

@@ -16,6 +16,7 @@ from review.plots.forest import (
     forest_cumulative,
     forest_leave_one_out,
     method_sensitivity_plot,
+    robustness_plot,
 )
 from review.plots.funnel import funnel
 from review.plots.prisma_diagram import prisma_diagram
@@ -30,6 +31,7 @@ __all__ = [
     "funnel",
     "method_sensitivity_plot",
     "prisma_diagram",
+    "robustness_plot",
     "save_analysis_figures",
     "save_figure",
     "save_sensitivity_figures",

@@ -3,10 +3,12 @@
 :func:`save_analysis_figures` draws one forest plot an analysis (``forest_<code>``) and one
 a subgroup analysis (``forest_<code>_by_<covariate>``); :func:`save_sensitivity_figures`
 the method-sensitivity plot (``method_sensitivity_<code>``), the leave-one-out forest
-(``forest_leave_one_out_<code>``) and the funnel plot (``funnel_<code>``) of the analyses
-that declare them. Titles come from the protocol's labels (``display.title``, else the
-analysis label; the covariate's label for subgroups); the other ``display`` options are
-passed to :func:`review.plots.forest`. Each figure is written by
+(``forest_leave_one_out_<code>``), the robustness plot (``robustness_<code>``: the estimate
+under each declared exclusion set and alternative analysis) and the funnel plot
+(``funnel_<code>``) of the analyses that declare them. Titles come from the protocol's
+labels (``display.title``, else the analysis label; the covariate's label for subgroups);
+the other ``display`` options are passed to :func:`review.plots.forest`. Each figure is
+written by
 :func:`review.plots.save_figure` (PDF, SVG, 300 dpi PNG).
 """
 
@@ -26,7 +28,12 @@ from matplotlib.figure import Figure
 
 from review.analysis import AnalysisResult, AnalysisSet, SensitivitySet
 from review.plots.export import PAGE_MM, save_figure
-from review.plots.forest import forest, forest_leave_one_out, method_sensitivity_plot
+from review.plots.forest import (
+    forest,
+    forest_leave_one_out,
+    method_sensitivity_plot,
+    robustness_plot,
+)
 from review.plots.funnel import funnel
 
 __all__ = [
@@ -148,7 +155,14 @@ def analysis_figures(results: AnalysisSet) -> tuple[dict[str, tuple[Figure, floa
         out[f"forest_{code}"] = (forest(r.pooled, title=r.analysis.title, **opts), PAGE_MM)
         for cov, sub in r.subgroups.items():
             label = results.protocol.covariates[cov].label
-            fig = forest(sub, title=f"{r.analysis.title} by {label}", **opts)
+            prefix = f"subgroups by {cov}: "
+            left = [n.removeprefix(prefix) for n in r.notes if n.startswith(prefix)]
+            fig = forest(
+                sub,
+                title=f"{r.analysis.title} by {label}",
+                notes=[f"Not in the subgroups: {'; '.join(left)}."] if left else (),
+                **opts,
+            )
             out[f"forest_{code}_by_{cov}"] = (fig, PAGE_MM)
     return out, notes
 
@@ -183,6 +197,11 @@ def sensitivity_figures(
                 xscale=xscale,
             )
             out[f"forest_leave_one_out_{code}"] = (fig, PAGE_MM)
+        if len(s.robustness) > 1:
+            fig = robustness_plot(
+                s, title=f"{a.title}: each declared choice", scale=scale, xscale=xscale
+            )
+            out[f"robustness_{code}"] = (fig, PAGE_MM)
         if s.small_study is not None and s.funnel_fit is not None:
             test: Literal["egger", "peters"] = (
                 "peters" if s.small_study.predictor == "ninv" else "egger"

@@ -34,7 +34,7 @@ from matplotlib.patches import Polygon, Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
 from review._display import SCALES, Scale, ScaleInfo, Sort, XScale
-from review._format import fmt_p, fmt_x
+from review._format import clip_proportion, fmt_p, fmt_shown, fmt_x
 from review.errors import OptionError
 from review.plots import _layout as L
 from review.plots._style import OKABE_ITO, RC, ReviewFigure, style
@@ -46,6 +46,7 @@ __all__ = [
     "forest_cumulative",
     "forest_leave_one_out",
     "method_sensitivity_plot",
+    "robustness_plot",
 ]
 
 _ScaleInfo = ScaleInfo  # the display vocabulary is declared once, in review._display
@@ -115,12 +116,42 @@ def _fmt_count(v: Any) -> str:
 
 
 def _fmt_est(v: float, s: _ScaleInfo, digits: int) -> str:
-    return fmt_x(v * s.mult, digits)
+    # a small estimate is never printed as 0.00 (fmt_shown adds the digits it needs)
+    return fmt_shown(v * s.mult, digits)
+
+
+#: Mark beside a proportion's interval cut to [0, 1] for display (explained in a footnote).
+_TRUNC_MARK = "§"
+_TRUNC_FOOT = (
+    "§ Interval truncated at 0 (or 1): the model's own interval reaches outside [0, 1], "
+    "where a proportion cannot lie (the raw-proportion model's symmetric interval); the "
+    "tables keep the model's value."
+)
 
 
 def _fmt_ci(lo: float, hi: float, s: _ScaleInfo, digits: int) -> str:
-    # same helper pair as fmt_ci, with an en dash-free comma separator as metafor prints
-    return f"[{fmt_x(lo * s.mult, digits)}, {fmt_x(hi * s.mult, digits)}]"
+    # same helper pair as fmt_ci, with an en dash-free comma separator as metafor prints;
+    # a proportion's bounds are never shown outside [0, 1]
+    mark = ""
+    if s.kind == "proportion":
+        lo, hi, note = clip_proportion(lo, hi)
+        mark = _TRUNC_MARK if note else ""
+    return f"[{fmt_shown(lo * s.mult, digits)}, {fmt_shown(hi * s.mult, digits)}]{mark}"
+
+
+def _clip_glyphs(t: _Table) -> list[str]:
+    """A proportion table's glyphs cut to [0, 1]; the footnote when a cell was truncated."""
+    if t.kind != "proportion":
+        return []
+    for r in t.rows:
+        if r.glyph is not None:
+            g = list(r.glyph)
+            for i in (1, 2, 3):
+                if i < len(g) and isinstance(g[i], float | int) and not isinstance(g[i], bool):
+                    g[i] = min(max(float(g[i]), 0.0), 1.0)
+            r.glyph = tuple(g)
+    marked = any(_TRUNC_MARK in v for r in t.rows for v in r.cells.values())
+    return [_TRUNC_FOOT] if marked and _TRUNC_FOOT not in t.footnote else []
 
 
 def _fmt_p_eq(p: float) -> str:
@@ -447,7 +478,8 @@ def _build_forest(
         single = False
         rows: list[_Row] = []
         for gi, (name, g) in enumerate(res.groups.items()):
-            rows.append(_Row("group", f"group:{gi}", {"label": f"{name}"}, bold=True))
+            k_text = f"{g.k} stud{'y' if g.k == 1 else 'ies'}"
+            rows.append(_Row("group", f"group:{gi}", {"label": f"{name} ({k_text})"}, bold=True))
             st = _order(g.studies, sort)
             ws = None if w_all is None else [w_all[lbl] for lbl in st["label"].astype(str)]
             rows += _study_rows(st, s, digits, rate, ws, f"g{gi}:", mark, wd)
@@ -1221,6 +1253,7 @@ def _draw_glyphs(pax: Axes, t: _Table, lo: float, hi: float, lay: dict[str, Any]
 
 # ------------------------------------------------------------------------ public API
 def _new_figure(t: _Table, ax: Axes | None, width: float | None) -> Figure:
+    t.footnote = [*t.footnote, *_clip_glyphs(t)]
     with style():
         if ax is None:
             fig = ReviewFigure()
@@ -1256,6 +1289,7 @@ def forest(
     weights: bool = True,
     null: float | None = None,
     title: str | None = None,
+    notes: Sequence[str] = (),
 ) -> Figure:
     """Forest plot of a pooled proportion or incidence rate.
 
@@ -1320,6 +1354,8 @@ def forest(
         background incidence of 2 (%)).
     title : str, optional
         A bold title above the table.
+    notes : sequence of str
+        Further footnote lines (for example which studies a subgroup analysis left out).
 
     Returns
     -------
@@ -1417,10 +1453,12 @@ def forest(
         None if null is None else null / s.mult,
         (
             _multilevel_footnote(
-                base, prediction=prediction, extra=[*extra, *_not_converged_note(rows)]
+                base, prediction=prediction, extra=[*extra, *notes, *_not_converged_note(rows)]
             )
             if isinstance(base, MultilevelResult)
-            else _footnote(base, prediction=prediction, extra=[*extra, *_not_converged_note(rows)])
+            else _footnote(
+                base, prediction=prediction, extra=[*extra, *notes, *_not_converged_note(rows)]
+            )
         ),
         label_width,
         plot_width,
@@ -1737,6 +1775,13 @@ def method_sensitivity_plot(
         rows.append(_Row("study", f"model:{i}", cells, glyph=glyph))
     method = str(table["method"].iloc[-1])
     meth = METHODS[method].long_name if method in METHODS else method
+    floored = table[(table["measure"] == "PFT") & (table["estimate"] == 0)]
+    if len(floored):  # not a zero incidence: the back-transform's floor
+        foot_status.append(
+            "PFT: the back-transformed estimate is exactly 0 at the harmonic-mean sample size "
+            "(the Freeman-Tukey back-transform floors at 0 when the pooled value is small; "
+            "Schwarzer et al. 2019), not a zero incidence."
+        )
     foot = [
         f"Each row pools the same studies with another model; inverse-variance rows use "
         f"the {meth} ({method}) for τ². τ² is on each model's own scale.",
@@ -1761,6 +1806,103 @@ def method_sensitivity_plot(
         xscale,
         xlim,
         None,
+        None,
+        foot,
+        label_width,
+        plot_width,
+        title,
+        s.kind,
+    )
+    return _new_figure(t, ax, width)
+
+
+def robustness_plot(
+    sens: Any,
+    *,
+    ax: Axes | None = None,
+    scale: Scale | None = None,
+    xscale: XScale = "linear",
+    xlim: tuple[float, float] | None = None,
+    digits: int | None = None,
+    label_width: float = 3.2,
+    plot_width: float = 2.0,
+    width: float | None = None,
+    title: str | None = None,
+) -> Figure:
+    """The pooled estimate under each declared choice, each row naming what it changes.
+
+    One row the analysis as declared (its estimate is the dotted reference line), then one
+    row each exclusion set and alternative analysis the protocol declares
+    (``sensitivity: exclude_sets, alternatives``), with the studies it leaves out or adds.
+
+    Parameters
+    ----------
+    sens : SensitivityAnalyses
+        From :func:`review.analysis.run_sensitivity` (its ``robustness`` table).
+    ax, scale, xscale, xlim, digits, label_width, plot_width, width, title
+        As :func:`forest`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A row without an estimate (nothing left to pool) shows why in the footnote.
+
+    References
+    ----------
+    Higgins JPT et al., eds. *Cochrane Handbook for Systematic Reviews of Interventions*,
+    version 6.4, 2023, section 10.14 (sensitivity analyses).
+    """
+    table = getattr(sens, "robustness", None)
+    res = getattr(getattr(sens, "result", None), "pooled", None)
+    if not isinstance(table, pd.DataFrame) or res is None:
+        raise OptionError(
+            f"robustness_plot() takes a SensitivityAnalyses, got {type(sens).__name__}"
+        )
+    if table.empty:
+        raise OptionError("The robustness table has no rows to draw")
+    s = _scale(res, scale)
+    if xscale not in ("linear", "log", "logit"):
+        raise OptionError(f"Invalid xscale {xscale!r}; must be one of ['linear', 'log', 'logit']")
+    d = s.digits if digits is None else int(digits)
+    rows: list[_Row] = []
+    foot_status: list[str] = []
+    for i, r in table.reset_index(drop=True).iterrows():
+        label = str(r["label"])
+        if str(r["left_out"]):
+            label += f" (left out: {r['left_out']})"
+        if str(r["added"]):
+            label += f" (added: {r['added']})"
+        ok = np.isfinite(float(r["estimate"]))
+        cells = {"label": label, "k": _fmt_count(r["k"]) if ok else "0"}
+        glyph: tuple[Any, ...] | None = None
+        if ok:
+            cells["est"] = _fmt_est(float(r["estimate"]), s, d)
+            cells["ci"] = _fmt_ci(float(r["ci_low"]), float(r["ci_high"]), s, d)
+            glyph = ("point", float(r["estimate"]), float(r["ci_low"]), float(r["ci_high"]))
+        else:
+            cells["label"] += " ‡"
+            foot_status.append(f"‡ {r['label']}: {r['note'] or 'not pooled'}")
+        rows.append(_Row("study", f"choice:{i}", cells, bold=i == 0, glyph=glyph))
+    foot = [
+        f"Each row pools the analysis's studies under one declared choice; k counts studies. "
+        f"Model: {res.measure}, {res.method}; {_pct(res.level)} CIs. Dotted line: the "
+        "analysis as declared.",
+        *foot_status,
+    ]
+    left = [_Col("label", "Choice", "left"), _Col("k", "k")]
+    right = [
+        _Col("est", f"{s.header}\n[{_pct(res.level)} CI]", span_with_next=True),
+        _Col("ci", ""),
+    ]
+    t = _Table(
+        left,
+        right,
+        rows,
+        s.axis_label,
+        s.mult,
+        xscale,
+        xlim,
+        float(table["estimate"].iloc[0]),
         None,
         foot,
         label_width,
