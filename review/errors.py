@@ -13,14 +13,20 @@ original kept as ``__cause__``.
     │   ├── RISError                       broken RIS export
     │   ├── CSVImportError                 broken CSV export
     │   ├── ExtractionError                extraction table that fails validation
-    │   └── ProtocolError                  protocol file that fails validation
+    │   ├── ProtocolError                  protocol file that fails validation
+    │   ├── ToolError                      risk-of-bias tool file that fails validation
+    │   ├── AppraisalError                 risk-of-bias assessment that fails validation
+    │   └── CertaintyError                 certainty (GRADE) judgements that fail validation
     ├── OptionError (ValueError)           an unknown code or an option out of range
     ├── SearchError                        PubMed could not be searched to completion
     │   ├── RateLimited                    HTTP 429 after every retry
     │   ├── ServerError                    HTTP 5xx after every retry
     │   ├── Timeout                        no answer in time after every retry
     │   └── QueryError                     PubMed refused the query (in-band ERROR)
-    ├── ScreeningLogError                  torn line, lock timeout, unknown record
+    ├── JournalError                       an append-only log that cannot be read or written
+    │   │                                  safely: torn line, lock timeout, full disk (path, line)
+    │   ├── ScreeningLogError              the screening log
+    │   └── AppraisalLogError              the risk-of-bias assessment log
     ├── ConvergenceError                   an iterative fit did not converge
     └── PrismaInconsistency                flow-diagram counts that do not add up
 """
@@ -30,10 +36,14 @@ from __future__ import annotations
 from os import PathLike
 
 __all__ = [
+    "AppraisalError",
+    "AppraisalLogError",
     "CSVImportError",
+    "CertaintyError",
     "ConvergenceError",
     "ExtractionError",
     "InputError",
+    "JournalError",
     "OptionError",
     "PrismaInconsistency",
     "ProtocolError",
@@ -46,6 +56,7 @@ __all__ = [
     "SearchError",
     "ServerError",
     "Timeout",
+    "ToolError",
 ]
 
 
@@ -119,6 +130,18 @@ class ProtocolError(InputError):
     """A review protocol file that fails validation."""
 
 
+class ToolError(InputError):
+    """A risk-of-bias (critical appraisal) tool file that fails validation."""
+
+
+class AppraisalError(InputError):
+    """A risk-of-bias assessment that fails validation (answer, study, assessor)."""
+
+
+class CertaintyError(InputError):
+    """Certainty-of-evidence (GRADE) judgements that fail validation."""
+
+
 class OptionError(ReviewError, ValueError):
     """An option outside its allowed codes or range."""
 
@@ -143,8 +166,50 @@ class QueryError(SearchError):
     """PubMed refused the query itself (an in-band ERROR in the esearch answer)."""
 
 
-class ScreeningLogError(ReviewError):
+class JournalError(ReviewError):
+    """An append-only log that cannot be read or written safely.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong.
+    path : str or path-like, optional
+        The log file; the message is prefixed with ``file <path>``.
+    line : int, optional
+        1-based line of the log; the message is prefixed with ``line <n>``.
+
+    Attributes
+    ----------
+    path : str or None
+        The log file.
+    line : int or None
+        The line, when one is concerned.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | PathLike[str] | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.message = message
+        self.path = None if path is None else str(path)
+        self.line = line
+        where = []
+        if self.path is not None:
+            where.append(f"file {self.path}")
+        if line is not None:
+            where.append(f"line {line}")
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+
+
+class ScreeningLogError(JournalError):
     """A screening log that cannot be read or written safely."""
+
+
+class AppraisalLogError(JournalError):
+    """A risk-of-bias assessment log that cannot be read or written safely."""
 
 
 class ConvergenceError(ReviewError):
