@@ -8,6 +8,8 @@ A review is a folder (the worked example is ``data/`` of this repository). Insid
     dedup/overrides.csv        a reviewer's decisions on proposed merges
     screening/log.jsonl        the append-only screening log
     extraction/                studies.csv + outcomes.csv (+ codebook.csv)
+    appraisal/log.jsonl        the append-only risk-of-bias assessment log
+    certainty.yaml             the reviewers' GRADE judgements per outcome
 
 Outputs (executed notebooks, figures, tables) go to an output folder, ``output/`` at the
 repository root by default, never into the review folder.
@@ -90,3 +92,13 @@ class ReviewPaths:
     def extraction(self) -> Path:
         """Folder of the extraction tables."""
         return self.root / "extraction"
+
+    @property
+    def appraisal_log(self) -> Path:
+        """The append-only risk-of-bias assessment log."""
+        return self.root / "appraisal" / "log.jsonl"
+
+    @property
+    def certainty(self) -> Path:
+        """The reviewers' certainty-of-evidence (GRADE) judgements."""
+        return self.root / "certainty.yaml"

@@ -24,6 +24,15 @@ The file's shape (``schema_version: 1``)::
       stages: [title_abstract, full_text]
       conflict_resolution: "..."
       highlight: {include: [...], exclude: [...]}
+    appraisal:                     # optional: risk of bias (review.appraisal)
+      tool: jbi_prevalence         # a shipped template, or a tool file in the review folder
+      assessors: [A, B]
+      rule: {overall: {...}}       # optional: replaces the tool's rule (same format)
+      high_risk: [high]            # overall judgements that make a study "high risk"
+      require_support: true        # every answer needs a quote and location, or a note
+    certainty:                     # optional: GRADE (review.certainty)
+      start: high                  # starting certainty of the body of evidence
+      thresholds: {my_outcome: [0.05]}  # decision thresholds per outcome (imprecision)
 
 The reason code ``not_retrieved`` is reserved: it is always known, whether or not the file
 lists it, and at stage ``full_text`` it counts as "report not retrieved" in the PRISMA 2020
@@ -141,6 +150,37 @@ PROTOCOL_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "appraisal": {
+            "type": "object",
+            "required": ["tool"],
+            "additionalProperties": False,
+            "properties": {
+                "tool": {"type": "string", "minLength": 1},
+                "assessors": {
+                    **_STR_LIST,
+                    "uniqueItems": True,
+                    "not": {"contains": {"const": "consensus"}},
+                },
+                "rule": {"type": "object"},  # checked against the tool by review.appraisal
+                "high_risk": {**_STR_LIST, "minItems": 1, "uniqueItems": True},
+                "require_support": {"type": "boolean"},
+            },
+        },
+        "certainty": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "start": {"enum": ["high", "moderate", "low", "very_low"]},
+                "thresholds": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "array",
+                        "items": {"type": "number", "exclusiveMinimum": 0},
+                        "uniqueItems": True,
+                    },
+                },
+            },
+        },
         "screening": {
             "type": "object",
             "additionalProperties": False,
@@ -245,6 +285,12 @@ class Protocol:
         Terms the screener highlights as pointing to inclusion or exclusion.
     extra : Mapping[str, Any]
         Further top-level keys of the file, read-only.
+    appraisal : Mapping[str, Any] or None
+        The ``appraisal`` block as written (tool, assessors, rule, ...), read-only;
+        :func:`review.appraisal.appraisal_plan` resolves the tool and checks the rule.
+    certainty : Mapping[str, Any] or None
+        The ``certainty`` block as written (starting level, thresholds per outcome),
+        read-only; used by :mod:`review.certainty`.
     """
 
     path: Path | None
@@ -264,6 +310,8 @@ class Protocol:
     highlight_include: tuple[str, ...]
     highlight_exclude: tuple[str, ...]
     extra: Mapping[str, Any]
+    appraisal: Mapping[str, Any] | None = None
+    certainty: Mapping[str, Any] | None = None
 
     def __repr__(self) -> str:
         where = f" from {self.path}" if self.path else ""
@@ -369,6 +417,15 @@ def _line_of(source: str | None, path: list[Any]) -> int | None:
     return line
 
 
+def _frozen(x: Any) -> Any:
+    """A read-only copy of a parsed YAML block (mappings as MappingProxyType, lists as tuples)."""
+    if isinstance(x, Mapping):
+        return MappingProxyType({k: _frozen(v) for k, v in x.items()})
+    if isinstance(x, list | tuple):
+        return tuple(_frozen(v) for v in x)
+    return x
+
+
 def _as_tuple(x: Any) -> tuple[str, ...]:
     return tuple(x or ())
 
@@ -466,6 +523,8 @@ def protocol_from_mapping(
         highlight_include=_as_tuple(highlight.get("include")),
         highlight_exclude=_as_tuple(highlight.get("exclude")),
         extra=MappingProxyType({k: v for k, v in data.items() if k not in top}),
+        appraisal=_frozen(data.get("appraisal")),
+        certainty=_frozen(data.get("certainty")),
     )
 
 
