@@ -65,8 +65,9 @@ A changed answer is a new row (the last word of a reviewer on a study's item sta
 ``consensus`` reviewer resolves a disagreement. The answer that stands per study and item
 (:meth:`AppraisalLog.final`) is the consensus row if there is one, otherwise the assessors'
 common answer, a single assessor's answer, or a conflict. Judgements
-(:meth:`AppraisalLog.judgements`) apply the rule to those answers; a study with an unresolved conflict or an
-unanswered item has no judgement for the domain concerned (shown as missing, never guessed).
+(:meth:`AppraisalLog.judgements`) apply the rule to those answers; a study with an unresolved
+conflict or an unanswered item has no judgement for the domain concerned (shown as missing,
+never guessed).
 
 References
 ----------
@@ -837,7 +838,7 @@ def tool_from_mapping(
                 )
             keys.add(key)
         sym = a.get("symbol") or (
-            "–" if a["judgement"] is None else levels[level_codes.index(a["judgement"])].symbol
+            "/" if a["judgement"] is None else levels[level_codes.index(a["judgement"])].symbol
         )
         answers.append(AnswerOption(a["code"], a["label"], a["judgement"], sym, key))
     answer_codes = [a.code for a in answers]

@@ -1,4 +1,4 @@
-"""Publication figures: forest and funnel plots, the PRISMA diagram, export.
+"""Publication figures: forest and funnel plots, the PRISMA diagram, risk of bias, export.
 
 Every figure uses the one style of :mod:`review.plots._style` (a sans-serif font, sizes that
 survive a journal's column width, the Okabe-Ito palette) and is written in one call by
@@ -16,6 +16,7 @@ from review.plots.forest import (
 )
 from review.plots.funnel import funnel
 from review.plots.prisma_diagram import prisma_diagram
+from review.plots.risk_of_bias import rob_summary, traffic_light
 
 __all__ = [
     "COLUMN_MM",
@@ -26,5 +27,7 @@ __all__ = [
     "funnel",
     "method_sensitivity_plot",
     "prisma_diagram",
+    "rob_summary",
     "save_figure",
+    "traffic_light",
 ]
