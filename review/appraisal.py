@@ -1233,6 +1233,12 @@ class AppraisalLog:
             raise OptionError(f"{CONSENSUS!r} is reserved for consensus rows, not an assessor")
         self.assessors = tuple(assessors)
         self.require_support = bool(require_support)
+        import pandas as pd
+
+        #: The studies frame given (extraction), kept for display; None for bare ids.
+        self.studies_frame: pd.DataFrame | None = (
+            studies.reset_index(drop=True) if isinstance(studies, pd.DataFrame) else None
+        )
         if studies is not None:
             ids, self.labels = _study_ids(studies)
             self.study_ids: tuple[str, ...] | None = tuple(ids)
