@@ -17,6 +17,7 @@ from review.plots.forest import (
 from review.plots.funnel import funnel
 from review.plots.prisma_diagram import prisma_diagram
 from review.plots.risk_of_bias import rob_summary, traffic_light
+from review.plots.summary_of_findings import sof_table
 
 __all__ = [
     "COLUMN_MM",
@@ -29,5 +30,6 @@ __all__ = [
     "prisma_diagram",
     "rob_summary",
     "save_figure",
+    "sof_table",
     "traffic_light",
 ]
