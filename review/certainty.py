@@ -350,7 +350,7 @@ class EvidenceProfile:
         lines = [f"{self.label}: certainty {cert} (start: {_LEVEL_LABELS[self.start]})"]
         for _, r in self.to_frame().iterrows():
             lines.append(f"  {r['domain']}: {r['judgement']}")
-            if r["reason"]:
+            if isinstance(r["reason"], str) and r["reason"]:
                 lines.append(f"    reason: {r['reason']}")
             lines.append(f"    data:   {r['data']}")
         return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -120,7 +121,7 @@ def test_colours_are_okabe_ito_and_stay_apart_for_a_deuteranope():
         assert set(risk_of_bias_colours(n)) <= set(OKABE_ITO.values())
     for n in range(2, 6):  # neighbouring levels stay apart in a deuteranope's simulated view
         cols = risk_of_bias_colours(n)
-        assert min(_distance(a, b) for a, b in zip(cols, cols[1:])) > 0.15, n
+        assert min(_distance(a, b) for a, b in itertools.pairwise(cols)) > 0.15, n
     with pytest.raises(OptionError):
         risk_of_bias_colours(6)
 
