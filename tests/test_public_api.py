@@ -14,7 +14,8 @@ MODULES = [
     "review.errors", "review.paths", "review.protocol", "review.search", "review.records",
     "review.dedup", "review.screening", "review.screening_widget", "review.prioritise",
     "review.prisma", "review.extraction", "review.meta", "review.report", "review.plots",
-    "review.runner",
+    "review.runner", "review.journal", "review.appraisal", "review.appraisal_widget",
+    "review.certainty",
 ]
 
 
