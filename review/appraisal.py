@@ -612,8 +612,12 @@ def _read_yaml(path: Path, error: type[ToolError] | type[Any]) -> tuple[Any, str
         raise error("file not found", path=path) from e
     except (OSError, UnicodeDecodeError) as e:
         raise error(f"cannot be read: {e}", path=path) from e
+    if not source.strip():
+        raise error("the file is empty", path=path)
     try:
         node = yaml.compose(source, Loader=yaml.SafeLoader)
+        _no_duplicate_keys(node, path, error)
+        data = yaml.safe_load(source)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         raise error(
@@ -621,8 +625,17 @@ def _read_yaml(path: Path, error: type[ToolError] | type[Any]) -> tuple[Any, str
             path=path,
             row=None if mark is None else mark.line + 1,
         ) from e
-    _no_duplicate_keys(node, path, error)
-    return yaml.safe_load(source), source
+    except RecursionError:
+        raise error("nested too deeply to be a tool or judgements file", path=path) from None
+    if data is None:
+        raise error("the file is empty (no YAML content)", path=path)
+    if not isinstance(data, dict):
+        raise error(
+            f"the file holds a {type(data).__name__}, not a mapping of keys (schema_version, ...)",
+            path=path,
+            row=1,
+        )
+    return data, source
 
 
 def _no_duplicate_keys(node: Any, path: Path, error: type[Any], where: str = "") -> None:
@@ -1727,6 +1740,11 @@ class RiskOfBias:
         """Overall judgement per study (index ``study_id``): the study-level covariate."""
         return self.table.set_index("study_id")[OVERALL].rename("risk_of_bias")
 
+    def unjudged(self) -> list[str]:
+        """Studies without an overall judgement (unanswered items or conflicts)."""
+        t = self.table
+        return t.loc[t[OVERALL].isna(), "study_id"].tolist()
+
     def high_risk_studies(self) -> list[str]:
         """Studies whose overall judgement is one of :attr:`high_risk`."""
         t = self.table
@@ -1793,6 +1811,8 @@ class RiskOfBias:
             f"High risk ({', '.join(self.high_risk)}): "
             + (", ".join(self.high_risk_studies()) or "none"),
         ]
+        if self.unjudged():
+            lines.append(f"Not yet judged: {', '.join(self.unjudged())}")
         if self.n_conflicts:
             lines.append(f"Note: {self.n_conflicts} study item(s) in conflict, not yet resolved")
         return "\n".join(lines)
@@ -1962,8 +1982,11 @@ def import_assessments(log: AppraisalLog, path: str | os.PathLike[str]) -> int:
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in IMPORT_COLUMNS if c not in header]
     if missing:
+        hint = ""
+        if len(header) == 1 and any(d in header[0] for d in ";\t|"):
+            hint = "; the file seems to use another delimiter than the comma"
         raise AppraisalError(
-            f"required column(s) missing: {missing} (the header has {header})",
+            f"required column(s) missing: {missing} (the header has {header}){hint}",
             path=p,
             row=1,
             column=missing[0],

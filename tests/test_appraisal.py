@@ -585,3 +585,52 @@ def test_import_is_all_or_nothing_and_names_csv_line_and_column(log, tmp_path):
     with pytest.raises(AppraisalError, match="required column") as ei:
         import_assessments(log, header)
     assert ei.value.row == 1 and ei.value.column == "study_id"
+
+
+# ------------------------------------------------------------------ hostile files
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("", "the file is empty"),
+        ("   \n# only a comment\n", "the file is empty"),
+        ("- a\n- b\n", "holds a list, not a mapping"),
+        ("just text\n", "holds a str, not a mapping"),
+        ("a: [" * 3000 + "]" * 3000, "nested too deeply|not valid YAML"),
+        ("code: \x00\x01\n", "not valid YAML"),
+    ],
+    ids=["empty", "comment-only", "list", "scalar", "deep", "control-chars"],
+)
+def test_hostile_tool_files_are_refused_with_the_file_named(tmp_path, text, message):
+    path = _tool_file(tmp_path, text)
+    with pytest.raises(ToolError, match=message) as ei:
+        load_tool(path)
+    assert ei.value.path == str(path)
+
+
+def test_tool_file_not_utf8(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(OWN_TOOL.replace("A review's own tool", "Outil évalué").encode("latin-1"))
+    with pytest.raises(ToolError, match="cannot be read") as ei:
+        load_tool(path)
+    assert ei.value.path == str(path)
+
+
+def test_semicolon_csv_gets_a_hint(log, tmp_path):
+    p = tmp_path / "semi.csv"
+    p.write_text("study_id;item;reviewer;answer;quote;location;note\n", encoding="utf-8")
+    with pytest.raises(AppraisalError, match="another delimiter"):
+        import_assessments(log, p)
+
+
+def test_studies_removed_from_the_extraction_later_do_not_break_reading(tmp_path, tool):
+    p = tmp_path / "l.jsonl"
+    old = AppraisalLog(p, tool=tool, studies=["s1", "s2"], require_support=False)
+    for it in tool.units():
+        old.record("s1", it, "y", reviewer="A")
+        old.record("s2", it, "y", reviewer="A")
+    new = AppraisalLog(p, tool=tool, studies=["s2", "s3"], require_support=False)
+    rob = new.judgements()
+    assert rob.table["study_id"].tolist() == ["s2", "s3"]
+    assert rob.unjudged() == ["s3"] and "Not yet judged: s3" in rob.summary()
+    with pytest.raises(AppraisalLogError, match="study 's1' is not in the extraction"):
+        new.validate()
