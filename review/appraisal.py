@@ -1024,6 +1024,27 @@ class AppraisalPlan:
             f"high risk = {list(self.high_risk)}>"
         )
 
+    def methods_sentence(self) -> str:
+        """The risk-of-bias methods in words (PRISMA 2020 item 11)."""
+        who = (
+            f"by {len(self.assessors)} assessors ({', '.join(self.assessors)}), each answering "
+            "every item, disagreements resolved by a consensus answer"
+            if len(self.assessors) > 1
+            else "by one assessor"
+        )
+        support = (
+            "; every answer is kept with its supporting quote and location, or the reason there "
+            "is none"
+            if self.require_support
+            else ""
+        )
+        cite = f" ({self.tool.citation})" if self.tool.citation else ""
+        return (
+            f"Risk of bias was assessed with the {self.tool.name}{cite}, {who}{support}. "
+            f"Overall judgement: {self.tool.overall.describe()}; studies judged "
+            f"{' or '.join(self.high_risk)} count as at high risk of bias."
+        )
+
 
 def appraisal_plan(
     protocol: Protocol, review_dir: str | os.PathLike[str] | None = None

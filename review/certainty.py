@@ -90,6 +90,8 @@ __all__ = [
     "SummaryOfFindings",
     "evidence_profile",
     "load_certainty",
+    "methods_sentence",
+    "prisma_items",
     "summary_of_findings",
 ]
 
@@ -767,4 +769,85 @@ def summary_of_findings(profiles: Sequence[EvidenceProfile]) -> SummaryOfFinding
         footnotes=tuple(footnotes),
         notes=notes,
         level=float(level or 0.95),
+    )
+
+
+# ---------------------------------------------------------------------- reporting
+def methods_sentence(
+    start: str = "high", thresholds: Mapping[str, Sequence[float]] | None = None
+) -> str:
+    """The certainty methods in words (PRISMA 2020 item 15).
+
+    Examples
+    --------
+    >>> methods_sentence("high", {"any_event": [0.05]}).startswith("The certainty of")
+    True
+    """
+    if start not in LEVELS:
+        raise OptionError(f"Invalid start {start!r}; must be one of {list(LEVELS)}")
+    text = (
+        "The certainty of each pooled estimate was rated with GRADE for overall prognosis "
+        f"(Iorio et al., BMJ 2015;350:h870): starting at {_LEVEL_LABELS[start].lower()}, rated "
+        "down for risk of bias, inconsistency, indirectness, imprecision and publication bias, "
+        "each judgement with its reason and shown beside what the data suggest (share of "
+        "weight from high-risk studies; I² and the prediction interval; the confidence interval "
+        "against decision thresholds, with events; a funnel test only with ten or more studies)."
+    )
+    if thresholds:
+        parts = "; ".join(
+            f"{code}: {', '.join(f'{100 * t:g}%' for t in ts)}" for code, ts in thresholds.items()
+        )
+        text += f" Decision thresholds declared in the protocol: {parts}."
+    return text
+
+
+def prisma_items(
+    *,
+    appraisal: str,
+    certainty: str,
+    where: Mapping[str, Sequence[str]],
+) -> pd.DataFrame:
+    """Where the review's output answers PRISMA 2020 items 11, 15, 18 and 22.
+
+    Parameters
+    ----------
+    appraisal : str
+        The risk-of-bias methods (:meth:`review.appraisal.AppraisalPlan.methods_sentence`).
+    certainty : str
+        The certainty methods (:func:`methods_sentence`).
+    where : Mapping[str, sequence of str]
+        Item number (``"11"``, ``"15"``, ``"18"``, ``"22"``) -> the output files (or
+        notebooks) that report it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``item, topic, reported, where`` (files joined by ``"; "``).
+
+    References
+    ----------
+    Page MJ, McKenzie JE, Bossuyt PM, et al. The PRISMA 2020 statement: an updated guideline
+    for reporting systematic reviews. BMJ 2021;372:n71.
+    """
+    import pandas as pd
+
+    rows = [
+        ("11", "Study risk of bias assessment (methods)", appraisal),
+        ("15", "Certainty assessment (methods)", certainty),
+        (
+            "18",
+            "Risk of bias in studies (results)",
+            "Judgements per study, domain and item; traffic-light and summary plots",
+        ),
+        (
+            "22",
+            "Certainty of evidence (results)",
+            "Summary of Findings table: certainty per outcome with its reasons",
+        ),
+    ]
+    return pd.DataFrame(
+        [
+            {"item": i, "topic": t, "reported": r, "where": "; ".join(where.get(i, ()))}
+            for i, t, r in rows
+        ]
     )

@@ -217,3 +217,31 @@ def test_summary_of_findings_rows_footnotes_and_files(tmp_path, res, rob):
         save_figure(sof_table(sof), tmp_path / "x", width_mm=40, formats=("png",))
     with pytest.raises(OptionError):
         summary_of_findings([])
+
+
+def test_methods_sentences_and_prisma_items(tmp_path):
+    from review.appraisal import appraisal_plan
+    from review.certainty import methods_sentence, prisma_items
+    from review.protocol import protocol_from_mapping
+
+    proto = protocol_from_mapping(
+        {
+            "schema_version": 1, "title": "t", "question": "q",
+            "eligibility": {"include": ["a"], "exclude": ["b"]},
+            "exclusion_reasons": [{"code": "x", "label": "x"}],
+            "databases": [{"name": "PubMed", "query": "q"}],
+            "appraisal": {"tool": "hoy2012", "assessors": ["A", "B"], "high_risk": ["high"]},
+        }
+    )
+    rob = appraisal_plan(proto, tmp_path).methods_sentence()
+    assert "Hoy" in rob and "2 assessors (A, B)" in rob and "judged by the assessors" in rob
+    cert = methods_sentence("moderate", {"any_event": [0.05, 0.1]})
+    assert "starting at moderate" in cert and "any_event: 5%, 10%" in cert
+    with pytest.raises(OptionError):
+        methods_sentence("certain")
+    items = prisma_items(
+        appraisal=rob, certainty=cert, where={"18": ["figures/rob_traffic_light.pdf"]}
+    )
+    assert items["item"].tolist() == ["11", "15", "18", "22"]
+    assert items.loc[0, "reported"] == rob
+    assert items.loc[2, "where"] == "figures/rob_traffic_light.pdf" and items.loc[3, "where"] == ""
