@@ -1006,7 +1006,8 @@ class AppraisalPlan:
     tool : Tool
         The tool, with the protocol's rule if it gives one.
     assessors : tuple of str
-        Who assesses (``consensus`` resolves disagreements).
+        Who assesses (``consensus`` resolves disagreements): the block's ``assessors``, else
+        the protocol's screening reviewers.
     high_risk : tuple of str
         Overall judgements counted as "high risk" (sensitivity analyses, GRADE).
     require_support : bool
@@ -1139,7 +1140,8 @@ def appraisal_plan(
             )
     return AppraisalPlan(
         tool=tool,
-        assessors=tuple(block.get("assessors") or ()),
+        # without its own list, the protocol's screening reviewers assess
+        assessors=tuple(block.get("assessors") or protocol.reviewers),
         high_risk=high,
         require_support=bool(block.get("require_support", True)),
     )

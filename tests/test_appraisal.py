@@ -309,6 +309,12 @@ def test_protocol_names_a_template_or_the_reviews_own_tool(tmp_path):
     assert plan.tool.code == "own_tool" and plan.high_risk == ("high", "some_concerns")
 
 
+def test_assessors_default_to_the_screening_reviewers(tmp_path):
+    p = _protocol(tmp_path, "appraisal:\n  tool: hoy2012\n")
+    proto = load_protocol(p)
+    assert proto.reviewers and appraisal_plan(proto).assessors == proto.reviewers
+
+
 def test_protocol_rule_replaces_the_tools_and_is_validated_there(tmp_path):
     block = """\
     appraisal:
