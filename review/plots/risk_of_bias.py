@@ -544,8 +544,16 @@ def rob_summary(
     counts = rob.counts(w)
     tool = rob.tool
     colours = risk_of_bias_colours(len(tool.judgements))
+    items_shown = any(c in tool.item_codes for c in cols)
+
+    def seg_label(level: str, label: str) -> str:
+        # item bars are drawn by the level their answers stand for: say which answers
+        answers = [a.label for a in tool.answers if a.judgement == level]
+        return f"{label} (items: {', '.join(answers)})" if items_shown and answers else label
+
     segs = [
-        _Key(colours[lv.rank], lv.symbol, _HATCHES[lv.rank], lv.label) for lv in tool.judgements
+        _Key(colours[lv.rank], lv.symbol, _HATCHES[lv.rank], seg_label(lv.code, lv.label))
+        for lv in tool.judgements
     ]
     codes = [lv.code for lv in tool.judgements]
     segs.append(_Key(_GREY, "/", _NA_HATCH, "Not applicable"))
@@ -661,7 +669,19 @@ def _draw_summary(
         y += h
     ax.set_xticks([0, 25, 50, 75, 100])
     ax.set_yticks([])
-    ax.spines["left"].set_visible(False)
+    for side in ("left", "top", "right"):  # set here: a re-layout may run outside style()
+        ax.spines[side].set_visible(False)
+    ax.spines["bottom"].set_linewidth(0.6)
+    if d.title:
+        fig.text(
+            _PAD / width,
+            1 - _PAD / H,
+            d.title,
+            fontproperties=L.font(RC["axes.titlesize"], "bold"),
+            va="top",
+            ha="left",
+            gid="title",
+        )
     ax.set_xlabel(d.xlabel, fontproperties=L.font(RC["axes.labelsize"]))
     ax.tick_params(labelsize=RC["xtick.labelsize"], length=3, width=0.6)
     key_ax = fig.add_axes((0, 0, 1, (foot_h + _PAD) / H))
