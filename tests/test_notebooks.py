@@ -27,14 +27,16 @@ EXPECTED_ORDER = [
     "03-title-abstract-screening",
     "04-full-text-and-prisma",
     "05-extraction",
-    "06-meta-analysis",
-    "07-sensitivity",
+    "06-risk-of-bias",
+    "07-meta-analysis",
+    "08-sensitivity",
 ]
 #: Figures the run must write (stem -> formats), by the notebook that writes them.
 EXPECTED_FIGURES = {
     "04": ["prisma"],
-    "06": ["forest_any_spm", "forest_subgroups_target", "forest_tcell", "forest_myeloid"],
-    "07": ["funnel", "forest_leave_one_out"],
+    "06": ["rob_traffic_light", "rob_summary"],
+    "07": ["forest_any_spm", "forest_subgroups_target", "forest_tcell", "forest_myeloid"],
+    "08": ["funnel", "forest_leave_one_out"],
 }
 FORMATS = ("pdf", "svg", "png")
 
