@@ -89,6 +89,7 @@ __all__ = [
     "OutcomeJudgements",
     "SummaryOfFindings",
     "evidence_profile",
+    "evidence_profiles",
     "load_certainty",
     "methods_sentence",
     "prisma_items",
@@ -556,6 +557,62 @@ def evidence_profile(
         data=MappingProxyType(data),
         numbers=MappingProxyType(numbers),
     )
+
+
+def evidence_profiles(
+    results: Mapping[str, PoolResult],
+    *,
+    judgements: Mapping[str, OutcomeJudgements] | None = None,
+    rob: RiskOfBias | None = None,
+    high_risk: Sequence[str] | None = None,
+    thresholds: Mapping[str, Sequence[float]] | None = None,
+    start: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> list[EvidenceProfile]:
+    """One evidence profile per pooled outcome, in the order of ``results``.
+
+    Parameters
+    ----------
+    results : Mapping[str, PoolResult]
+        Outcome code -> its pooled result (the analysis the Summary of Findings reports).
+    judgements, rob, high_risk, start
+        As for :func:`evidence_profile`.
+    thresholds : Mapping[str, sequence of float], optional
+        Outcome code -> decision thresholds (the protocol's ``certainty.thresholds``).
+    labels : Mapping[str, str], optional
+        Outcome code -> words (default: the judgements' labels, else the code).
+
+    Returns
+    -------
+    list of EvidenceProfile
+
+    Raises
+    ------
+    review.errors.OptionError
+        A judged outcome or a threshold for an outcome that has no pooled result (a typo in
+        ``certainty.yaml`` or the protocol would otherwise go unnoticed).
+    """
+    thresholds = dict(thresholds or {})
+    for name, given in (("certainty judgements", judgements or {}), ("thresholds", thresholds)):
+        stray = [c for c in given if c not in results]
+        if stray:
+            raise OptionError(
+                f"{name} for outcome(s) {stray} that have no pooled result; the pooled "
+                f"outcomes are {list(results)}"
+            )
+    return [
+        evidence_profile(
+            res,
+            code,
+            judgements=judgements,
+            rob=rob,
+            high_risk=high_risk,
+            thresholds=thresholds.get(code, ()),
+            start=start,
+            label=(labels or {}).get(code),
+        )
+        for code, res in results.items()
+    ]
 
 
 # ---------------------------------------------------------------------- the SoF table

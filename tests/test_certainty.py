@@ -226,7 +226,9 @@ def test_methods_sentences_and_prisma_items(tmp_path):
 
     proto = protocol_from_mapping(
         {
-            "schema_version": 1, "title": "t", "question": "q",
+            "schema_version": 1,
+            "title": "t",
+            "question": "q",
             "eligibility": {"include": ["a"], "exclude": ["b"]},
             "exclusion_reasons": [{"code": "x", "label": "x"}],
             "databases": [{"name": "PubMed", "query": "q"}],
@@ -245,3 +247,24 @@ def test_methods_sentences_and_prisma_items(tmp_path):
     assert items["item"].tolist() == ["11", "15", "18", "22"]
     assert items.loc[0, "reported"] == rob
     assert items.loc[2, "where"] == "figures/rob_traffic_light.pdf" and items.loc[3, "where"] == ""
+
+
+def test_evidence_profiles_in_order_and_strays_refused(tmp_path, res, rob):
+    from review.certainty import evidence_profiles
+
+    j = load_certainty(_file(tmp_path))
+    res2 = pool_proportions(STUDIES.iloc[:3], measure="PLO", method="REML", label="label")
+    ps = evidence_profiles(
+        {"any_event": res, "rare_event": res2},
+        judgements=j,
+        rob=rob,
+        thresholds={"any_event": [0.05]},
+        labels={"rare_event": "Rare"},
+    )
+    assert [p.outcome for p in ps] == ["any_event", "rare_event"]
+    assert ps[0].numbers["thresholds"] == (0.05,) and ps[1].numbers["thresholds"] == ()
+    assert ps[1].label == "Rare" and ps[0].label == "Any event"
+    with pytest.raises(OptionError, match="rare_event"):
+        evidence_profiles({"any_event": res}, judgements=j)
+    with pytest.raises(OptionError, match="typo_outcome"):
+        evidence_profiles({"any_event": res}, thresholds={"typo_outcome": [0.1]})
