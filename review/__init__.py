@@ -3,9 +3,10 @@
 One module per review step; data flows one way:
 records (:mod:`review.search`, :mod:`review.records`, :mod:`review.dedup`) ->
 decisions (:mod:`review.protocol`, :mod:`review.screening`, :mod:`review.prioritise`,
-:mod:`review.prisma`) -> studies (:mod:`review.extraction`) -> pooled results
-(:mod:`review.meta`, :mod:`review.report`, :mod:`review.analysis`) -> figures
-(:mod:`review.plots`).
+:mod:`review.prisma`) -> studies (:mod:`review.extraction`, :mod:`review.appraisal`) ->
+pooled results (:mod:`review.meta`, :mod:`review.report`, :mod:`review.analysis`,
+:mod:`review.certainty`) -> figures
+(:mod:`review.plots`). Every decision log is kept by :mod:`review.journal`.
 
 The verbs of each step are importable from here too (``from review import pool_proportions``);
 they are loaded on first use, so ``import review`` stays quick.
@@ -50,6 +51,9 @@ _EXPORTS: dict[str, str] = {
     "read_extraction": "review.extraction",
     "provenance": "review.extraction",
     "report_study_map": "review.extraction",
+    "AppraisalLog": "review.appraisal",
+    "load_tool": "review.appraisal",
+    "appraisal_plan": "review.appraisal",
     # pooled results
     "pool_proportions": "review.meta",
     "pool_rates": "review.meta",
@@ -74,6 +78,9 @@ _EXPORTS: dict[str, str] = {
     "subgroup_tests": "review.report",
     "compare_estimates": "review.report",
     "load_published": "review.report",
+    "load_certainty": "review.certainty",
+    "evidence_profile": "review.certainty",
+    "summary_of_findings": "review.certainty",
     # figures
     "forest": "review.plots",
     "forest_leave_one_out": "review.plots",
@@ -83,6 +90,9 @@ _EXPORTS: dict[str, str] = {
     "save_figure": "review.plots",
     "save_analysis_figures": "review.plots",
     "save_sensitivity_figures": "review.plots",
+    "traffic_light": "review.plots",
+    "rob_summary": "review.plots",
+    "sof_table": "review.plots",
     # running
     "run_notebooks": "review.runner",
     "ReviewPaths": "review.paths",

@@ -13,14 +13,20 @@ original kept as ``__cause__``.
     │   ├── RISError                       broken RIS export
     │   ├── CSVImportError                 broken CSV export
     │   ├── ExtractionError                extraction table that fails validation
-    │   └── ProtocolError                  protocol file that fails validation
+    │   ├── ProtocolError                  protocol file that fails validation
+    │   ├── ToolError                      risk-of-bias tool file that fails validation
+    │   ├── AppraisalError                 risk-of-bias assessment that fails validation
+    │   └── CertaintyError                 certainty (GRADE) judgements that fail validation
     ├── OptionError (ValueError)           an unknown code or an option out of range
     ├── SearchError                        PubMed could not be searched to completion
     │   ├── RateLimited                    HTTP 429 after every retry
     │   ├── ServerError                    HTTP 5xx after every retry
     │   ├── Timeout                        no answer in time after every retry
     │   └── QueryError                     PubMed refused the query (in-band ERROR)
-    ├── ScreeningLogError                  torn line, lock timeout, unknown record
+    ├── JournalError                       an append-only log that cannot be read or written
+    │   │                                  safely: torn line, lock timeout, full disk (path, line)
+    │   ├── ScreeningLogError              the screening log
+    │   └── AppraisalLogError              the risk-of-bias assessment log
     ├── OutputError                        an output (figure, table) that cannot be written
     ├── ConvergenceError                   an iterative fit did not converge
     ├── PrismaInconsistency                flow-diagram counts that do not add up
@@ -33,10 +39,14 @@ from __future__ import annotations
 from os import PathLike
 
 __all__ = [
+    "AppraisalError",
+    "AppraisalLogError",
     "CSVImportError",
+    "CertaintyError",
     "ConvergenceError",
     "ExtractionError",
     "InputError",
+    "JournalError",
     "NothingToDo",
     "OptionError",
     "OutputError",
@@ -52,6 +62,7 @@ __all__ = [
     "ServerError",
     "StageNotReached",
     "Timeout",
+    "ToolError",
 ]
 
 
@@ -125,6 +136,18 @@ class ProtocolError(InputError):
     """A review protocol file that fails validation."""
 
 
+class ToolError(InputError):
+    """A risk-of-bias (critical appraisal) tool file that fails validation."""
+
+
+class AppraisalError(InputError):
+    """A risk-of-bias assessment that fails validation (answer, study, assessor)."""
+
+
+class CertaintyError(InputError):
+    """Certainty-of-evidence (GRADE) judgements that fail validation."""
+
+
 class OptionError(ReviewError, ValueError):
     """An option outside its allowed codes or range."""
 
@@ -149,7 +172,45 @@ class QueryError(SearchError):
     """PubMed refused the query itself (an in-band ERROR in the esearch answer)."""
 
 
-class ScreeningLogError(ReviewError):
+class JournalError(ReviewError):
+    """An append-only log that cannot be read or written safely.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong.
+    path : str or path-like, optional
+        The log file; the message is prefixed with ``file <path>``.
+    line : int, optional
+        1-based line of the log; the message is prefixed with ``line <n>``.
+
+    Attributes
+    ----------
+    path : str or None
+        The log file.
+    line : int or None
+        The line, when one is concerned.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | PathLike[str] | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.message = message
+        self.path = None if path is None else str(path)
+        self.line = line
+        where = []
+        if self.path is not None:
+            where.append(f"file {self.path}")
+        if line is not None:
+            where.append(f"line {line}")
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+
+
+class ScreeningLogError(JournalError):
     """A screening log that cannot be read or written safely."""
 
 
@@ -167,6 +228,10 @@ class OutputError(ReviewError):
         self.message = message
         self.path = None if path is None else str(path)
         super().__init__(message if path is None else f"file {path}: {message}")
+
+
+class AppraisalLogError(JournalError):
+    """A risk-of-bias assessment log that cannot be read or written safely."""
 
 
 class ConvergenceError(ReviewError):

@@ -8,6 +8,8 @@ A review is a folder (the worked example is ``data/`` of this repository). Insid
     dedup/overrides.csv        a reviewer's decisions on proposed merges
     screening/log.jsonl        the append-only screening log
     extraction/                studies.csv + outcomes.csv (+ codebook.csv)
+    appraisal/log.jsonl        the append-only risk-of-bias assessment log
+    certainty.yaml             the reviewers' GRADE judgements per outcome
     notebooks/                 the review's own copies of the numbered notebooks (optional;
                                written by ``python -m review new``)
     output/                    executed notebooks, figures and tables of a review of one's own
@@ -180,4 +182,15 @@ class ReviewPaths:
             self.dedup_overrides.parent,
             self.screening_log.parent,
             self.extraction,
+            self.appraisal_log.parent,
         )
+
+    @property
+    def appraisal_log(self) -> Path:
+        """The append-only risk-of-bias assessment log."""
+        return self.root / "appraisal" / "log.jsonl"
+
+    @property
+    def certainty(self) -> Path:
+        """The reviewers' certainty-of-evidence (GRADE) judgements."""
+        return self.root / "certainty.yaml"

@@ -38,6 +38,15 @@ commented template)::
         model: {measure: PLO, method: GLMM}
         subgroups: [design]
         sensitivity: {leave_one_out: true, methods: true}
+    appraisal:                     # optional: risk of bias (review.appraisal)
+      tool: jbi_prevalence         # a shipped template, or a tool file in the review folder
+      assessors: [A, B]
+      rule: {overall: {...}}       # optional: replaces the tool's rule (same format)
+      high_risk: [high]            # overall judgements that make a study "high risk"
+      require_support: true        # every answer needs a quote and location, or a note
+    certainty:                     # optional: GRADE (review.certainty)
+      start: high                  # starting certainty of the body of evidence
+      thresholds: {ssi: [0.05]}  # decision thresholds per outcome (imprecision)
 
 Version 1 files (no ``fields``, ``covariates`` or ``analyses``; outcomes as plain strings)
 are still read, so that searching and screening work unchanged; extraction and analysis
@@ -195,6 +204,37 @@ _COMMON_PROPERTIES: dict[str, Any] = {
                 "section": _TEXT,
                 "change": _TEXT,
                 "reason": _TEXT,
+            },
+        },
+    },
+    "appraisal": {
+        "type": "object",
+        "required": ["tool"],
+        "additionalProperties": False,
+        "properties": {
+            "tool": {"type": "string", "minLength": 1},
+            "assessors": {
+                **_STR_LIST,
+                "uniqueItems": True,
+                "not": {"contains": {"const": "consensus"}},
+            },
+            "rule": {"type": "object"},  # checked against the tool by review.appraisal
+            "high_risk": {**_STR_LIST, "minItems": 1, "uniqueItems": True},
+            "require_support": {"type": "boolean"},
+        },
+    },
+    "certainty": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "start": {"enum": ["high", "moderate", "low", "very_low"]},
+            "thresholds": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "array",
+                    "items": {"type": "number", "exclusiveMinimum": 0},
+                    "uniqueItems": True,
+                },
             },
         },
     },
@@ -855,6 +895,12 @@ class Protocol:
         The protocol's history: dated changes with their reasons, oldest first.
     extra : Mapping[str, Any]
         Further top-level keys of the file, read-only.
+    appraisal : Mapping[str, Any] or None
+        The ``appraisal`` block as written (tool, assessors, rule, ...), read-only;
+        :func:`review.appraisal.appraisal_plan` resolves the tool and checks the rule.
+    certainty : Mapping[str, Any] or None
+        The ``certainty`` block as written (starting level, thresholds per outcome),
+        read-only; used by :mod:`review.certainty`.
     """
 
     path: Path | None
@@ -880,6 +926,8 @@ class Protocol:
     comparisons: Mapping[str, Comparison] = field(default_factory=lambda: MappingProxyType({}))
     extraction_folder: str = "extraction"
     amendments: tuple[Amendment, ...] = ()
+    appraisal: Mapping[str, Any] | None = None
+    certainty: Mapping[str, Any] | None = None
 
     def __repr__(self) -> str:
         where = f" from {self.path}" if self.path else ""
@@ -1054,6 +1102,15 @@ def _line_of(source: str | None, path: Sequence[Any]) -> int | None:
         node = nxt
         line = node.start_mark.line + 1
     return line
+
+
+def _frozen(x: Any) -> Any:
+    """A read-only copy of a parsed YAML block (mappings as MappingProxyType, lists as tuples)."""
+    if isinstance(x, Mapping):
+        return MappingProxyType({k: _frozen(v) for k, v in x.items()})
+    if isinstance(x, list | tuple):
+        return tuple(_frozen(v) for v in x)
+    return x
 
 
 def _as_tuple(x: Any) -> tuple[str, ...]:
@@ -1702,6 +1759,8 @@ def protocol_from_mapping(
         extra=MappingProxyType({k: v for k, v in data.items() if k not in top}),
         amendments=amendments,
         **v2,
+        appraisal=_frozen(data.get("appraisal")),
+        certainty=_frozen(data.get("certainty")),
     )
 
 

@@ -418,6 +418,11 @@ def _entry_stage(src: Path) -> tuple[int, str] | None:
 
 def _stage_message(stage: str, review: Path, memo: dict[str, str | None]) -> str | None:
     """Why the review has not reached ``stage`` (None: reached); checked once per run."""
+    return None if _stage_status(stage, review, memo) is None else memo[stage]
+
+
+def _stage_status(stage: str, review: Path, memo: dict[str, str | None]) -> str | None:
+    """``"not reached"`` / ``"nothing to do"`` for ``stage`` (None: reached); memoised."""
     from review.errors import StageNotReached
     from review.status import require_stage
 
@@ -427,7 +432,8 @@ def _stage_message(stage: str, review: Path, memo: dict[str, str | None]) -> str
             memo[stage] = None
         except StageNotReached as e:
             memo[stage] = str(e)
-    return memo[stage]
+            memo["status:" + stage] = NOT_REACHED.get(type(e).__name__, "not reached")
+    return None if memo[stage] is None else memo.get("status:" + stage, "not reached")
 
 
 def _entry_reached(src: Path, review: Path, memo: dict[str, str | None]) -> bool:
@@ -452,19 +458,20 @@ def _precheck(
     if entry is None:
         return None
     i, stage = entry
-    message = _stage_message(stage, review, memo)
-    if message is None:
+    status = _stage_status(stage, review, memo)
+    message = memo.get(stage)
+    if status is None or message is None:
         return None
     nb = nbformat.read(src, as_version=4)  # type: ignore[no-untyped-call]
     _inject_parameters(nb, params)
     note = nbformat.v4.new_markdown_cell(  # type: ignore[no-untyped-call]
-        f"**Not reached yet: this notebook was not executed.** Cell {i} requires the stage "
-        f"`{stage}`: {message}"
+        f"**{status.capitalize()}: this notebook was not executed.** Cell {i} requires the "
+        f"stage `{stage}`: {message}"
     )
     note.metadata["tags"] = ["not-reached"]
     nb.cells.insert(0, note)
     nbformat.write(nb, target)  # type: ignore[no-untyped-call]
-    return NOT_REACHED["StageNotReached"], i, message
+    return status, i, message
 
 
 class _Kernel:

@@ -14,30 +14,26 @@ the rows each time, never stored twice.
 
 Durability
 ----------
-Every :meth:`ScreeningLog.record` runs under an exclusive :class:`filelock.FileLock` on
-``log.jsonl.lock``; the sequence number ``seq`` is assigned under that lock (last ``seq`` + 1),
-the line is written with one ``write`` call, then ``fsync``'d before the call returns. The
-file and its folder are ``fsync``'d when created. A decision whose ``record`` call returned is
-therefore on disk; a writer killed before that leaves either no trace or a *torn* last line.
+The rows are kept by :class:`review.journal.Journal`, the toolkit's one durable log (read its
+notes): every :meth:`ScreeningLog.record` runs under a lock of this process and an exclusive
+file lock on ``log.jsonl.lock``, both keyed on the resolved path; ``seq`` is assigned under
+them (last ``seq`` + 1), the whole line is written at the end of the file and ``fsync``'d
+before the call returns, and a write that fails (a full disk) is rolled back, leaving the
+file as it was, with a :class:`~review.errors.ScreeningLogError` naming it. A decision whose
+``record`` call returned is therefore on disk; a writer killed before that leaves either no
+trace or a *torn* last line.
 
 Torn last line
 --------------
-A last line without its newline can only come from a writer that died mid-write, or from
-one still writing. Readers therefore read without the lock only while the file ends in a
-newline (every line is then complete and final: a row never contains a newline, so a pure
-reader such as a notebook or the PRISMA counts creates no lock file); an unterminated tail
-makes them take the lock and look again, and under the lock it can only be torn. A torn
-line was never acknowledged and is never used.
-
-With ``on_torn="repair"`` (the default) the first access after the crash moves the torn
-bytes aside: they are appended, with their line number and byte offset, to the sidecar
-``log.jsonl.torn`` (fsync'd), the log is truncated back to its last complete line (fsync'd),
-and a :class:`TornLineWarning` names the file, the line and the sidecar. So the next writer
-never glues a row onto a fragment, and nothing is dropped silently. With ``on_torn="raise"``
-the access raises :class:`~review.errors.ScreeningLogError` naming the file and line
-instead, and :meth:`ScreeningLog.repair` does the same move on request. A *complete* line
-that does not parse, or a ``seq`` that does not increase, is corruption, not a crash: it
-always raises, naming the file and line.
+A torn line was never acknowledged and is never used. With ``on_torn="repair"`` (the default)
+the first access after the crash moves the torn bytes aside, to the sidecar
+``log.jsonl.torn`` with their line number and byte offset, truncates the log back to its last
+complete line, and a :class:`TornLineWarning` names the file, the line and the sidecar. With
+``on_torn="raise"`` the access raises :class:`~review.errors.ScreeningLogError` naming the
+file and line instead, and :meth:`ScreeningLog.repair` does the move on request. A complete
+last decision that lacks only its newline is not torn: it is terminated and used. A
+*complete* line that does not parse, or a ``seq`` that does not increase, is corruption, not
+a crash: it always raises, naming the file and line.
 
 Undo
 ----
@@ -56,22 +52,18 @@ reporting systematic reviews. BMJ 2021;372:n71.
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import os
 import re
-import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
-import filelock
-
+from review._agreement import coefficients
 from review.errors import OptionError, ScreeningLogError
+from review.journal import Journal, RepairReport, TornLineWarning
 
 if TYPE_CHECKING:  # pandas and the protocol are imported lazily: a writer process stays light
     import pandas as pd
@@ -110,114 +102,19 @@ Stage = Literal["title_abstract", "full_text"]
 Decision = Literal["include", "exclude", "maybe"]
 
 
-class TornLineWarning(UserWarning):
-    """A torn last line (a writer killed mid-write) was moved aside to the sidecar file."""
-
-
-def _error(message: str, path: Path, line: int | None = None) -> ScreeningLogError:
-    where = f"file {path}" + (f", line {line}" if line is not None else "")
-    err = ScreeningLogError(f"{where}: {message}")
-    err.path = str(path)  # type: ignore[attr-defined]
-    err.line = line  # type: ignore[attr-defined]
-    return err
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """Write every byte (one ``write`` call unless the kernel returns short)."""
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-def _parse_line(raw: bytes, path: Path, line: int) -> dict[str, Any]:
-    """Parse and validate one complete log line; errors name file and line."""
-    try:
-        row = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _error(f"not a JSON object ({e}); the log is corrupt here", path, line) from e
-    if not isinstance(row, dict):
-        raise _error("not a JSON object; the log is corrupt here", path, line)
-    keys = set(row)
-    if keys != set(LOG_COLUMNS):
-        missing = sorted(set(LOG_COLUMNS) - keys)
-        extra = sorted(keys - set(LOG_COLUMNS))
-        raise _error(
-            f"keys do not match the log format (missing {missing}, extra {extra})", path, line
-        )
-    seq = row["seq"]
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-        raise _error(f"'seq' must be a positive integer, got {seq!r}", path, line)
-    for key in ("record_id", "reviewer", "timestamp"):
+def _check_row(row: Mapping[str, Any]) -> str | None:
+    """What is wrong with a parsed log row (keys, ``seq`` and ``timestamp`` already checked)."""
+    for key in ("record_id", "reviewer"):
         if not isinstance(row[key], str) or not row[key]:
-            raise _error(f"{key!r} must be a non-empty string, got {row[key]!r}", path, line)
+            return f"{key!r} must be a non-empty string, got {row[key]!r}"
     if row["stage"] not in STAGES:
-        raise _error(f"'stage' must be one of {list(STAGES)}, got {row['stage']!r}", path, line)
+        return f"'stage' must be one of {list(STAGES)}, got {row['stage']!r}"
     if row["decision"] not in (*DECISIONS, UNDO):
-        raise _error(
-            f"'decision' must be one of {[*DECISIONS, UNDO]}, got {row['decision']!r}", path, line
-        )
+        return f"'decision' must be one of {[*DECISIONS, UNDO]}, got {row['decision']!r}"
     for key in ("reason", "note"):
         if row[key] is not None and not isinstance(row[key], str):
-            raise _error(f"{key!r} must be a string or null, got {row[key]!r}", path, line)
-    return row
-
-
-class _LockUnavailable(ScreeningLogError):
-    """The lock file cannot be created (e.g. a read-only checkout)."""
-
-
-@dataclass
-class _Cache:
-    """Rows read so far; valid while the file keeps its identity and grows by appends."""
-
-    key: tuple[int, int] | None = None
-    offset: int = 0
-    n_lines: int = 0
-    last_line: bytes = b""
-    rows: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class RepairReport:
-    """What :meth:`ScreeningLog.repair` moved aside.
-
-    Attributes
-    ----------
-    path : Path
-        The log.
-    line : int or None
-        1-based line number of the torn line (``None`` if there was none).
-    offset : int
-        Byte offset where the torn line started (the log's new size).
-    n_bytes : int
-        Number of bytes moved aside (0 if nothing was torn).
-    sidecar : Path
-        File the torn bytes were appended to (``<log>.torn``).
-    """
-
-    path: Path
-    line: int | None
-    offset: int
-    n_bytes: int
-    sidecar: Path
-
-    @property
-    def repaired(self) -> bool:
-        """Whether anything was moved."""
-        return self.n_bytes > 0
+            return f"{key!r} must be a string or null, got {row[key]!r}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,170 +223,55 @@ class ScreeningLog:
         on_torn: Literal["repair", "raise"] = "repair",
         records: pd.DataFrame | Iterable[str] | None = None,
     ) -> None:
-        if on_torn not in ("repair", "raise"):
-            raise OptionError(f"Invalid on_torn {on_torn!r}; must be one of ['repair', 'raise']")
         self.path = Path(path)
         self.protocol = protocol
         self.lock_timeout = float(lock_timeout)
-        self.on_torn = on_torn
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
-        self.sidecar_path = self.path.with_name(self.path.name + ".torn")
-        self._lock = filelock.FileLock(str(self.lock_path), timeout=self.lock_timeout)
-        self._cache = _Cache()
         self.record_ids: frozenset[str] | None = (
             None if records is None else frozenset(_ids_of(records))
         )
-        self._create()
+        self._journal = Journal(
+            self.path,
+            columns=LOG_COLUMNS,
+            check=_check_row,
+            error=ScreeningLogError,
+            lock_timeout=self.lock_timeout,
+            on_torn=on_torn,
+            what="screening log",
+        )
 
     def __repr__(self) -> str:
         return f"ScreeningLog({str(self.path)!r})"
 
-    # ------------------------------------------------------------------ file handling
-    def _create(self) -> None:
-        missing = []
-        d = self.path.parent
-        while not d.exists():
-            missing.append(d)
-            d = d.parent
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        for folder in reversed(missing):  # make each new folder's entry durable
-            _fsync_dir(folder.parent)
-        if not self.path.exists():
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            _fsync_dir(self.path.parent)
+    # ------------------------------------------------------------------ storage
+    @property
+    def on_torn(self) -> Literal["repair", "raise"]:
+        """What a torn last line does: ``"repair"`` (move it aside) or ``"raise"``."""
+        return self._journal.on_torn
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        try:
-            # poll often: a reviewer's click should not wait 50 ms behind another's write
-            self._lock.acquire(poll_interval=0.005)
-        except filelock.Timeout as e:
-            raise _error(
-                f"could not take the lock {self.lock_path} within {self.lock_timeout} s "
-                "(another writer holds it)",
-                self.path,
-            ) from e
-        except OSError as e:
-            err = _LockUnavailable(
-                f"file {self.path}: cannot create the lock {self.lock_path}: {e}"
-            )
-            err.path, err.line = str(self.path), None  # type: ignore[attr-defined]
-            raise err from e
-        try:
-            yield
-        finally:
-            self._lock.release()
+    @on_torn.setter
+    def on_torn(self, value: Literal["repair", "raise"]) -> None:
+        if value not in ("repair", "raise"):
+            raise OptionError(f"Invalid on_torn {value!r}; must be one of ['repair', 'raise']")
+        self._journal.on_torn = value
 
-    @contextmanager
-    def _open(self) -> Iterator[int]:
-        """Lock, open read-write, bring the cache up to date (handling a torn tail)."""
-        with self._locked():
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                self._refresh(fd)
-                yield fd
-            finally:
-                os.close(fd)
+    @property
+    def lock_path(self) -> Path:
+        """The file lock, beside the resolved log (``<log>.lock``; keep it out of git)."""
+        return self._journal.lock_path
 
-    def _cache_valid(self, fd: int, st: os.stat_result) -> bool:
-        c = self._cache
-        if c.key != (st.st_dev, st.st_ino) or st.st_size < c.offset:
-            return False
-        if c.offset == 0:
-            return True
-        n = len(c.last_line) + 1
-        return os.pread(fd, n, c.offset - n) == c.last_line + b"\n"
+    @property
+    def sidecar_path(self) -> Path:
+        """Where torn lines are moved (``<log>.torn``)."""
+        return self._journal.sidecar_path
 
-    def _refresh(self, fd: int, *, locked: bool = True) -> bool:
-        """Parse the lines appended since the last call.
-
-        Returns False (having handled nothing) if, without the lock, the file ends in an
-        unterminated line: the caller must then look again under the lock.
-        """
-        st = os.fstat(fd)
-        if not self._cache_valid(fd, st):
-            self._cache = _Cache(key=(st.st_dev, st.st_ino))
-        c = self._cache
-        if st.st_size == c.offset:
-            return True
-        data = os.pread(fd, st.st_size - c.offset, c.offset)
-        end = data.rfind(b"\n") + 1
-        lines = data[:end].split(b"\n")[:-1]
-        new_rows = []
-        last_seq = c.rows[-1]["seq"] if c.rows else 0
-        for i, raw in enumerate(lines):
-            lineno = c.n_lines + i + 1
-            row = _parse_line(raw, self.path, lineno)
-            if row["seq"] <= last_seq:
-                raise _error(
-                    f"'seq' {row['seq']} does not increase (previous {last_seq}); "
-                    "the log was edited or merged by hand",
-                    self.path,
-                    lineno,
-                )
-            last_seq = row["seq"]
-            new_rows.append(row)
-        if lines:
-            c.rows.extend(new_rows)
-            c.offset += end
-            c.n_lines += len(lines)
-            c.last_line = lines[-1]
-        torn = data[end:]
-        if torn:
-            if not locked:
-                return False
-            self._handle_torn(fd, torn)
-        return True
-
-    def _handle_torn(self, fd: int, torn: bytes) -> RepairReport:
-        c = self._cache
-        line = c.n_lines + 1
-        if self.on_torn == "raise":
-            raise _error(
-                f"torn last line ({len(torn)} bytes without a newline, from a writer killed "
-                f"mid-write); it was never acknowledged. Call ScreeningLog.repair() to move it "
-                f"aside to {self.sidecar_path}",
-                self.path,
-                line,
-            )
-        report = self._move_aside(fd, torn, line, c.offset)
-        warnings.warn(
-            f"file {self.path}, line {line}: torn last line ({len(torn)} bytes, a writer was "
-            f"killed mid-write, never acknowledged) moved aside to {self.sidecar_path}",
-            TornLineWarning,
-            stacklevel=4,
-        )
-        return report
-
-    def _move_aside(self, fd: int, torn: bytes, line: int, offset: int) -> RepairReport:
-        entry = {
-            "log": self.path.name,
-            "line": line,
-            "offset": offset,
-            "n_bytes": len(torn),
-            "text": torn.decode("utf-8", errors="backslashreplace"),
-            "moved_at": _now(),
-        }
-        created = not self.sidecar_path.exists()
-        sfd = os.open(self.sidecar_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        try:
-            _write_all(sfd, (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8"))
-            os.fsync(sfd)
-        finally:
-            os.close(sfd)
-        if created:
-            _fsync_dir(self.sidecar_path.parent)
-        # Only now shorten the log: if we die in between, the next access moves it again.
-        os.ftruncate(fd, offset)
-        os.fsync(fd)
-        return RepairReport(self.path, line, offset, len(torn), self.sidecar_path)
+    @property
+    def _lock(self) -> Any:  # the journal's file lock (tests simulate a read-only location)
+        return self._journal._lock
 
     def repair(self) -> RepairReport:
         """Move a torn last line aside to ``<log>.torn`` and truncate the log to its last row.
+
+        A complete last decision that lacks only its newline is terminated and kept.
 
         Returns
         -------
@@ -501,52 +283,10 @@ class ScreeningLog:
         review.errors.ScreeningLogError
             If a complete line is corrupt (that is never repaired automatically).
         """
-        with self._locked():
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
-            try:
-                saved, self.on_torn = self.on_torn, "raise"
-                try:
-                    self._refresh(fd)
-                    return RepairReport(self.path, None, self._cache.offset, 0, self.sidecar_path)
-                except ScreeningLogError:
-                    st = os.fstat(fd)
-                    c = self._cache
-                    if st.st_size <= c.offset or c.key != (st.st_dev, st.st_ino):
-                        raise
-                    torn = os.pread(fd, st.st_size - c.offset, c.offset)
-                    if b"\n" in torn:  # a corrupt complete line, not a torn tail
-                        raise
-                    return self._move_aside(fd, torn, c.n_lines + 1, c.offset)
-                finally:
-                    self.on_torn = saved
-            finally:
-                os.close(fd)
+        return self._journal.repair()
 
     def _rows(self) -> list[dict[str, Any]]:
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except FileNotFoundError as e:
-            raise _error("the log file is missing", self.path) from e
-        try:
-            if self._refresh(fd, locked=False):  # complete lines only: no lock needed
-                return list(self._cache.rows)
-        finally:
-            os.close(fd)
-        try:
-            with self._open():
-                return list(self._cache.rows)
-        except _LockUnavailable:
-            pass
-        # A read-only location (e.g. a checkout mounted read-only): no writer can be active
-        # there, so read without the lock; a torn tail cannot be moved aside and raises.
-        fd = os.open(self.path, os.O_RDONLY)
-        saved, self.on_torn = self.on_torn, "raise"
-        try:
-            self._refresh(fd)
-        finally:
-            self.on_torn = saved
-            os.close(fd)
-        return list(self._cache.rows)
+        return self._journal.rows()
 
     # ------------------------------------------------------------------ writing
     def _check(
@@ -606,20 +346,6 @@ class ScreeningLog:
         if reason == _NOT_RETRIEVED and stage != "full_text":
             raise OptionError("reason 'not_retrieved' applies to stage 'full_text' only")
 
-    def _append(self, fd: int, row_wo_seq: dict[str, Any]) -> dict[str, Any]:
-        c = self._cache
-        seq = (c.rows[-1]["seq"] if c.rows else 0) + 1
-        row = {"seq": seq, **row_wo_seq, "timestamp": _now()}
-        row = {k: row[k] for k in LOG_COLUMNS}
-        raw = json.dumps(row, ensure_ascii=False).encode("utf-8")
-        _write_all(fd, raw + b"\n")
-        os.fsync(fd)
-        c.rows.append(row)
-        c.offset += len(raw) + 1
-        c.n_lines += 1
-        c.last_line = raw
-        return dict(row)
-
     def record(
         self,
         record_id: str,
@@ -657,7 +383,8 @@ class ScreeningLog:
         review.errors.OptionError
             Invalid stage, decision, reviewer or reason (nothing is written).
         review.errors.ScreeningLogError
-            Lock timeout, or a corrupt log.
+            Lock timeout, a corrupt log, or a failed write (e.g. a full disk; the log is
+            left as it was).
         """
         self._check(record_id, stage, reviewer, decision, reason, note)
         body = {
@@ -668,8 +395,7 @@ class ScreeningLog:
             "reason": reason,
             "note": note,
         }
-        with self._open() as fd:
-            return self._append(fd, body)
+        return self._journal.append(body)
 
     def resolve(
         self,
@@ -716,10 +442,12 @@ class ScreeningLog:
         """
         if stage not in STAGES:
             raise OptionError(f"Invalid stage {stage!r}; must be one of {list(STAGES)}")
-        with self._open() as fd:
-            stacks = _stacks(self._cache.rows)
+        if note is not None and not isinstance(note, str):
+            raise OptionError(f"note must be a string or None, got {note!r}")
+
+        def body(rows: list[dict[str, Any]]) -> dict[str, Any]:
             target = None
-            for (rid, stg, rev), stack in stacks.items():
+            for (rid, stg, rev), stack in _stacks(rows).items():
                 if stg != stage or rev != reviewer or not stack:
                     continue
                 if record_id is not None and rid != record_id:
@@ -728,12 +456,12 @@ class ScreeningLog:
                     target = stack[-1]
             if target is None:
                 what = f"record {record_id!r}" if record_id else "any record"
-                raise _error(
+                raise ScreeningLogError(
                     f"reviewer {reviewer!r} has no standing decision on {what} at stage "
                     f"{stage!r} to undo",
-                    self.path,
+                    path=self.path,
                 )
-            body = {
+            return {
                 "record_id": target["record_id"],
                 "stage": stage,
                 "reviewer": reviewer,
@@ -741,7 +469,8 @@ class ScreeningLog:
                 "reason": None,
                 "note": note if note is not None else f"undo of seq {target['seq']}",
             }
-            return self._append(fd, body)
+
+        return self._journal.append(body)
 
     def validate(self, protocol: Protocol | None = None) -> int:
         """Check every row against the protocol (the log's own, or the one given).
@@ -774,8 +503,10 @@ class ScreeningLog:
                 key = (r["record_id"], r["stage"], r["reviewer"])
                 if r["decision"] == UNDO:
                     if not depth.get(key):
-                        raise _error(
-                            f"undo with no standing decision (seq {r['seq']})", self.path, line
+                        raise ScreeningLogError(
+                            f"undo with no standing decision (seq {r['seq']})",
+                            path=self.path,
+                            line=line,
                         )
                     depth[key] -= 1
                     continue
@@ -790,7 +521,9 @@ class ScreeningLog:
                         r["note"],
                     )
                 except OptionError as e:
-                    raise _error(f"{e} (seq {r['seq']})", self.path, line) from e
+                    raise ScreeningLogError(
+                        f"{e} (seq {r['seq']})", path=self.path, line=line
+                    ) from e
         finally:
             self.protocol = saved
         return len(rows)
@@ -1171,47 +904,6 @@ class AgreementResult:
         )
 
 
-def _coefficients(
-    counts: Sequence[Sequence[int]],
-) -> tuple[float, float, float, float, float, float]:
-    """p_o, p_e(kappa), kappa, p_e(AC1), AC1, PABAK from a q x q table of counts."""
-    q = len(counts)
-    n = sum(sum(r) for r in counts)
-    if n == 0:
-        nan = math.nan
-        return nan, nan, nan, nan, nan, nan
-    po = sum(counts[k][k] for k in range(q)) / n
-    p1 = [sum(counts[k]) / n for k in range(q)]
-    p2 = [sum(counts[j][k] for j in range(q)) / n for k in range(q)]
-    pe_k = sum(p1[k] * p2[k] for k in range(q))
-    kappa = (po - pe_k) / (1 - pe_k) if pe_k < 1 else math.nan
-    pi = [(p1[k] + p2[k]) / 2 for k in range(q)]
-    pe_g = sum(p * (1 - p) for p in pi) / (q - 1)
-    ac1 = (po - pe_g) / (1 - pe_g)
-    pabak = (q * po - 1) / (q - 1)
-    return po, pe_k, kappa, pe_g, ac1, pabak
-
-
-def _kappa_se(counts: Sequence[Sequence[int]], kappa: float, pe: float) -> float:
-    """Large-sample SE of kappa, not assuming kappa = 0 (Fleiss, Cohen & Everitt 1969).
-
-    statsmodels' ``inter_rater.cohens_kappa(table).std_kappa``: the well-kept
-    implementation serves here (agreement is computed once a report, so its ~1 ms per
-    call does not matter; the former hand-written formula gave the same number, which
-    ``tests/test_screening.py`` still checks against an independent transcription).
-    ``pe`` is kept in the signature for the callers; statsmodels recomputes it.
-    """
-    n = sum(sum(r) for r in counts)
-    if n == 0 or math.isnan(kappa) or pe >= 1:
-        return math.nan
-    import numpy as np
-    from statsmodels.stats.inter_rater import cohens_kappa
-
-    res = cohens_kappa(np.asarray(counts, dtype=float))
-    var = float(res.var_kappa)  # statsmodels is untyped
-    return math.sqrt(max(var, 0.0))
-
-
 def _check_reviewers(log: ScreeningLog, rows: list[dict[str, Any]], names: Sequence[str]) -> None:
     """Refuse a reviewer who is not one (a misspelt name would give kappa = NaN, not an error).
 
@@ -1344,15 +1036,11 @@ def agreement(
     counts = [[0] * len(categories) for _ in categories]
     for rid in both:
         counts[idx[da[rid]]][idx[db[rid]]] += 1
-    po, pe_k, kappa, pe_g, ac1, pabak = _coefficients(counts)
-    from scipy.stats import norm
-
-    se = _kappa_se(counts, kappa, pe_k)
-    z = float(norm.ppf(0.5 + level / 2))
+    co = coefficients(counts, level)
     notes = []
     if not both:
         notes.append(f"no record was screened by both {a} and {b} at {stage}")
-    elif math.isnan(kappa):
+    elif math.isnan(co.kappa):
         notes.append("kappa is undefined: both reviewers used a single, identical category")
     only = {a: len(set(da) - set(db)), b: len(set(db) - set(da))}
     if only[a] or only[b]:
@@ -1368,16 +1056,16 @@ def agreement(
         categories=categories,
         n_both=len(both),
         n_only=MappingProxyType(only),
-        observed=po,
-        expected_kappa=pe_k,
-        kappa=kappa,
-        kappa_se=se,
-        kappa_ci_low=max(-1.0, kappa - z * se) if not math.isnan(se) else math.nan,
-        kappa_ci_high=min(1.0, kappa + z * se) if not math.isnan(se) else math.nan,
+        observed=co.observed,
+        expected_kappa=co.expected_kappa,
+        kappa=co.kappa,
+        kappa_se=co.kappa_se,
+        kappa_ci_low=co.kappa_ci_low,
+        kappa_ci_high=co.kappa_ci_high,
         level=level,
-        expected_ac1=pe_g,
-        ac1=ac1,
-        pabak=pabak,
+        expected_ac1=co.expected_ac1,
+        ac1=co.ac1,
+        pabak=co.pabak,
         table=table,
         notes=tuple(notes),
     )

@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 #: Stages a notebook can require, in pipeline order.
-REQUIRABLE: tuple[str, ...] = ("records", "title_abstract", "full_text", "extraction")
+REQUIRABLE: tuple[str, ...] = ("records", "title_abstract", "full_text", "extraction", "appraisal")
 
 State = Literal["done", "in progress", "not started", "not applicable", "error"]
 
@@ -178,11 +178,13 @@ def require_stage(
     ----------
     review : path-like or ReviewPaths
         The review folder.
-    stage : {"records", "title_abstract", "full_text", "extraction"}
+    stage : {"records", "title_abstract", "full_text", "extraction", "appraisal"}
         What the calling step needs: ``records`` (a search snapshot or an export),
         ``title_abstract`` (every de-duplicated record decided at title/abstract, no open
         conflict), ``full_text`` (every report sought decided at full text, include or
-        exclude, no open conflict), ``extraction`` (at least one study extracted).
+        exclude, no open conflict), ``extraction`` (at least one study extracted),
+        ``appraisal`` (a study extracted and a risk-of-bias tool declared in the protocol's
+        ``appraisal:`` block; without one, :class:`~review.errors.NothingToDo`).
     protocol : Protocol, optional
         The review's protocol, if already read (checks decisions against its codes).
 
@@ -206,9 +208,19 @@ def require_stage(
     if stage not in REQUIRABLE:
         raise OptionError(f"Invalid stage {stage!r}; must be one of {list(REQUIRABLE)}")
     paths = _as_paths(review)
-    if stage == "extraction":
+    if stage in ("extraction", "appraisal"):
         if not _extraction_started(paths):
             raise StageNotReached(f"no study extracted yet: {_EXTRACTION_HOW}", stage=stage)
+        if stage == "appraisal":
+            from review.protocol import load_protocol
+
+            proto = protocol if protocol is not None else load_protocol(paths.protocol)
+            if not proto.appraisal:
+                raise NothingToDo(
+                    "the protocol declares no risk-of-bias tool: add an 'appraisal:' block "
+                    "(tool, assessors; docs/DESIGN.md) to assess the included studies",
+                    stage=stage,
+                )
         return
     dedup = _dedup(paths)  # raises StageNotReached("records") itself
     if stage == "records":

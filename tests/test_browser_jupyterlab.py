@@ -36,9 +36,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = REPO / "test-artifacts"
 NOTEBOOKS = [p.name for p in find_notebooks(REPO / "notebooks")]
 #: Images each notebook must show in the browser (at least this many <img> outputs).
-MIN_IMAGES = {"04-full-text-and-prisma.ipynb": 1, "06-meta-analysis.ipynb": 3,
-              "07-sensitivity.ipynb": 2}
-SCREENSHOTS = {"04-full-text-and-prisma.ipynb": "prisma", "06-meta-analysis.ipynb": "forest"}
+MIN_IMAGES = {"04-full-text-and-prisma.ipynb": 1, "06-risk-of-bias.ipynb": 2,
+              "07-meta-analysis.ipynb": 3, "08-sensitivity.ipynb": 2}
+SCREENSHOTS = {"04-full-text-and-prisma.ipynb": "prisma", "06-risk-of-bias.ipynb": "rob",
+               "07-meta-analysis.ipynb": "forest"}
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +158,87 @@ def test_screener_clicks_and_keys_land_in_the_log(lab) -> None:
     assert got[1]["reason"] is not None  # the reason picked in the dropdown was recorded
     assert got[3]["record_id"] == got[2]["record_id"]  # undo takes back the maybe
     assert [r["seq"] for r in got] == [1, 2, 3, 4]
+
+
+ASSESSOR_CELLS = [
+    """from review.appraisal import AppraisalLog
+from review.appraisal_widget import Assessor
+log = AppraisalLog.for_review("../rob-review")
+assessor = Assessor(log, reviewer="A")""",
+    "assessor",
+]
+
+
+def test_assessor_clicks_fields_and_keys_land_in_the_log(lab) -> None:
+    server, b = lab
+    review = server.root / "rob-review"
+    review.mkdir()
+    shutil.copy(REPO / "data" / "protocol.yaml", review / "protocol.yaml")
+    shutil.copytree(REPO / "data" / "extraction", review / "extraction")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in ASSESSOR_CELLS]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                 "language": "python"}
+    nbformat.write(nb, server.root / "notebooks" / "assessor.ipynb")
+    log_path = review / "appraisal" / "log.jsonl"
+
+    def rows() -> list[dict]:
+        if not log_path.exists():
+            return []
+        return [json.loads(line) for line in log_path.read_text().splitlines() if line]
+
+    page = b.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        open_notebook(page, server, "notebooks/assessor.ipynb")
+        run_all_cells(page)
+        yes = page.locator("button.widget-button:text-is('Yes')")
+        yes.wait_for(timeout=60_000)
+
+        def wait_rows(n: int) -> list[dict]:
+            for _ in range(100):
+                got = rows()
+                if len(got) >= n:
+                    return got
+                page.wait_for_timeout(100)
+            raise AssertionError(f"expected {n} log rows, found {len(rows())}")
+
+        # an answer with its quote and location typed into the fields
+        page.locator("textarea[placeholder^='supporting quote']").fill(
+            "we analyzed 449 patients treated at the University of Pennsylvania")
+        page.locator("input[placeholder^='where']").fill("Abstract, Methods")
+        yes.click()
+        got = wait_rows(1)
+        # an answer without support is refused on screen, and nothing is written
+        yes.click()
+        page.locator("text=needs its support").wait_for(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "assessor.png"))
+        # keyboard: a note, then 'u' (unclear) in the key box; 'j' skips an item; '2' = No
+        page.wait_for_timeout(300)
+        page.locator("input[placeholder^='note']").fill("not reported in the abstract")
+        keys = page.locator("input[placeholder^='shortcuts']")
+        keys.click()
+        keys.type("u")
+        got = wait_rows(2)
+        keys.type("j")
+        page.locator("text=Were the study subjects and the setting described").wait_for(
+            timeout=30_000)
+        page.wait_for_timeout(300)  # the kernel's cleared fields arrive before we type
+        page.locator("input[placeholder^='note']").fill("no sample size reasoning given")
+        keys.click()
+        keys.type("2")
+        got = wait_rows(3)
+        page.screenshot(path=str(ARTIFACTS / "assessor-after.png"))
+    finally:
+        page.close()
+
+    assert [(r["study_id"], r["item"], r["reviewer"], r["answer"]) for r in got] == [
+        ("ghilardi2024", "q1", "A", "yes"),
+        ("ghilardi2024", "q2", "A", "unclear"),
+        ("ghilardi2024", "q4", "A", "no"),  # 'j' skipped q3
+    ]
+    assert got[0]["quote"].startswith("we analyzed 449 patients")
+    assert got[0]["location"] == "Abstract, Methods"
+    assert got[1]["note"] == "not reported in the abstract" and got[1]["quote"] is None
+    assert got[2]["note"] == "no sample size reasoning given"
+    assert [r["seq"] for r in got] == [1, 2, 3]
+    assert all(r["tool"] == "jbi_prevalence" for r in got)

@@ -28,12 +28,13 @@ EXPECTED_ORDER = [
     "03-title-abstract-screening",
     "04-full-text-and-prisma",
     "05-extraction",
-    "06-meta-analysis",
-    "07-sensitivity",
+    "06-risk-of-bias",
+    "07-meta-analysis",
+    "08-sensitivity",
 ]
 FORMATS = ("pdf", "svg", "png")
 #: Notebooks every review runs through the same code: they may name nothing of the example.
-GENERIC = ("05-extraction", "06-meta-analysis", "07-sensitivity")
+GENERIC = ("05-extraction", "06-risk-of-bias", "07-meta-analysis", "08-sensitivity")
 EXAMPLE_WORDS = re.compile(
     r"spm_|CD19|BCMA|CAR[ -]?T\b|axi-cel|tisa-cel|liso-cel|brexu-cel|ide-cel|cilta-cel|Tix|tix20"
 )
@@ -47,8 +48,9 @@ def expected_figures(review: Path) -> dict[str, list[str]]:
     analyses = list(p.analyses.values())
     return {
         "04": ["prisma"],
-        "06": [f"forest_{a.code}" for a in analyses],
-        "07": [f"method_sensitivity_{a.code}" for a in analyses if a.sensitivity.methods]
+        "06": ["rob_traffic_light", "rob_summary"] if p.appraisal else [],
+        "07": [f"forest_{a.code}" for a in analyses],
+        "08": [f"method_sensitivity_{a.code}" for a in analyses if a.sensitivity.methods]
         + [f"forest_leave_one_out_{a.code}" for a in analyses if a.sensitivity.leave_one_out]
         + [f"funnel_{a.code}" for a in analyses if a.sensitivity.funnel],
     }
@@ -155,9 +157,9 @@ def test_every_notebook_runs_offline_and_writes_every_figure(tmp_path: Path) -> 
     assert [r.name for r in report.runs] == [p.name for p in NOTEBOOKS]
     assert all(r.status == "executed" for r in report.runs)
     expected = expected_figures(REPO / "data")
-    assert "forest_any_spm" in expected["06"] and "funnel_any_spm" in expected["07"]
+    assert "forest_any_spm" in expected["07"] and "funnel_any_spm" in expected["08"]
     # a subgroup forest plot (the example's target has three groups)
-    expected["06"].append("forest_any_spm_by_target")
+    expected["07"].append("forest_any_spm_by_target")
     for stems in expected.values():
         for stem in stems:
             for fmt in FORMATS:

@@ -15,7 +15,8 @@ MODULES = [
     "review.dedup", "review.screening", "review.screening_widget", "review.prioritise",
     "review.prisma", "review.extraction", "review.meta", "review.report", "review.analysis",
     "review.plots",
-    "review.runner", "review.status", "review.scaffold",
+    "review.runner", "review.status", "review.scaffold", "review.journal", "review.appraisal",
+    "review.appraisal_widget", "review.certainty",
 ]
 
 

@@ -34,7 +34,8 @@ pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 
 NOTEBOOKS = [
     "00-index", "01-query", "02-deduplication", "03-title-abstract-screening",
-    "04-full-text-and-prisma", "05-extraction", "06-meta-analysis", "07-sensitivity",
+    "04-full-text-and-prisma", "05-extraction", "06-risk-of-bias", "07-meta-analysis",
+    "08-sensitivity",
 ]  # fmt: skip
 STAGES = ("protocol", "exports", "half_screened", "screened", "extracted")
 HALF = 24  # rows: 12 records decided by A and B at title/abstract, one of them a conflict

@@ -243,14 +243,29 @@ def test_torn_line_raise_mode_and_explicit_repair(tmp_path):
     assert not strict.repair().repaired  # idempotent
 
 
-def test_torn_line_that_is_a_whole_object_is_still_not_used(tmp_path):
+def test_complete_last_row_lacking_only_its_newline_is_terminated_and_kept(tmp_path):
+    # issue 15: a whole, valid last decision without its newline (a writer stopped between
+    # the object and the newline, or an editor that drops the final newline) is not torn
     p = tmp_path / "log.jsonl"
     ScreeningLog(p).record("r1")
     row = _lines(p)[0] | {"seq": 2, "record_id": "r2"}
     with open(p, "ab") as f:
-        f.write(json.dumps(row).encode())  # killed just before the newline
-    with pytest.warns(TornLineWarning):
-        assert ScreeningLog(p).decisions()["record_id"].tolist() == ["r1"]
+        f.write(json.dumps(row).encode())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ScreeningLog(p).decisions()["record_id"].tolist() == ["r1", "r2"]
+    assert p.read_bytes().endswith(b"\n") and not p.with_name("log.jsonl.torn").exists()
+    assert ScreeningLog(p).record("r3")["seq"] == 3
+
+
+def test_whole_json_object_that_breaks_the_rules_at_the_end_is_corruption(tmp_path):
+    p = tmp_path / "log.jsonl"
+    ScreeningLog(p).record("r1")
+    row = _lines(p)[0] | {"seq": 1, "record_id": "r2"}  # seq does not increase
+    with open(p, "ab") as f:
+        f.write(json.dumps(row).encode())
+    with pytest.raises(ScreeningLogError, match=r"line 2: 'seq' 1 does not increase"):
+        ScreeningLog(p).decisions()
 
 
 def test_lock_timeout_raises(tmp_path):
@@ -579,10 +594,11 @@ def test_decision_on_an_id_outside_the_records_is_refused(tmp_path):
 def test_kappa_se_matches_the_published_formula_transcribed_here():
     # Fleiss JL, Cohen J, Everitt BS. Psychol Bull 1969;72:323-7, eq. 13 (kappa's SE not
     # assuming kappa = 0), written out independently of statsmodels, which the library uses
-    from review.screening import _coefficients, _kappa_se
+    from review._agreement import _kappa_se, coefficients
 
     counts = [[31, 4, 2], [6, 120, 9], [3, 5, 20]]
-    _po, pe, kappa, *_ = _coefficients(counts)
+    co = coefficients(counts)
+    pe, kappa = co.expected_kappa, co.kappa
     n = sum(map(sum, counts))
     p = np.asarray(counts, float) / n
     row, col = p.sum(axis=1), p.sum(axis=0)

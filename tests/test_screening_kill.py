@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-import review.screening as screening
+import review.journal as journal
 from review.screening import ScreeningLog, TornLineWarning
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
@@ -37,7 +37,7 @@ def _child(path: Path, start: int, ack_fd: int, tear: bool) -> None:
     """Body of a forked writer: record decisions, acknowledge each after record() returns."""
     try:
         if tear:
-            real = screening._write_all
+            real = journal._write_all
 
             def slow_write(fd: int, data: bytes) -> None:
                 half = max(1, len(data) // 2)
@@ -45,7 +45,7 @@ def _child(path: Path, start: int, ack_fd: int, tear: bool) -> None:
                 time.sleep(0.0005)
                 real(fd, data[half:])
 
-            screening._write_all = slow_write
+            journal._write_all = slow_write  # the journal keeps every log's rows
         warnings.simplefilter("ignore", TornLineWarning)
         log = ScreeningLog(path, lock_timeout=30)
         for i in range(ROWS_PER_CHILD):

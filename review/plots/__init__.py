@@ -1,4 +1,4 @@
-"""Publication figures: forest and funnel plots, the PRISMA diagram, export.
+"""Publication figures: forest and funnel plots, the PRISMA diagram, risk of bias, export.
 
 Every figure uses the one style of :mod:`review.plots._style` (a sans-serif font, sizes that
 survive a journal's column width, the Okabe-Ito palette) and is written in one call by
@@ -20,6 +20,8 @@ from review.plots.forest import (
 )
 from review.plots.funnel import funnel
 from review.plots.prisma_diagram import prisma_diagram
+from review.plots.risk_of_bias import rob_summary, traffic_light
+from review.plots.summary_of_findings import sof_table
 
 __all__ = [
     "COLUMN_MM",
@@ -31,8 +33,11 @@ __all__ = [
     "funnel",
     "method_sensitivity_plot",
     "prisma_diagram",
+    "rob_summary",
     "robustness_plot",
     "save_analysis_figures",
     "save_figure",
     "save_sensitivity_figures",
+    "sof_table",
+    "traffic_light",
 ]

@@ -18,7 +18,7 @@ from matplotlib.rcsetup import cycler
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
-__all__ = ["OKABE_ITO", "RC", "ReviewFigure", "style"]
+__all__ = ["OKABE_ITO", "RC", "ReviewFigure", "risk_of_bias_colours", "style"]
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
 OKABE_ITO = {
@@ -32,6 +32,28 @@ OKABE_ITO = {
     "purple": "#CC79A7",
     "grey": "#7F7F7F",
 }
+
+
+def risk_of_bias_colours(n: int) -> list[str]:
+    """Colours of ``n`` ordered levels of concern, least first (Okabe-Ito, never red/green).
+
+    Bluish green for the least concern, vermillion for the most, yellow and orange between,
+    reddish purple for a fifth level. The plots always add a symbol per level as a second
+    cue, so no judgement rests on colour alone.
+    """
+    ramps = {
+        1: ["green"],
+        2: ["green", "vermillion"],
+        3: ["green", "orange", "vermillion"],
+        4: ["green", "yellow", "orange", "vermillion"],
+        5: ["green", "yellow", "orange", "vermillion", "purple"],
+    }
+    if n not in ramps:
+        from review.errors import OptionError
+
+        raise OptionError(f"risk-of-bias plots draw 1 to 5 levels of concern, not {n}")
+    return [OKABE_ITO[c] for c in ramps[n]]
+
 
 #: Preferred sans-serif faces, journal fonts first (Liberation Sans has Arial's metrics).
 SANS_SERIF = ["Arial", "Helvetica", "Liberation Sans", "DejaVu Sans"]

@@ -1,0 +1,97 @@
+"""The worked example's risk-of-bias appraisal and GRADE judgements hold together.
+
+They read only committed files (``data/appraisal/log.jsonl``, ``data/certainty.yaml``,
+``data/protocol.yaml``, the extraction) and never touch the network.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+
+import pytest
+
+from review.appraisal import CONSENSUS, AppraisalLog, agreement
+from review.certainty import DOMAINS, load_certainty
+from review.paths import ReviewPaths, example_review_dir
+from review.protocol import load_protocol
+
+PATHS = ReviewPaths(example_review_dir())
+
+pytestmark = pytest.mark.skipif(
+    not PATHS.appraisal_log.exists(), reason="worked example appraisal not present"
+)
+
+
+@pytest.fixture(scope="module")
+def log():
+    return AppraisalLog.for_review(PATHS.root, on_torn="raise")
+
+
+def _rows():
+    return [json.loads(x) for x in PATHS.appraisal_log.read_text(encoding="utf-8").splitlines()]
+
+
+def test_log_validates_against_protocol_and_extraction(log):
+    assert log.tool.code == load_protocol(PATHS.protocol).appraisal["tool"]
+    assert log.validate() == len(_rows()) > 0
+
+
+def test_every_study_row_has_both_passes_on_every_item_and_no_open_conflict(log):
+    rows = _rows()
+    for reviewer in ("A", "B"):
+        got = {(r["study_id"], r["item"]) for r in rows if r["reviewer"] == reviewer}
+        assert got == {(s, q) for s in log.study_ids for q in log.tool.item_codes}, reviewer
+    assert log.conflicts().empty
+    final = log.final()
+    assert final["answer"].notna().all() and len(final) == len(log.study_ids) * 9
+
+
+def test_consensus_rows_are_exactly_where_the_passes_differ(log):
+    rows = _rows()
+    a = {(r["study_id"], r["item"]): r["answer"] for r in rows if r["reviewer"] == "A"}
+    b = {(r["study_id"], r["item"]): r["answer"] for r in rows if r["reviewer"] == "B"}
+    differ = {k for k in a if a[k] != b[k]}
+    consensus = {(r["study_id"], r["item"]) for r in rows if r["reviewer"] == CONSENSUS}
+    assert consensus == differ and differ
+    res = agreement(log)
+    overall = res.table.set_index("item").loc["all"]
+    assert overall["n_both"] == len(a)
+    assert overall["observed"] == pytest.approx(1 - len(differ) / len(a))
+
+
+def test_every_answer_is_supported_and_sourced(log):
+    sources = {row["url"] for row in csv.DictReader(open(PATHS.extraction / "sources.csv"))}
+    readme = (PATHS.root / "appraisal" / "README.md").read_text(encoding="utf-8")
+    for r in _rows():
+        if r["answer"] == "unclear":
+            assert r["note"], r  # the reason why not
+            continue
+        assert r["quote"] and r["location"], r
+        urls = re.findall(r"https?://\S+", r["location"])
+        assert urls, r
+        for url in urls:
+            assert url in sources or url in readme, url
+
+
+def test_judgements_follow_the_tool_rule(log):
+    rob = log.judgements()
+    for _, row in rob.table.iterrows():
+        answers = [row[q] for q in log.tool.item_codes]
+        applicable = [x for x in answers if x != "not_applicable"]
+        share = sum(x == "yes" for x in applicable) / len(applicable)
+        expected = "low" if share >= 0.7 else "moderate" if share >= 0.5 else "high"
+        assert row["overall"] == expected, row["study_id"]
+    # the five strata of one registry report carry the same judgement
+    dulery = rob.table[rob.table["study_id"].str.startswith("dulery2025_")]
+    assert dulery["overall"].nunique() == 1
+
+
+def test_certainty_judgements_cover_the_protocols_outcomes():
+    judged = load_certainty(PATHS.certainty)
+    thresholds = load_protocol(PATHS.protocol).certainty["thresholds"]
+    assert set(judged) == set(thresholds)
+    for j in judged.values():
+        assert set(j.domains) == set(DOMAINS)
+        assert all(d.reason for d in j.domains.values())
