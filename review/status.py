@@ -123,8 +123,15 @@ def _extraction_started(paths: ReviewPaths) -> bool:
 
 
 def _stage_title_abstract(ids: Sequence[str], log: ScreeningLog | None) -> str | None:
-    """What keeps title/abstract screening from being finished (None: finished)."""
+    """What keeps title/abstract screening from being finished (None: finished).
+
+    A record taken straight to full text (identified via other methods, e.g. citation
+    searching, which PRISMA 2020 does not screen at title/abstract) needs no title/abstract
+    decision.
+    """
     final = {} if log is None else dict(zip(*_final_pairs(log, "title_abstract"), strict=True))
+    straight = set() if log is None else set(_final_pairs(log, "full_text")[0])
+    ids = [i for i in ids if i in final or i not in straight]
     undecided = [i for i in ids if i not in final]
     conflicts = [i for i in ids if final.get(i) == "conflict"]
     if not undecided and not conflicts:
