@@ -130,8 +130,7 @@ def _stage_title_abstract(ids: Sequence[str], log: ScreeningLog | None) -> str |
     decision.
     """
     final = {} if log is None else dict(zip(*_final_pairs(log, "title_abstract"), strict=True))
-    straight = set() if log is None else set(_final_pairs(log, "full_text")[0])
-    ids = [i for i in ids if i in final or i not in straight]
+    ids = _title_abstract_pool(ids, log)
     undecided = [i for i in ids if i not in final]
     conflicts = [i for i in ids if final.get(i) == "conflict"]
     if not undecided and not conflicts:
@@ -140,6 +139,20 @@ def _stage_title_abstract(ids: Sequence[str], log: ScreeningLog | None) -> str |
     if conflicts:
         parts.append(f"{len(conflicts)} conflict(s) open")
     return "title/abstract screening is not finished: " + ", ".join(parts)
+
+
+def _straight_to_full_text(log: ScreeningLog | None) -> list[str]:
+    """Records decided at full text with no title/abstract decision (other methods)."""
+    if log is None:
+        return []
+    screened = set(_final_pairs(log, "title_abstract")[0])
+    return [i for i in _final_pairs(log, "full_text")[0] if i not in screened]
+
+
+def _title_abstract_pool(ids: Sequence[str], log: ScreeningLog | None) -> list[str]:
+    """The records to screen at title/abstract: all but those taken straight to full text."""
+    straight = set(_straight_to_full_text(log))
+    return [i for i in ids if i not in straight]
 
 
 def _final_pairs(log: ScreeningLog, stage: str) -> tuple[list[str], list[str]]:
@@ -151,7 +164,7 @@ def _stage_full_text(log: ScreeningLog | None) -> tuple[str | None, int]:
     """What keeps full-text screening from being finished, and the reports it has to cover."""
     if log is None:
         return "full-text screening has not started", 0
-    sought = log.included("title_abstract")
+    sought = [*log.included("title_abstract"), *_straight_to_full_text(log)]
     final = dict(zip(*_final_pairs(log, "full_text"), strict=True))
     undecided = [i for i in sought if final.get(i) not in ("include", "exclude")]
     conflicts = [i for i in sought if final.get(i) == "conflict"]
@@ -829,10 +842,13 @@ def _screening_steps(
             for who in seen["reviewer"].drop_duplicates():
                 if who not in reviewers and who != CONSENSUS:
                     reviewers.append(str(who))
-        sought = [] if log is None else log.included("title_abstract")
+        sought = (
+            [] if log is None else [*log.included("title_abstract"), *_straight_to_full_text(log)]
+        )
         progress_rows: list[tuple[object, ...]] = []
         final_rows: list[tuple[object, ...]] = []
-        for stage, pool in (("title_abstract", ids), ("full_text", sought)):
+        pools = (("title_abstract", _title_abstract_pool(ids, log)), ("full_text", sought))
+        for stage, pool in pools:
             for who in [*reviewers, None]:
                 if log is None:
                     done = 0
