@@ -827,7 +827,7 @@ class AgreementResult:
         import pandas as pd
 
         a, b = self.reviewers
-        return pd.DataFrame(
+        frame = pd.DataFrame(
             {
                 "statistic": [
                     "n_both",
@@ -843,8 +843,8 @@ class AgreementResult:
                 ],
                 "value": [
                     float(self.n_both),
-                    float(self.n_only[a]),
-                    float(self.n_only[b]),
+                    float(self.n_only.get(a, 0)),
+                    float(self.n_only.get(b, 0)),
                     self.observed,
                     self.kappa,
                     self.kappa_se,
@@ -855,12 +855,19 @@ class AgreementResult:
                 ],
             }
         )
+        # one reviewer: no second reviewer's row
+        return frame if b else frame[frame["statistic"] != "n_only_"].reset_index(drop=True)
 
     def summary(self) -> str:
         """Plain-text report: counts table, agreement statistics, missing data."""
         from review._format import fmt_ci, fmt_x
 
         a, b = self.reviewers
+        if not b:  # one reviewer: nothing compared
+            return "\n".join(
+                [f"Agreement at stage {self.stage}: one reviewer ({a})"]
+                + [f"Note: {n}" for n in self.notes]
+            )
         ci = fmt_ci(self.kappa_ci_low, self.kappa_ci_high)
         lines = [
             f"Agreement at stage {self.stage}: reviewer {a} (rows) vs {b} (columns)",
@@ -886,6 +893,12 @@ class AgreementResult:
         from review._format import fmt_x
 
         a, b = self.reviewers
+        notes = "".join(f"<p>Note: {html.escape(n)}</p>" for n in self.notes)
+        if not b:  # one reviewer: nothing compared
+            return (
+                f"<div><p><b>Agreement at stage {html.escape(self.stage)}</b>: one reviewer "
+                f"({html.escape(a)})</p>{notes}</div>"
+            )
         stats = "".join(
             f"<tr><td>{html.escape(k)}</td><td>{fmt_x(v)}</td></tr>"
             for k, v in (
@@ -895,7 +908,6 @@ class AgreementResult:
                 ("PABAK", self.pabak),
             )
         )
-        notes = "".join(f"<p>Note: {html.escape(n)}</p>" for n in self.notes)
         return (
             f"<div><p><b>Agreement at stage {html.escape(self.stage)}</b>: "
             f"{html.escape(a)} (rows) vs {html.escape(b)} (columns); both: {self.n_both}, "
@@ -931,10 +943,48 @@ def _check_reviewers(log: ScreeningLog, rows: list[dict[str, Any]], names: Seque
             )
 
 
+def _single_reviewer(
+    stage: str, names: Sequence[str], level: float, maybe: str
+) -> AgreementResult:
+    """The agreement of a review screened by one reviewer: nothing to compare, said so."""
+    import pandas as pd
+
+    categories = ("include", "exclude") if maybe == "include" else ("include", "exclude", "maybe")
+    who = names[0] if names else "(none yet)"
+    nan = math.nan
+    return AgreementResult(
+        stage=stage,
+        reviewers=(who, ""),
+        categories=categories,
+        n_both=0,
+        n_only=MappingProxyType({}),
+        observed=nan,
+        expected_kappa=nan,
+        kappa=nan,
+        kappa_se=nan,
+        kappa_ci_low=nan,
+        kappa_ci_high=nan,
+        level=level,
+        expected_ac1=nan,
+        ac1=nan,
+        pabak=nan,
+        table=pd.DataFrame(
+            [[0] * len(categories) for _ in categories],
+            index=pd.Index(categories, name=who),
+            columns=pd.Index(categories, name=None),
+        ),
+        notes=(
+            f"one reviewer ({who}) screens at {stage}: there is no second reviewer to compare "
+            "with, so no agreement statistic (PRISMA 2020 item 8 asks the methods to say how "
+            "many reviewers screened)",
+        ),
+    )
+
+
 def agreement(
     log: ScreeningLog,
     stage: Stage = "title_abstract",
-    reviewers: tuple[str, str] = ("A", "B"),
+    reviewers: tuple[str, str] | None = None,
     *,
     maybe: Literal["include", "category"] = "include",
     level: float = 0.95,
@@ -952,10 +1002,13 @@ def agreement(
         The log.
     stage : {"title_abstract", "full_text"}
         Stage to compare.
-    reviewers : tuple of two str
+    reviewers : tuple of two str, optional
         The reviewers compared; the first gives the table's rows. Each must be one of the
         protocol's reviewers or have a row in the log: a misspelt name is an
         :class:`~review.errors.OptionError` naming the closest one, not a NaN kappa.
+        Default: the protocol's first two reviewers, else the first two reviewers of the
+        log. A review screened by one reviewer (the protocol names one, or the log holds
+        one) gets a result with no coefficients and a note saying so, not an error.
     maybe : {"include", "category"}, default "include"
         ``"include"`` counts *maybe* as *include* (both send a record on to full text; as
         Covidence counts it), giving two categories; ``"category"`` keeps three.
@@ -1019,6 +1072,14 @@ def agreement(
         raise OptionError(f"Invalid maybe {maybe!r}; must be one of ['include', 'category']")
     if not 0 < level < 1:
         raise OptionError(f"level must lie in (0, 1), got {level!r}")
+    rows = log._rows()
+    if reviewers is None:
+        named = list(log.protocol.reviewers) if log.protocol and log.protocol.reviewers else []
+        seen = list(dict.fromkeys(str(r["reviewer"]) for r in rows if r["reviewer"] != CONSENSUS))
+        names = named or seen
+        if len(names) < 2:
+            return _single_reviewer(stage, names, level, maybe)
+        reviewers = (names[0], names[1])
     if len(reviewers) != 2 or reviewers[0] == reviewers[1]:
         raise OptionError(f"reviewers must be two different names, got {reviewers!r}")
     a, b = reviewers
@@ -1027,7 +1088,6 @@ def agreement(
     def recode(d: str) -> str:
         return "include" if (maybe == "include" and d == "maybe") else d
 
-    rows = log._rows()
     _check_reviewers(log, rows, (a, b))
     da = {r["record_id"]: recode(r["decision"]) for r in _standing(rows, stage, a)}
     db = {r["record_id"]: recode(r["decision"]) for r in _standing(rows, stage, b)}

@@ -612,3 +612,32 @@ def test_kappa_se_matches_the_published_formula_transcribed_here():
         ((a + b - c) / (n * (1 - pe) ** 2)) ** 0.5, rel=1e-12
     )
     assert np.isnan(_kappa_se([[0, 0], [0, 0]], float("nan"), float("nan")))
+
+
+def test_agreement_of_a_review_screened_by_one_reviewer_says_so(tmp_path):
+    from review.protocol import protocol_from_mapping
+
+    proto = protocol_from_mapping(
+        {
+            "schema_version": 1,
+            "title": "t",
+            "question": "q",
+            "eligibility": {"include": ["a"], "exclude": ["b"]},
+            "exclusion_reasons": [{"code": "x", "label": "x"}],
+            "databases": [{"name": "PubMed", "query": "q"}],
+            "screening": {"reviewers": ["solo"]},
+        }
+    )
+    log = ScreeningLog(tmp_path / "log.jsonl", protocol=proto)
+    log.record("r1", reviewer="solo", decision="include")
+    res = agreement(log, "title_abstract")
+    assert res.n_both == 0 and np.isnan(res.kappa) and np.isnan(res.ac1)
+    assert "one reviewer (solo)" in res.notes[0]
+    assert "one reviewer" in res.summary()
+    # two reviewers named, the default compares them; a second reviewer in the log is used
+    log2 = ScreeningLog(tmp_path / "log2.jsonl")
+    log2.record("r1", reviewer="X", decision="include")
+    log2.record("r1", reviewer="Y", decision="exclude")
+    assert agreement(log2).reviewers == ("X", "Y")
+    with pytest.raises(OptionError):
+        agreement(log2, reviewers=("X", "X"))
