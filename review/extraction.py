@@ -100,7 +100,9 @@ _ESTIMATE_FRAME_COLUMNS: Final[list[str]] = [
 #: A report's identifier in ``pmid``/``report_pmids``: its PMID, or for a report PubMed does
 #: not index (found by other methods, e.g. on a publisher's or repository's page) its DOI.
 _DOI = re.compile(r"^10\.[0-9]{4,9}/\S+$", re.ASCII)
-_REPORT_ID_RULE = "a PMID (digits) or, for a report without one, its DOI (10.xxxx/...)"
+_REPORT_ID_RULE = (
+    "a PubMed identifier (1-9 ASCII digits) or, for a report without one, its DOI (10.xxxx/...)"
+)
 #: The overlap map: pairs of cohorts that may share patients, with the evidence.
 OVERLAP_FILE = "overlap.csv"
 #: Columns of ``overlap.csv``: ``study_id`` is the report left out when the pair's overlap

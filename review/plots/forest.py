@@ -110,7 +110,7 @@ class _Table:
 # ------------------------------------------------------------------------ formatting
 def _fmt_count(v: Any) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "NA"
+        return "\u2013"  # not reported (a study given as an estimate with its CI)
     v = float(v)
     return fmt_x(v, 0) if v.is_integer() else fmt_x(v, 1)
 
@@ -358,8 +358,13 @@ def _pooled_rows(
     wd: int = 1,
 ) -> list[_Row]:
     st = res.studies
-    ev = _fmt_count(float(st["events"].sum()))
-    nn = _fmt_count(float((st["time"] if rate else st["n"]).sum()))
+    den = st["time"] if rate else st["n"]
+    if st["events"].isna().any() or den.isna().any():
+        # a study given as an estimate lacks a count: totals over the others would mix rows
+        ev = nn = ""
+    else:
+        ev = _fmt_count(float(st["events"].sum()))
+        nn = _fmt_count(float(den.sum()))
     wt = f"{fmt_x(100.0 if weight_total is None else weight_total, wd)}%"
     rows: list[_Row] = []
     if common and res.method != "FE":
