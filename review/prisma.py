@@ -1534,8 +1534,8 @@ def _clean_pmid(x: Any, row: int, column: str) -> str | None:
     if p and not is_pmid(p) and not p.startswith("10."):
         # a PMID that is not one would match no record and drop a study from the count
         raise InputError(
-            f"included_studies: {p[:30]!r} is neither a PubMed identifier (1-9 ASCII "
-            "digits) nor a DOI (10.xxxx/...)",
+            f"included_studies: {p[:30]!r} is not a PubMed identifier (1-9 ASCII digits), "
+            "nor a DOI (10.xxxx/...)",
             row=row,
             column=column,
         )

@@ -465,8 +465,8 @@ def _precheck(
     nb = nbformat.read(src, as_version=4)  # type: ignore[no-untyped-call]
     _inject_parameters(nb, params)
     note = nbformat.v4.new_markdown_cell(  # type: ignore[no-untyped-call]
-        f"**{status.capitalize()}: this notebook was not executed.** Cell {i} requires the "
-        f"stage `{stage}`: {message}"
+        f"**{'Nothing to do' if status == NOT_REACHED['NothingToDo'] else 'Not reached yet'}: "
+        f"this notebook was not executed.** Cell {i} requires the stage `{stage}`: {message}"
     )
     note.metadata["tags"] = ["not-reached"]
     nb.cells.insert(0, note)

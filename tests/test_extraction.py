@@ -222,7 +222,7 @@ def test_rates_are_pooled_per_person_year_whatever_the_unit(tmp_path: Path) -> N
             "no source_url",
         ),
         ("s1,n_ssi,10,112,", "s1,n_ssi,10,999,", 3, "pmid", "not a report"),
-        ("s1,n_ssi,10,112,", "s1,n_ssi,10,PMC1,", 3, "pmid", "not a PMID (digits) or"),
+        ("s1,n_ssi,10,112,", "s1,n_ssi,10,PMC1,", 3, "pmid", "not a PubMed identifier (1-9 ASCII digits) or"),
         # a count above its denominator
         ("s2,n_ssi,2,", "s2,n_ssi,51,", 8, "value", "exceeds n_operated = 50"),
         # a count of patients that is not a whole number; negative; not a number
@@ -330,7 +330,7 @@ def test_a_note_allows_a_subtype_above_its_parent(tmp_path: Path) -> None:
         ("s2,Beta 2021,", "s1,Beta 2021,", "study_id", "repeats line 2"),
         ("s2,Beta 2021,", "s2,,", "label", "empty"),
         ("s2,Beta 2021,", "s2,Alpha 2020,", "label", "repeats line 2"),
-        (",111;112,", ",111;x12,", "report_pmids", "not a PMID (digits) or"),
+        (",111;112,", ",111;x12,", "report_pmids", "not a PubMed identifier (1-9 ASCII digits) or"),
     ],
 )
 def test_bad_study_rows(tmp_path: Path, old: str, new: str, column: str, words: str) -> None:

@@ -231,7 +231,8 @@ def test_generated_value_cells_are_read_exactly_or_named(tmp_path_factory, cell:
         ex = read_extraction(folder)
     except ExtractionError as e:
         assert e.path == str(folder / "outcomes.csv")
-        assert e.row is not None and e.column is not None
+        # a NUL is refused when the file is read, before its columns are known: the line
+        assert e.row is not None and (e.column is not None or "NUL" in str(e))
         return
     got = ex.studies.loc[1, "n_ssi"]
     s = cell.strip()
