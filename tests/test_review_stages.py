@@ -167,8 +167,10 @@ def test_screened_but_not_extracted(walk) -> None:
 
 def test_fully_extracted(walk) -> None:
     run = walk["extracted"]
-    assert _not_reached(run) == {"01-query"}
-    assert {run.statuses[k] for k in NOTEBOOKS if k != "01-query"} == {"executed"}
+    # no PubMed search, and no risk-of-bias tool declared: nothing to do in 01 and 06
+    assert _not_reached(run) == {"01-query", "06-risk-of-bias"}
+    assert run.statuses["06-risk-of-bias"] == "nothing to do"
+    assert {run.statuses[k] for k in NOTEBOOKS if k not in _not_reached(run)} == {"executed"}
     # one forest plot per declared analysis and per subgroup analysis, named from the protocol
     for stem in ("prisma", "forest_stroke_rate", "forest_stroke_risk",
                  "forest_stroke_rate_by_prevention", "forest_stroke_risk_by_comparator",
