@@ -7,10 +7,11 @@ is run the same way, whatever the review:
 * :func:`run_analyses` pools each analysis's outcome with its model (counts through
   :func:`review.meta.pool_proportions` / :func:`review.meta.pool_rates`; with
   ``estimates: include`` the studies that give only an estimate join through
-  :func:`review.meta.pool_estimates`), then its subgroups (a test for subgroup differences
-  each) and its moderators (meta-regression). It returns an :class:`AnalysisSet`: one
-  :class:`AnalysisResult` an analysis and the tidy tables (``pooled_table()``: one row a
-  declared analysis).
+  :func:`review.meta.pool_estimates`; with ``model.structure: multilevel`` the strata of
+  each study are kept and pooled by :func:`review.meta.pool_multilevel`), then its
+  subgroups (a test for subgroup differences each) and its moderators (meta-regression).
+  It returns an :class:`AnalysisSet`: one :class:`AnalysisResult` an analysis and the
+  tidy tables (``pooled_table()``: one row a declared analysis).
 * :func:`run_sensitivity` runs the declared sensitivity analyses of each: method
   sensitivity (with the Freeman-Tukey guardrail), leave-one-out with influence, a
   small-study test for the funnel plot, and the exclusion sets.
@@ -46,6 +47,7 @@ from review.meta import (
     meta_regression,
     method_sensitivity,
     pool_estimates,
+    pool_multilevel,
     pool_proportions,
     pool_rates,
     refit,
@@ -53,6 +55,7 @@ from review.meta import (
     study_yi_vi,
     subgroups,
 )
+from review.meta.multilevel import MultilevelResult
 from review.meta.results import (
     FTGuardrailResult,
     InfluenceResult,
@@ -65,7 +68,13 @@ from review.meta.results import (
 )
 from review.meta.sensitivity import ft_guardrail
 from review.protocol import Analysis, Comparison, ExcludeSet, Outcome, Protocol
-from review.report import compare_estimates, load_published, pooled_table, subgroup_test_row
+from review.report import (
+    POOLED_COLUMNS,
+    compare_estimates,
+    load_published,
+    pooled_table,
+    subgroup_test_row,
+)
 
 __all__ = [
     "AnalysisResult",
@@ -113,14 +122,17 @@ class AnalysisResult:
         The declaration (code, label, model, subgroups, moderators, display ...).
     outcome : Outcome
         The outcome pooled.
-    pooled : PoolResult or None
-        The pooled estimate; ``None`` when the analysis could not run (``status`` says why).
+    pooled : PoolResult, MultilevelResult or None
+        The pooled estimate (a :class:`review.meta.multilevel.MultilevelResult` for an
+        analysis declared ``model.structure: multilevel``); ``None`` when the analysis could
+        not run (``status`` says why).
     status : str
         ``"ok"``, or why there is no pooled estimate.
     studies : pandas.DataFrame
-        One row a study of the review: ``label, basis`` (``counts``, ``estimate``,
-        ``events_only``, ``not_reported``), ``used`` (bool), ``reason`` (why left out, or
-        how it entered), and for rates ``time`` and ``time_source`` (reported or derived).
+        One row a study (a stratum, in a multilevel analysis) of the review: ``label,
+        basis`` (``counts``, ``estimate``, ``events_only``, ``not_reported``), ``used``
+        (bool), ``reason`` (why left out, or how it entered), and for rates ``time`` and
+        ``time_source`` (reported or derived).
     subgroups : Mapping[str, SubgroupResult]
         Covariate code -> subgroup analysis, for the subgroup analyses that could be made.
     subgroup_tests : pandas.DataFrame
@@ -137,7 +149,7 @@ class AnalysisResult:
 
     analysis: Analysis
     outcome: Outcome
-    pooled: PoolResult | None
+    pooled: PoolResult | MultilevelResult | None
     status: str
     studies: pd.DataFrame
     subgroups: Mapping[str, SubgroupResult]
@@ -213,14 +225,48 @@ class AnalysisResult:
         return f"<AnalysisResult {self.analysis.code}: {what}>"
 
 
+#: Columns of :meth:`AnalysisSet.pooled_table`: :data:`review.report.POOLED_COLUMNS` with
+#: the structure, the number of studies beside k, the multilevel model's two variance
+#: components beside tau^2, and the status.
+_POOLED_TABLE_COLUMNS = [
+    *POOLED_COLUMNS[: POOLED_COLUMNS.index("k")],
+    "structure",
+    "k",
+    "studies",
+    *POOLED_COLUMNS[POOLED_COLUMNS.index("k") + 1 : POOLED_COLUMNS.index("tau2") + 1],
+    "sigma2_study",
+    "sigma2_stratum",
+    *POOLED_COLUMNS[POOLED_COLUMNS.index("tau2") + 1 :],
+    "status",
+]
+
+
+def _multilevel_row(label: str, res: MultilevelResult) -> dict[str, Any]:
+    """The pooled-table row of a multilevel fit: k strata, the studies, both components."""
+    size = "n" if res.kind == "proportion" else "time"
+    return {
+        "analysis": label, "kind": res.kind, "measure": res.measure, "method": res.method,
+        "test": res.test, "structure": "multilevel", "k": res.k, "studies": res.n_studies,
+        "events": float(res.data["events"].sum()), "total": float(res.data[size].sum()),
+        "estimate": res.estimate, "ci_low": res.ci_low, "ci_high": res.ci_high,
+        "pi_low": res.pi_low, "pi_high": res.pi_high, "pi_method": "metafor",
+        "tau2": np.nan, "sigma2_study": res.sigma2_study,
+        "sigma2_stratum": res.sigma2_stratum, "i2": res.i2, "q": res.q, "q_df": res.q_df,
+        "q_pvalue": res.q_pvalue, "converged": res.converged, "status": "ok",
+    }  # fmt: skip
+
+
 def _pooled_rows(results: list[AnalysisResult]) -> pd.DataFrame:
-    ok = {r.analysis.label: r.pooled for r in results if r.pooled is not None}
+    ok = {r.analysis.label: r.pooled for r in results if isinstance(r.pooled, PoolResult)}
     table = pooled_table(ok)
     rows = []
+    row: dict[Any, Any]
     for r in results:
-        if r.pooled is not None:
+        if isinstance(r.pooled, MultilevelResult):
+            row = _multilevel_row(r.analysis.label, r.pooled)
+        elif r.pooled is not None:
             row = table[table["analysis"] == r.analysis.label].iloc[0].to_dict()
-            row["status"] = "ok"
+            row.update(structure="univariate", studies=row["k"], status="ok")
         else:
             row = {c: np.nan for c in table.columns}
             row.update(
@@ -230,10 +276,11 @@ def _pooled_rows(results: list[AnalysisResult]) -> pd.DataFrame:
                 method=r.analysis.model.method,
                 test=r.analysis.model.test,
                 pi_method=r.analysis.model.pi_method,
+                structure=r.analysis.model.structure,
                 status=r.status,
             )
         rows.append(row)
-    return pd.DataFrame(rows).reindex(columns=[*table.columns, "status"])
+    return pd.DataFrame(rows).reindex(columns=_POOLED_TABLE_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -269,7 +316,11 @@ class AnalysisSet:
         pandas.DataFrame
             The columns of :func:`review.report.pooled_table` (``analysis, kind, measure,
             method, test, k, events, total, estimate, ci_low, ci_high, pi_low, pi_high,
-            pi_method, tau2, i2, q, q_df, q_pvalue, converged``, full precision) and
+            pi_method, tau2, i2, q, q_df, q_pvalue, converged``, full precision) with
+            ``structure`` (``univariate`` or ``multilevel``) before ``k``, ``studies`` after
+            it (k counts strata in a multilevel model, ``studies`` the studies; they are
+            equal otherwise), ``sigma2_study, sigma2_stratum`` after ``tau2`` (the
+            multilevel model's two variance components; its ``tau2`` is empty), and
             ``status`` (``ok``, or why the analysis has no numbers).
         """
         return _pooled_rows(list(self.results.values()))
@@ -399,9 +450,24 @@ def _quiet(fn: Any, *args: Any, **kw: Any) -> Any:
         return fn(*args, **kw)
 
 
+def _cluster_keys(table: pd.DataFrame, column: str) -> pd.Series:
+    """The study of each row of a multilevel analysis: its ``column`` value, else its label.
+
+    A row with an empty value is a study of its own, named by its label (by its label and
+    ``study_id`` where the label is also the name of a study of strata).
+    """
+    keys = table[column].map(_cell_text)
+    own = keys == ""
+    labels = table["label"].astype(str)
+    clash = own & labels.isin(set(keys[~own]))
+    keys[own] = labels[own]
+    keys[clash] = labels[clash] + " (" + table.loc[clash, "study_id"].astype(str) + ")"
+    return keys
+
+
 def _pool(
     a: Analysis, o: Outcome, table: pd.DataFrame
-) -> tuple[PoolResult | None, str, pd.DataFrame, list[str]]:
+) -> tuple[PoolResult | MultilevelResult | None, str, pd.DataFrame, list[str]]:
     """Pool one analysis; returns (result, status, per-study table, notes)."""
     kind = str(o.kind)
     size = "n" if kind == "proportion" else "time"
@@ -451,8 +517,29 @@ def _pool(
                 f"{_names(derived['label'])}"
             )
     drop = ["estimate", "ci_low", "ci_high", "se", "ci_level", "estimate_type", "basis"]
+    res: PoolResult | MultilevelResult
     try:
-        if use_est and (frame["basis"] == "estimate").any():
+        if m.multilevel:
+            column = cast(str, a.strata)
+            keys = _cluster_keys(table, column)
+            strata = (table[column].map(_cell_text) != "") & used
+            why = "counts: stratum of " + keys[strata]
+            studies.loc[strata.to_numpy(), "reason"] = why.to_numpy()
+            data = frame.drop(columns=drop).assign(**{column: keys[used]})
+            res = _quiet(
+                pool_multilevel,
+                data,
+                cluster=column,
+                events="events",
+                **({"n": "n"} if kind == "proportion" else {"time": "time"}),
+                measure=cast(Any, m.measure),
+                method=cast(Any, m.method),
+                test=cast(Any, m.test),
+                dfs=cast(Any, m.dfs),
+                level=m.level,
+                label="label",
+            )
+        elif use_est and (frame["basis"] == "estimate").any():
             yv = study_yi_vi(frame, kind=kind, measure=cast(Any, m.measure))
             # the reported estimates stay in the data: method sensitivity redoes yi/vi
             data = frame.drop(columns=["basis"]).join(yv[["yi", "vi"]])
@@ -632,17 +719,44 @@ def _combine_strata(
     return pd.DataFrame(rows).reset_index(drop=True), notes
 
 
+def _strata_kept(table: pd.DataFrame, column: str) -> list[str]:
+    """Notes of a multilevel analysis: each study's strata kept, and strata not reporting."""
+    keys = table[column].map(_cell_text)
+    notes = []
+    for key in dict.fromkeys(keys[keys != ""]):
+        part = table[keys == key]
+        got = part["basis"] == "counts"
+        if not got.any():
+            continue
+        n = int(got.sum())
+        note = (
+            f"{key}: {n} {'stratum' if n == 1 else 'strata'} kept as strata of one study "
+            f"(multilevel model): {_names(part.loc[got, 'label'])}"
+        )
+        if not got.all():
+            note += f"; not reporting this outcome: {_names(part.loc[~got, 'label'])}"
+        notes.append(note)
+    return notes
+
+
 #: Relations of the overlap map under which two cohorts share patients (not merely may).
 _SHARED = ("same_cohort", "subset", "shared_centre")
 
 
+def _alias(extraction: Extraction, a: Analysis) -> dict[str, str]:
+    """Each stratum's ``study_id`` -> its study (the ``strata`` value), when strata declared."""
+    if not a.strata:
+        return {}
+    st = extraction.studies
+    keys = st[a.strata].map(_cell_text)
+    return dict(zip(st.loc[keys != "", "study_id"], keys[keys != ""]))
+
+
 def _links(extraction: Extraction, a: Analysis) -> pd.DataFrame:
-    """The overlap map with each stratum's id replaced by its study's, when strata pool."""
+    """The overlap map with each stratum's id replaced by its study's, when strata declared."""
     links = extraction.overlap.copy()
-    if a.strata and len(links):
-        st = extraction.studies
-        keys = st[a.strata].map(_cell_text)
-        alias = dict(zip(st.loc[keys != "", "study_id"], keys[keys != ""]))
+    alias = _alias(extraction, a)
+    if alias and len(links):
         for col in ("study_id", "overlaps_with"):
             links[col] = links[col].map(lambda x: alias.get(x, x))
     return links
@@ -679,7 +793,11 @@ def run_analyses(protocol: Protocol, extraction: Extraction) -> AnalysisSet:
     Notes
     -----
     Counts are pooled with the declared model (:func:`review.meta.pool_proportions`,
-    :func:`review.meta.pool_rates`; rates per person-year). With ``estimates: include``,
+    :func:`review.meta.pool_rates`; rates per person-year). Where the analysis declares
+    ``strata``, the strata of one study are summed into one row first, or, with
+    ``model.structure: multilevel``, kept and pooled by :func:`review.meta.pool_multilevel`
+    (random effects for studies and strata within studies, metafor ``rma.mv``; a row with
+    no ``strata`` value is a study of its own). With ``estimates: include``,
     studies that give only an estimate join: every study's ``yi``/``vi`` from
     :func:`review.meta.study_yi_vi` (escalc for counts), pooled by
     :func:`review.meta.pool_estimates`. Subgroup tests use :func:`review.meta.subgroups`
@@ -690,7 +808,7 @@ def run_analyses(protocol: Protocol, extraction: Extraction) -> AnalysisSet:
     ----------
     Viechtbauer W. *J Stat Softw* 2010;36(3):1-48. Borenstein M et al. *Introduction to
     Meta-Analysis*. Wiley; 2009, ch. 19. Thompson SG, Higgins JPT. *Stat Med*
-    2002;21:1559-73.
+    2002;21:1559-73. Konstantopoulos S. *Res Synth Methods* 2011;2:61-76.
 
     Examples
     --------
@@ -711,12 +829,18 @@ def run_analyses(protocol: Protocol, extraction: Extraction) -> AnalysisSet:
         o = protocol.outcome(a.outcome)
         table = extraction.outcome_table(a.outcome)
         strata_notes: list[str] = []
-        if a.strata:
+        if a.strata and a.model.multilevel:
+            strata_notes = _strata_kept(table, a.strata)
+        elif a.strata:
             table, strata_notes = _combine_strata(table, a.strata, protocol, str(o.kind))
         res, status, studies, notes = _pool(a, o, table)
         notes = strata_notes + notes
         if res is not None:
-            ids = set(table.loc[table["label"].isin(res.data["label"]), "study_id"])
+            alias = _alias(extraction, a)
+            ids = {
+                alias.get(x, x)
+                for x in table.loc[table["label"].isin(res.data["label"]), "study_id"]
+            }
             notes += _overlap_notes(_links(extraction, a), ids)
         subs: dict[str, SubgroupResult] = {}
         tests = pd.DataFrame(
@@ -724,7 +848,17 @@ def run_analyses(protocol: Protocol, extraction: Extraction) -> AnalysisSet:
         )
         mods: dict[str, MetaRegressionResult] = {}
         why: dict[str, str] = {}
-        if res is not None:
+        if isinstance(res, MultilevelResult):
+            # the protocol refuses subgroups and moderators on a multilevel analysis; an
+            # Analysis built by hand gets the reason rather than a wrong model
+            no = "not available for a multilevel model (it needs one estimate a study)"
+            tests = pd.DataFrame(
+                [{"by": c, "groups": pd.NA, "q_between": np.nan, "df": pd.NA,
+                  "pvalue": np.nan, "note": no} for c in a.subgroups],
+                columns=tests.columns,
+            )  # fmt: skip
+            why = {" + ".join(mm): no for mm in a.moderators}
+        elif res is not None:
             subs, tests, more = _subgroups(res, a, protocol)
             notes += more
             mods, why = _moderators(res, a)
@@ -956,26 +1090,70 @@ def _sens_values(f: PoolResult) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _excluded_by(s: ExcludeSet, data: pd.DataFrame, overlap: pd.DataFrame) -> pd.Series:
-    """Which rows of an analysis's data an exclusion set leaves out."""
+def _excluded_by(
+    s: ExcludeSet, data: pd.DataFrame, overlap: pd.DataFrame, alias: Mapping[str, str]
+) -> pd.Series:
+    """Which rows of an analysis's data an exclusion set leaves out.
+
+    ``alias`` maps a stratum's ``study_id`` to its study: an overlap link drops every row of
+    the study it names (every stratum, in a multilevel analysis).
+    """
     if s.column is not None:
         return data[s.column].map(_cell_text).isin(s.values)
-    ids = set(data["study_id"])
+    keys = data["study_id"].map(lambda x: alias.get(x, x))
+    ids = set(keys)
     links = overlap[overlap["relation"].isin(s.overlap)]
     drop = {a for a, b in zip(links["study_id"], links["overlaps_with"]) if a in ids and b in ids}
-    return data["study_id"].isin(drop)
+    return keys.isin(drop)
 
 
-def _exclusions(r: AnalysisResult, overlap: pd.DataFrame) -> pd.DataFrame:
-    res = cast(PoolResult, r.pooled)
+def _refit_multilevel(res: MultilevelResult, data: pd.DataFrame) -> MultilevelResult:
+    """The multilevel model refitted on some of its rows, with the same options."""
+    o = res.options
+    size = {"n": "n"} if res.kind == "proportion" else {"time": "time"}
+    out: MultilevelResult = _quiet(
+        pool_multilevel, data, cluster=res.cluster, events="events", label="label",
+        measure=res.measure, method=res.method, test=res.test, dfs=res.dfs, level=res.level,
+        add=o.get("add"), to=o.get("to", "only0"), **size,
+    )  # fmt: skip
+    return out
+
+
+def _studies_k(res: PoolResult | MultilevelResult) -> int:
+    """The number of studies of a fit (a multilevel fit's k counts strata)."""
+    return res.n_studies if isinstance(res, MultilevelResult) else res.k
+
+
+def _units(res: PoolResult | MultilevelResult) -> list[str]:
+    """The studies of a fit, by name: its labels, or a multilevel fit's studies."""
+    col = res.cluster if isinstance(res, MultilevelResult) else "label"
+    return list(dict.fromkeys(res.data[col].astype(str)))
+
+
+_SET_VALUES = ("estimate", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "i2")
+
+
+def _set_values(res: PoolResult | MultilevelResult) -> dict[str, Any]:
+    """The exclusion-table numbers of a fit (a multilevel fit has no single tau^2)."""
+    return {k: getattr(res, k, np.nan) for k in _SET_VALUES}
+
+
+def _exclusions(r: AnalysisResult, overlap: pd.DataFrame, alias: Mapping[str, str]) -> pd.DataFrame:
+    res = r.pooled
+    assert res is not None
+    mv = isinstance(res, MultilevelResult)
     rows = []
     for s in r.analysis.sensitivity.exclude_sets:
-        out = _excluded_by(s, res.data, overlap)
+        out = _excluded_by(s, res.data, overlap, alias)
         row: dict[str, Any] = {
             "set": s.code,
             "label": s.label,
             "excluded": _names(res.data.loc[out, "label"]),
-            "k": int((~out).sum()),
+            "k": (
+                int(res.data.loc[~out, res.cluster].nunique())
+                if isinstance(res, MultilevelResult)
+                else int((~out).sum())
+            ),
         }
         if not out.any():
             what = (
@@ -984,33 +1162,25 @@ def _exclusions(r: AnalysisResult, overlap: pd.DataFrame) -> pd.DataFrame:
                 else f"no pair of its studies is linked as {' or '.join(s.overlap)} in overlap.csv"
             )
             row["note"] = f"{what}: same as the analysis"
-            row.update(
-                {
-                    k: getattr(res, k)
-                    for k in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "i2")
-                }
-            )
+            row.update(_set_values(res))
         else:
             try:
-                f = _quiet(refit, res, res.data[~out])
-                row.update(
-                    {
-                        k: getattr(f, k)
-                        for k in (
-                            "estimate",
-                            "ci_low",
-                            "ci_high",
-                            "pi_low",
-                            "pi_high",
-                            "tau2",
-                            "i2",
-                        )
-                    }
+                f: PoolResult | MultilevelResult = (
+                    _refit_multilevel(res, res.data[~out])
+                    if isinstance(res, MultilevelResult)
+                    else _quiet(refit, res, res.data[~out])
                 )
-                row["k"] = f.k
-                row["note"] = "; ".join(f.notes)
+                row.update(_set_values(f))
+                row["k"] = _studies_k(f)
+                row["note"] = "; ".join(
+                    ([f"multilevel model, {f.k_text}"] if isinstance(f, MultilevelResult) else [])
+                    + list(f.notes)
+                )
             except _FITTING_ERRORS as exc:
                 row["note"] = f"not fitted: {exc}"
+        if mv and not row.get("note", "").startswith("multilevel"):
+            head = f"multilevel model, {cast(MultilevelResult, res).k_text}"
+            row["note"] = "; ".join(x for x in (head, row["note"]) if x)
         rows.append(row)
     cols = ["set", "label", "excluded", "k", "estimate", "ci_low", "ci_high", "pi_low",
             "pi_high", "tau2", "i2", "note"]  # fmt: skip
@@ -1022,19 +1192,24 @@ _ROBUSTNESS_COLUMNS = ["choice", "label", "k", "estimate", "ci_low", "ci_high", 
 
 
 def _robustness(r: AnalysisResult, excl: pd.DataFrame, analyses: AnalysisSet) -> pd.DataFrame:
-    """The analysis as declared, then each exclusion set and alternative analysis."""
-    res = cast(PoolResult, r.pooled)
+    """The analysis as declared, then each exclusion set and alternative analysis.
+
+    k counts studies (a multilevel fit's strata are in its note); ``left_out`` and
+    ``added`` compare studies by name (a multilevel fit's studies, not its strata).
+    """
+    res = r.pooled
+    assert res is not None
     rows: list[dict[str, Any]] = [
         {
             "choice": r.analysis.code,
             "label": f"As declared: {r.analysis.label}",
-            "k": res.k,
+            "k": _studies_k(res),
             "estimate": res.estimate,
             "ci_low": res.ci_low,
             "ci_high": res.ci_high,
             "left_out": "",
             "added": "",
-            "note": "",
+            "note": f"multilevel model, {res.k_text}" if isinstance(res, MultilevelResult) else "",
         }
     ]
     for e in excl.to_dict("records"):
@@ -1051,7 +1226,7 @@ def _robustness(r: AnalysisResult, excl: pd.DataFrame, analyses: AnalysisSet) ->
                 "note": e["note"] if isinstance(e["note"], str) else "",
             }
         )
-    mine = list(res.data["label"])
+    mine = _units(res)
     for code in r.analysis.sensitivity.alternatives:
         alt = analyses[code]
         row: dict[str, Any] = {"choice": code, "label": f"Alternative: {alt.analysis.label}"}
@@ -1059,15 +1234,19 @@ def _robustness(r: AnalysisResult, excl: pd.DataFrame, analyses: AnalysisSet) ->
             row.update(k=pd.NA, estimate=np.nan, ci_low=np.nan, ci_high=np.nan, left_out="",
                        added="", note=f"not pooled: {alt.status}")  # fmt: skip
         else:
-            theirs = list(alt.pooled.data["label"])
+            p = alt.pooled
+            theirs = _units(p)
+            how = f"{p.measure}, {p.method}"
+            if isinstance(p, MultilevelResult):
+                how += f", multilevel model ({p.k_text})"
             row.update(
-                k=alt.pooled.k,
-                estimate=alt.pooled.estimate,
-                ci_low=alt.pooled.ci_low,
-                ci_high=alt.pooled.ci_high,
+                k=_studies_k(p),
+                estimate=p.estimate,
+                ci_low=p.ci_low,
+                ci_high=p.ci_high,
                 left_out=_names(x for x in mine if x not in theirs),
                 added=_names(x for x in theirs if x not in mine),
-                note=f"{alt.pooled.measure}, {alt.pooled.method}; outcome {alt.outcome.label}",
+                note=f"{how}; outcome {alt.outcome.label}",
             )
         rows.append(row)
     return pd.DataFrame(rows, columns=_ROBUSTNESS_COLUMNS)
@@ -1238,6 +1417,21 @@ def run_sensitivity(analyses: AnalysisSet) -> SensitivitySet:
         res = r.pooled
         part_notes: list[str] = []
         methods = guard = loo = infl = small = ffit = None
+        alias = _alias(analyses.extraction, r.analysis)
+        if isinstance(res, MultilevelResult):
+            # the protocol refuses these on a multilevel analysis; say so for one built by hand
+            part_notes.append(
+                "multilevel model: exclusion sets and alternatives only; method sensitivity, "
+                "leave-one-out, influence and small-study tests need one estimate a study "
+                "and are not run"
+            )
+            excl = _exclusions(r, _links(analyses.extraction, r.analysis), alias)
+            out[r.analysis.code] = SensitivityAnalyses(
+                result=r, methods=None, guardrail=None, leave_one_out=None, influence=None,
+                small_study=None, funnel_fit=None, exclusions=excl, notes=tuple(part_notes),
+                robustness=_robustness(r, excl, analyses),
+            )  # fmt: skip
+            continue
         if s.methods:
             try:
                 methods, guard = _method_sensitivity(r)
@@ -1265,7 +1459,7 @@ def run_sensitivity(analyses: AnalysisSet) -> SensitivitySet:
                     part_notes.append(f"funnel plot and test: {how}")
             except _FITTING_ERRORS as exc:
                 part_notes.append(f"small-study test not run: {exc}")
-        excl = _exclusions(r, _links(analyses.extraction, r.analysis))
+        excl = _exclusions(r, _links(analyses.extraction, r.analysis), alias)
         out[r.analysis.code] = SensitivityAnalyses(
             result=r,
             methods=methods,
@@ -1390,7 +1584,9 @@ def compare_published(analyses: AnalysisSet, review_dir: str | os.PathLike[str])
     for c in analyses.protocol.comparisons.values():
         published = load_published(root / c.file)
         ours = {
-            f"This review: {analyses[a].analysis.label}": cast(PoolResult, analyses[a].pooled)
+            f"This review: {analyses[a].analysis.label}": cast(
+                "PoolResult | MultilevelResult", analyses[a].pooled
+            )
             for a in c.analyses
             if analyses[a].pooled is not None
         }

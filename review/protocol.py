@@ -384,6 +384,8 @@ _ANALYSIS: dict[str, Any] = {
                 "test": _TEXT,
                 "pi_method": _TEXT,
                 "level": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                "structure": _TEXT,
+                "dfs": _TEXT,
             },
         },
         "estimates": {"enum": list(ESTIMATE_POLICIES)},
@@ -644,11 +646,19 @@ class Model:
     method : str
         ``FE``, ``DL``, ``REML``, ``ML``, ``PM``, ``HS``, ``SJ``, ``HE``, ``EB`` or ``GLMM``.
     test : str
-        ``z`` or ``knha``.
+        ``z`` or ``knha``; ``z`` or ``t`` for a multilevel model.
     pi_method : str
-        ``metafor`` or ``riley``.
+        ``metafor``, ``riley``, ``V`` or ``HTS`` (``metafor`` only for a multilevel model).
     level : float
         Confidence level in (0, 1).
+    structure : {"univariate", "multilevel"}
+        ``univariate``: one row a study (strata of one study summed first when the
+        analysis declares ``strata``). ``multilevel``: the strata are kept and modelled with
+        random effects for studies and for strata within studies (metafor ``rma.mv``,
+        :func:`review.meta.pool_multilevel`); the analysis's ``strata`` column names the
+        study of each row.
+    dfs : {"residual", "contain"}
+        t degrees of freedom of a multilevel model under ``test: t`` (metafor ``dfs``).
     """
 
     measure: str
@@ -656,6 +666,13 @@ class Model:
     test: str = "z"
     pi_method: str = "metafor"
     level: float = 0.95
+    structure: str = "univariate"
+    dfs: str = "residual"
+
+    @property
+    def multilevel(self) -> bool:
+        """Whether the strata are kept and modelled as nested in studies."""
+        return self.structure == "multilevel"
 
 
 @dataclass(frozen=True, slots=True)
@@ -728,7 +745,9 @@ class Analysis:
     strata : str or None
         A column of ``studies.csv``: rows sharing a non-empty value are strata of one study
         (named by the value). Their counts (and person-time) are summed into one row a study
-        before pooling, so k counts studies, not strata.
+        before pooling, so k counts studies, not strata; with ``model.structure:
+        multilevel`` they are kept, one row a stratum, and the column names each row's study
+        (a row with an empty value is a study of its own).
     subgroups : tuple of str
         Covariates to test subgroup differences on, one test (and forest plot) each.
     moderators : tuple of tuple of str
@@ -1465,11 +1484,15 @@ def _build_analysis(
 ) -> Analysis:
     # the statistical vocabulary is metafor's, declared once in review.meta._vocab
     from review.meta._vocab import (
+        DFS,
         MEASURES,
         PI_METHODS,
         PROPORTION_MEASURES,
         RATE_MEASURES,
-        TESTS,
+        STRUCTURES,
+        MVMethod,
+        MVTest,
+        Test,
     )
     from review.meta._vocab import METHODS as METHOD_CODES
 
@@ -1498,12 +1521,39 @@ def _build_analysis(
         ck.fail(
             f"Invalid method {m['method']!r}; must be one of {list(METHOD_CODES)}", [*mw, "method"]
         )
+    structure = m.get("structure", "univariate")
+    if structure not in STRUCTURES:
+        ck.fail(
+            f"Invalid structure {structure!r}; must be one of {list(STRUCTURES)}",
+            [*mw, "structure"],
+        )
+    multilevel = structure == "multilevel"
+    tests = get_args(MVTest) if multilevel else get_args(Test)
     test = m.get("test", "z")
-    if test not in TESTS:
-        ck.fail(f"Invalid test {test!r}; must be one of {list(TESTS)}", [*mw, "test"])
+    if test not in tests:
+        ck.fail(
+            f"Invalid test {test!r}"
+            + (" for structure: multilevel" if multilevel else "")
+            + f"; must be one of {list(tests)}"
+            + ("" if multilevel or test != "t" else " ('t' is for structure: multilevel)"),
+            [*mw, "test"],
+        )
     pim = m.get("pi_method", "metafor")
     if pim not in PI_METHODS:
         ck.fail(f"Invalid pi_method {pim!r}; must be one of {list(PI_METHODS)}", [*mw, "pi_method"])
+    dfs = m.get("dfs", "residual")
+    if "dfs" in m:
+        if not multilevel:
+            ck.fail(
+                "dfs (t degrees of freedom) is for structure: multilevel; remove it",
+                [*mw, "dfs"],
+            )
+        if dfs not in get_args(DFS):
+            ck.fail(f"Invalid dfs {dfs!r}; must be one of {list(get_args(DFS))}", [*mw, "dfs"])
+        if test != "t":
+            ck.fail(f"dfs: {dfs} sets the df of t tests; it needs test: t", [*mw, "dfs"])
+    if multilevel:
+        _check_multilevel(a, m, pim, where, ck, get_args(MVMethod))
     glmm_measure = "PLO" if kind == "proportion" else "IRLN"
     if m["method"] == "GLMM" and m["measure"] != glmm_measure:
         ck.fail(
@@ -1599,6 +1649,8 @@ def _build_analysis(
             test=test,
             pi_method=pim,
             level=float(m.get("level", 0.95)),
+            structure=structure,
+            dfs=dfs,
         ),
         estimates=estimates,
         strata=strata,
@@ -1614,6 +1666,70 @@ def _build_analysis(
         display=MappingProxyType(display),
         description=a.get("description"),
     )
+
+
+def _check_multilevel(
+    a: Mapping[str, Any],
+    m: Mapping[str, Any],
+    pim: str,
+    where: list[Any],
+    ck: _Checker,
+    methods: tuple[str, ...],
+) -> None:
+    """What a multilevel analysis (metafor ``rma.mv``) needs, and what it cannot be given."""
+    mw = [*where, "model"]
+    if m["method"] not in methods:
+        ck.fail(
+            f"Invalid method {m['method']!r} for structure: multilevel; must be one of "
+            f"{list(methods)} (the multilevel model, metafor rma.mv, is fitted by likelihood "
+            "on the inverse-variance scale)",
+            [*mw, "method"],
+        )
+    if a.get("strata") is None:
+        ck.fail(
+            "structure: multilevel needs strata: <column of studies.csv> naming the study of "
+            "each row (rows sharing a value are strata of one study)",
+            [*mw, "structure"],
+        )
+    if pim != "metafor":
+        ck.fail(
+            f"pi_method {pim!r} is not available for structure: multilevel; its prediction "
+            "interval is metafor's (sqrt(SE^2 + sigma^2 study + sigma^2 stratum)): use metafor",
+            [*mw, "pi_method"],
+        )
+    if a.get("estimates", "exclude") == "include":
+        ck.fail(
+            "estimates: include is not available for structure: multilevel (it pools counts); "
+            "use estimates: exclude",
+            [*where, "estimates"],
+        )
+    if a.get("subgroups"):
+        ck.fail(
+            "subgroups are not available for structure: multilevel (a test for subgroup "
+            "differences needs one estimate a study); declare them on a univariate analysis",
+            [*where, "subgroups"],
+        )
+    if a.get("moderators"):
+        ck.fail(
+            "moderators are not available for structure: multilevel; declare the "
+            "meta-regression on a univariate analysis",
+            [*where, "moderators"],
+        )
+    sens = a.get("sensitivity") or {}
+    why = {
+        "methods": "method sensitivity refits one estimate a study with each model",
+        "leave_one_out": "leave-one-out and influence diagnostics are not implemented for the "
+        "multilevel model",
+        "funnel": "a funnel plot and its regression test need one estimate a study (metafor "
+        "regtest is for rma.uni)",
+    }
+    for key, reason in why.items():
+        if sens.get(key):
+            ck.fail(
+                f"sensitivity.{key} is not available for structure: multilevel: {reason}; "
+                "exclusion sets and alternatives are",
+                [*where, "sensitivity", key],
+            )
 
 
 def _cell_text(v: Any) -> str:

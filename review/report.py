@@ -20,6 +20,7 @@ from review._io import read_delimited
 from review._numbers import BadNumber, check_number
 from review.errors import ExtractionError, InputError, ReviewError
 from review.meta import subgroups
+from review.meta.multilevel import MultilevelResult
 from review.meta.results import PoolResult, SubgroupResult, blank_not_converged
 
 __all__ = [
@@ -104,7 +105,7 @@ def load_published(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def compare_estimates(
-    ours: Mapping[str, PoolResult],
+    ours: Mapping[str, PoolResult | MultilevelResult],
     published: pd.DataFrame,
     *,
     published_label: str,
@@ -116,8 +117,9 @@ def compare_estimates(
 
     Parameters
     ----------
-    ours : mapping of str to PoolResult
-        Label -> pooled proportion (e.g. ``{"GLMM (primary)": res}``).
+    ours : mapping of str to PoolResult or MultilevelResult
+        Label -> pooled proportion (e.g. ``{"GLMM (primary)": res}``); a multilevel fit's
+        ``k`` is its number of studies (its strata are in ``method``).
     published : pandas.DataFrame
         From :func:`load_published`.
     published_label : str
@@ -141,12 +143,13 @@ def compare_estimates(
         rows.append(
             {
                 "analysis": label,
-                "k": res.k,
+                "k": res.n_studies if isinstance(res, MultilevelResult) else res.k,
                 "patients": int(n),
                 "estimate_pct": 100 * res.estimate,
                 "ci_low_pct": 100 * res.ci_low,
                 "ci_high_pct": 100 * res.ci_high,
-                "method": f"{res.measure}, {res.method}, {res.test}",
+                "method": f"{res.measure}, {res.method}, {res.test}"
+                + (f", multilevel ({res.k_text})" if isinstance(res, MultilevelResult) else ""),
                 "source": "this review",
             }
         )

@@ -36,6 +36,7 @@ __all__ = [
     "PI_METHODS",
     "PROPORTION_MEASURES",
     "RATE_MEASURES",
+    "STRUCTURES",
     "STUDY_CIS",
     "TESTS",
     "I2Method",
@@ -50,6 +51,7 @@ __all__ = [
     "PIMethodInfo",
     "ProportionMeasure",
     "RateMeasure",
+    "Structure",
     "StudyCI",
     "StudyCIInfo",
     "Test",
@@ -72,6 +74,9 @@ ZeroCellTo = Literal["only0", "all", "if0all", "none"]
 MVMethod = Literal["REML", "ML"]
 MVTest = Literal["z", "t"]
 DFS = Literal["residual", "contain"]
+# how the rows of an analysis are modelled: one estimate a study (metafor rma.uni /
+# rma.glmm), or strata nested in studies (rma.mv, random = ~ 1 | study/stratum)
+Structure = Literal["univariate", "multilevel"]
 
 FloatArray = NDArray[np.float64]
 
@@ -478,6 +483,17 @@ DFS_INFO: Mapping[str, str] = MappingProxyType(
     }
 )
 
+#: How an analysis models its rows (a protocol's ``model.structure``).
+STRUCTURES: Mapping[str, str] = MappingProxyType(
+    {
+        "univariate": "one estimate a study, one between-study variance (metafor rma.uni, "
+        "rma.glmm); strata of one study are summed into one row first",
+        "multilevel": "strata kept, random effects for studies and for strata within studies "
+        "(metafor rma.mv, random = ~ 1 | study/stratum; Konstantopoulos S. Res Synth Methods "
+        "2011;2:61-76)",
+    }
+)
+
 PI_METHODS: Mapping[str, PIMethodInfo] = MappingProxyType(
     {
         "metafor": PIMethodInfo(
@@ -620,6 +636,7 @@ _REGISTRIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "i2_method": get_args(I2Method),
         "study_ci": get_args(StudyCI),
         "dfs": get_args(DFS),
+        "structure": get_args(Structure),
     }
 )
 
@@ -629,7 +646,8 @@ def check_code(kind: str, value: object, allowed: tuple[str, ...] | None = None)
 
     Parameters
     ----------
-    kind : {"measure", "method", "test", "pi_method", "to", "i2_method", "study_ci", "dfs"}
+    kind : {"measure", "method", "test", "pi_method", "to", "i2_method", "study_ci", "dfs",
+        "structure"}
         Which vocabulary.
     value : object
         The code given by the user (exact spelling).
