@@ -15,11 +15,14 @@
 #   any_spm_logit        spm_excl_nmsc, escalc PLO + rma REML
 #   tcell                spm_tcell, strata of one study (column `study`) summed first, rma.glmm PLO
 #   tcell_strata_as_studies  spm_tcell, one row a stratum, rma.glmm PLO
+#   tcell_multilevel     spm_tcell, one row a stratum, escalc PLO + rma.mv REML with
+#                        random = ~ 1 | study/row (a row without `study` is a study of its own)
 #   myeloid              spm_myeloid, rma.glmm PLO
 #   rate_any_spm         spm_excl_nmsc / (n_treated x median follow-up / 12), rma.glmm IRLN
 #   any_spm exclusion sets: overlap_possible (each `possible` pair's study_id when both are in),
 #   infused_only, approved_confirmed, nmsc_stated, reported_counts, mixed_products.
-# Every GLMM is metafor's default rma.glmm (lme4::glmer, nAGQ = 7); predictions back-transformed
+# The multilevel fit is rma.mv's default (nlminb on log sigma^2): a component at the boundary
+# comes out near 1e-10 rather than 0. Every GLMM is metafor's default rma.glmm (lme4::glmer, nAGQ = 7); predictions back-transformed
 # with transf.ilogit / exp (per person-year), as review.meta does.
 
 suppressMessages({
@@ -98,6 +101,17 @@ key <- ifelse(t$study == "", t$id, t$study)  # strata of one study share `study`
 ts <- aggregate(cbind(tcell, n) ~ key, data = data.frame(key, tcell = t$tcell, n = t$n), FUN = sum)
 out$tcell <- glmm(ts$tcell, ts$n, ids = ts$key)
 out$tcell_strata_as_studies <- glmm(t$tcell, t$n, ids = t$id)
+es <- escalc(measure = "PLO", xi = t$tcell, ni = t$n)
+es$cluster <- key
+es$row <- seq_len(nrow(es))
+fit <- rma.mv(yi, vi, random = ~ 1 | cluster/row, data = es, method = "REML")
+p <- predict(fit, transf = transf.ilogit)
+out$tcell_multilevel <- list(
+  k = fit$k, n_studies = fit$s.nlevels[1], studies = idv(t$id), estimate = p$pred,
+  ci_low = p$ci.lb, ci_high = p$ci.ub, pi_low = p$pi.lb, pi_high = p$pi.ub,
+  sigma2_study = fit$sigma2[1], sigma2_stratum = fit$sigma2[2], q = fit$QE,
+  beta = as.numeric(fit$beta), se = fit$se
+)
 
 m <- on(d, "myeloid")
 out$myeloid <- glmm(m$myeloid, m$n, ids = m$id)
