@@ -266,7 +266,7 @@ def test_extraction_follows_the_protocol_declarations() -> None:
     assert [o.code for o in p.outcomes if o.primary] == ["spm_excl_nmsc"]
     assert p.outcome("spm_rate").time == "person_years"
     assert set(p.covariates["target"].not_compared) == {"mixed", "not_stated"}
-    assert [a.date for a in p.amendments] == ["2026-12-04"] * 4
+    assert [a.date for a in p.amendments] == ["2026-12-04"] * 5
     comp = ex.completeness().set_index("outcome")
     # rows with counts: 6 any-SPM, 8 T-cell (DESCAR-T's 5 strata are one study in the
     # analysis), 3 myeloid, 4 with person-time
