@@ -37,7 +37,7 @@ ARTIFACTS = REPO / "test-artifacts"
 NOTEBOOKS = [p.name for p in find_notebooks(REPO / "notebooks")]
 #: Images each notebook must show in the browser (at least this many <img> outputs).
 MIN_IMAGES = {"04-full-text-and-prisma.ipynb": 1, "06-risk-of-bias.ipynb": 2,
-              "07-meta-analysis.ipynb": 3, "08-sensitivity.ipynb": 2}
+              "07-meta-analysis.ipynb": 3, "08-sensitivity.ipynb": 2, "09-certainty.ipynb": 1}
 SCREENSHOTS = {"04-full-text-and-prisma.ipynb": "prisma", "06-risk-of-bias.ipynb": "rob",
                "07-meta-analysis.ipynb": "forest"}
 
