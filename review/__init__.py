@@ -81,6 +81,7 @@ _EXPORTS: dict[str, str] = {
     "load_certainty": "review.certainty",
     "evidence_profile": "review.certainty",
     "summary_of_findings": "review.certainty",
+    "assess_certainty": "review.certainty",
     # figures
     "forest": "review.plots",
     "forest_leave_one_out": "review.plots",

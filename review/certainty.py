@@ -78,21 +78,24 @@ from review.errors import CertaintyError, OptionError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from review.analysis import AnalysisResult, AnalysisSet
     from review.appraisal import RiskOfBias
     from review.meta.results import PoolResult
+    from review.paths import ReviewPaths
 
 __all__ = [
     "CERTAINTY_SCHEMA",
     "DOMAINS",
     "LEVELS",
+    "CertaintyAssessment",
     "EvidenceProfile",
     "OutcomeJudgements",
     "SummaryOfFindings",
+    "assess_certainty",
     "evidence_profile",
     "evidence_profiles",
     "load_certainty",
     "methods_sentence",
-    "prisma_items",
     "summary_of_findings",
 ]
 
@@ -699,6 +702,25 @@ class SummaryOfFindings:
             + f"</tr></thead><tbody>{rows}</tbody></table><ul>{foot}</ul>{notes}"
         )
 
+    def save_html(self, path: str | os.PathLike[str]) -> Path:
+        """Write :meth:`to_html` as a standalone UTF-8 HTML page (atomically).
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+        """
+        from review._io import write_atomic
+
+        p = Path(path)
+        write_atomic(
+            p,
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            "<title>Summary of findings</title></head><body>\n"
+            f"{self.to_html()}\n</body></html>\n",
+        )
+        return p
+
     def _repr_html_(self) -> str:
         return f"<div><p><b>Summary of findings</b></p>{self.to_html()}</div>"
 
@@ -830,15 +852,43 @@ def summary_of_findings(profiles: Sequence[EvidenceProfile]) -> SummaryOfFinding
 
 
 # ---------------------------------------------------------------------- reporting
+def _threshold_text(t: float, kind: str) -> str:
+    if kind == "rate":
+        return f"{100 * t:g} per 100 person-years"
+    return f"{100 * t:g}%"
+
+
 def methods_sentence(
-    start: str = "high", thresholds: Mapping[str, Sequence[float]] | None = None
+    start: str = "high",
+    thresholds: Mapping[str, Sequence[float]] | None = None,
+    *,
+    labels: Mapping[str, str] | None = None,
+    kinds: Mapping[str, str] | None = None,
 ) -> str:
     """The certainty methods in words (PRISMA 2020 item 15).
+
+    Parameters
+    ----------
+    start : {"high", "moderate", "low", "very_low"}
+        Starting level of the body of evidence.
+    thresholds : Mapping[str, sequence of float], optional
+        Outcome code -> decision thresholds (the protocol's ``certainty.thresholds``).
+    labels : Mapping[str, str], optional
+        Outcome code -> words (default: the code).
+    kinds : Mapping[str, str], optional
+        Outcome code -> ``"proportion"`` (thresholds as per cent, the default) or ``"rate"``
+        (per 100 person-years).
+
+    References
+    ----------
+    Page MJ, McKenzie JE, Bossuyt PM, et al. The PRISMA 2020 statement. BMJ 2021;372:n71.
 
     Examples
     --------
     >>> methods_sentence("high", {"any_event": [0.05]}).startswith("The certainty of")
     True
+    >>> methods_sentence("high", {"e": [0.02]}, labels={"e": "Event"}, kinds={"e": "rate"})[-40:]
+    'protocol: Event: 2 per 100 person-years.'
     """
     if start not in LEVELS:
         raise OptionError(f"Invalid start {start!r}; must be one of {list(LEVELS)}")
@@ -851,60 +901,364 @@ def methods_sentence(
         "against decision thresholds, with events; a funnel test only with ten or more studies)."
     )
     if thresholds:
+        labels, kinds = labels or {}, kinds or {}
         parts = "; ".join(
-            f"{code}: {', '.join(f'{100 * t:g}%' for t in ts)}" for code, ts in thresholds.items()
+            f"{labels.get(code, code)}: "
+            + ", ".join(_threshold_text(t, kinds.get(code, "proportion")) for t in ts)
+            for code, ts in thresholds.items()
         )
         text += f" Decision thresholds declared in the protocol: {parts}."
     return text
 
 
-def prisma_items(
+# ---------------------------------------------------------------------- a review's assessment
+@dataclass(frozen=True, slots=True)
+class CertaintyAssessment:
+    """The certainty of the evidence for every pooled outcome of a review.
+
+    Made by :func:`assess_certainty`; what notebook 09 shows and writes.
+
+    Attributes
+    ----------
+    profiles : tuple of EvidenceProfile
+        One per pooled outcome, in the protocol's order of outcomes.
+    sof : SummaryOfFindings
+        The outcomes the reviewers graded (``certainty.yaml``); before any is graded, every
+        pooled outcome, "not assessed".
+    analyses : pandas.DataFrame
+        One row per declared outcome that an analysis pools: ``outcome, label, analysis``
+        (the code of the analysis whose result is graded: the first the protocol declares
+        for the outcome), ``analysis_label, status`` (``ok`` or why it has no result),
+        ``thresholds, graded, in_summary``.
+    methods : str
+        The certainty methods in words (PRISMA 2020 item 15), from the protocol.
+    notes : tuple of str
+        What was read and what was left out, and why.
+    """
+
+    profiles: tuple[EvidenceProfile, ...]
+    sof: SummaryOfFindings
+    analyses: pd.DataFrame
+    methods: str
+    notes: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        graded = sum(p.certainty is not None for p in self.profiles)
+        return f"<CertaintyAssessment: {len(self.profiles)} pooled outcomes, {graded} graded>"
+
+    def profile(self, outcome: str) -> EvidenceProfile:
+        """The evidence profile of ``outcome`` (a code)."""
+        for p in self.profiles:
+            if p.outcome == outcome:
+                return p
+        raise KeyError(outcome)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per outcome and domain.
+
+        Columns ``outcome, label, analysis, certainty, domain, judgement, downgrade, reason,
+        data``.
+        """
+        import pandas as pd
+
+        by_outcome = dict(zip(self.analyses["outcome"], self.analyses["analysis"]))
+        frames = [
+            p.to_frame().assign(
+                outcome=p.outcome,
+                label=p.label,
+                analysis=by_outcome.get(p.outcome),
+                certainty=p.certainty or "not assessed",
+            )
+            for p in self.profiles
+        ]
+        cols = ["outcome", "label", "analysis", "certainty", "domain", "judgement", "downgrade",
+                "reason", "data"]  # fmt: skip
+        if not frames:
+            return pd.DataFrame(columns=cols)
+        return pd.concat(frames, ignore_index=True)[cols]
+
+    def save_tables(self, folder: str | os.PathLike[str]) -> list[Path]:
+        """Write the profiles and the Summary of Findings into ``folder``.
+
+        ``certainty_profiles.csv`` (:meth:`to_frame`), ``summary_of_findings.csv`` and
+        ``summary_of_findings.html``.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files written (atomically), in that order.
+        """
+        from review._io import write_atomic
+
+        root = Path(folder)
+        profiles = root / "certainty_profiles.csv"
+        write_atomic(profiles, self.to_frame().to_csv(index=False, lineterminator="\n"))
+        return [
+            profiles,
+            self.sof.to_csv(root / "summary_of_findings.csv"),
+            self.sof.save_html(root / "summary_of_findings.html"),
+        ]
+
+    def summary(self) -> str:
+        """Plain text: the methods, each profile, the Summary of Findings, the notes."""
+        parts = [self.methods, ""]
+        parts += [p.summary() + "\n" for p in self.profiles]
+        parts.append(self.sof.summary())
+        if self.notes:
+            parts += ["", "Notes:"] + [f"  {n}" for n in self.notes]
+        return "\n".join(parts)
+
+    def _repr_html_(self) -> str:
+        out = [f"<div><p>{html.escape(self.methods)}</p>"]
+        out += [p._repr_html_() for p in self.profiles]
+        if self.notes:
+            out.append(
+                "<p><b>Notes</b></p><ul>"
+                + "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+                + "</ul>"
+            )
+        return "".join(out) + "</div>"
+
+
+def _strata_rob(rob: RiskOfBias, r: AnalysisResult, studies: pd.DataFrame) -> tuple[Any, str]:
+    """The risk of bias of the studies an analysis pools whose strata were pooled into one row.
+
+    A study pooled from strata takes the strata's common overall judgement; strata judged
+    differently leave it not judged (said in a note), so no judgement is invented.
+    """
+    import dataclasses
+
+    import pandas as pd
+
+    col = r.analysis.strata
+    if not col or col not in studies.columns:
+        return rob, ""
+    table = rob.table
+    overall = dict(zip(table["study_id"], table["overall"]))
+    rows, mixed = [], []
+    keys = studies[col].map(lambda v: "" if v is None or v is pd.NA or v != v else str(v))
+    for key in dict.fromkeys(k for k in keys if k):
+        members = studies.loc[keys == key, "study_id"].astype(str).tolist()
+        levels = [overall.get(m) for m in members]
+        judged = {x for x in levels if isinstance(x, str)}
+        common = (
+            judged.pop() if len(judged) == 1 and all(isinstance(x, str) for x in levels) else None
+        )
+        if common is None:
+            mixed.append(key)
+        rows.append({"study_id": key, "label": key, "overall": common})
+    if not rows:
+        return rob, ""
+    extra = pd.DataFrame(rows).reindex(columns=table.columns)
+    note = ""
+    if mixed:
+        note = (
+            f"{r.analysis.code}: strata of {', '.join(mixed)} are judged differently or not all "
+            "judged; the pooled study counts as not judged"
+        )
+    return dataclasses.replace(rob, table=pd.concat([table, extra], ignore_index=True)), note
+
+
+def _review_rob(paths: ReviewPaths, protocol: Any) -> tuple[Any, tuple[str, ...] | None, str]:
+    """The review's risk-of-bias judgements, if its protocol declares a tool."""
+    if not protocol.appraisal:
+        return None, None, "the protocol declares no risk-of-bias tool (no 'appraisal:' block)"
+    from review.appraisal import AppraisalLog, appraisal_plan
+
+    plan = appraisal_plan(protocol, paths.root)
+    if not paths.appraisal_log.is_file():
+        return None, plan.high_risk, f"no risk-of-bias assessment yet ({paths.appraisal_log})"
+    log = AppraisalLog.for_review(paths.root, protocol=protocol)
+    return log.judgements(high_risk=plan.high_risk), plan.high_risk, ""
+
+
+def assess_certainty(
+    analyses: AnalysisSet,
+    review_dir: str | os.PathLike[str],
     *,
-    appraisal: str,
-    certainty: str,
-    where: Mapping[str, Sequence[str]],
-) -> pd.DataFrame:
-    """Where the review's output answers PRISMA 2020 items 11, 15, 18 and 22.
+    rob: RiskOfBias | None = None,
+) -> CertaintyAssessment:
+    """The GRADE evidence profile of every pooled outcome of a review, and its SoF table.
+
+    Each outcome the protocol's analyses pool is graded on the result of the first analysis
+    the protocol declares for it (declare an outcome's main analysis first; its alternatives
+    are the sensitivity analyses'). The reviewers' judgements are read from the review's
+    ``certainty.yaml`` when it exists (without it every profile shows the data only, "not
+    assessed"); the starting level and the decision thresholds from the protocol's
+    ``certainty:`` block; the risk of bias from the appraisal log when the protocol declares
+    a tool (:mod:`review.appraisal`). A study whose strata an analysis pools into one row
+    (``strata:``) takes its strata's common judgement.
 
     Parameters
     ----------
-    appraisal : str
-        The risk-of-bias methods (:meth:`review.appraisal.AppraisalPlan.methods_sentence`).
-    certainty : str
-        The certainty methods (:func:`methods_sentence`).
-    where : Mapping[str, sequence of str]
-        Item number (``"11"``, ``"15"``, ``"18"``, ``"22"``) -> the output files (or
-        notebooks) that report it.
+    analyses : AnalysisSet
+        From :func:`review.analysis.run_analyses`.
+    review_dir : path-like
+        The review folder.
+    rob : RiskOfBias, optional
+        Risk-of-bias judgements to use instead of the review's appraisal log.
 
     Returns
     -------
-    pandas.DataFrame
-        ``item, topic, reported, where`` (files joined by ``"; "``).
+    CertaintyAssessment
+
+    Raises
+    ------
+    review.errors.CertaintyError
+        ``certainty.yaml`` that fails validation, or judges an outcome the protocol does not
+        declare or no analysis pools (naming the file and the field).
 
     References
     ----------
-    Page MJ, McKenzie JE, Bossuyt PM, et al. The PRISMA 2020 statement: an updated guideline
-    for reporting systematic reviews. BMJ 2021;372:n71.
+    Iorio A, Spencer FA, Falavigna M, et al. BMJ 2015;350:h870 (GRADE for prognosis).
+    Page MJ, McKenzie JE, Bossuyt PM, et al. BMJ 2021;372:n71 (PRISMA 2020 items 15, 22).
     """
     import pandas as pd
 
-    rows = [
-        ("11", "Study risk of bias assessment (methods)", appraisal),
-        ("15", "Certainty assessment (methods)", certainty),
-        (
-            "18",
-            "Risk of bias in studies (results)",
-            "Judgements per study, domain and item; traffic-light and summary plots",
-        ),
-        (
-            "22",
-            "Certainty of evidence (results)",
-            "Summary of Findings table: certainty per outcome with its reasons",
-        ),
+    from review.paths import ReviewPaths
+
+    paths = ReviewPaths(review_dir)
+    protocol = analyses.protocol
+    block = dict(protocol.certainty or {})
+    start = str(block.get("start", "high"))
+    declared_thr = {k: tuple(v) for k, v in (block.get("thresholds") or {}).items()}
+    outcomes = {o.code: o for o in protocol.outcomes if o.code}
+    notes: list[str] = []
+
+    judgements: dict[str, OutcomeJudgements] | None = None
+    if paths.certainty.is_file():
+        judgements = load_certainty(paths.certainty)
+        for code in judgements:
+            if code not in outcomes:
+                raise CertaintyError(
+                    f"judgements for {code!r}, which is not an outcome of the protocol; the "
+                    f"outcomes are {list(outcomes)}",
+                    path=paths.certainty,
+                    column=f"outcomes.{code}",
+                )
+    else:
+        notes.append(
+            f"no judgements yet ({paths.certainty}): every profile shows the data only; write "
+            "the reviewers' judgement and reason per domain there (docs/DESIGN.md)"
+        )
+
+    rob_note = ""
+    high_risk: tuple[str, ...] | None = None
+    if rob is None:
+        rob, high_risk, rob_note = _review_rob(paths, protocol)
+    if rob_note:
+        notes.append(f"risk of bias: {rob_note}")
+    elif rob is not None and rob.unjudged():
+        notes.append(
+            "risk of bias: no overall judgement yet for "
+            + ", ".join(rob.unjudged())
+            + " (unanswered items or open conflicts); their weight counts as not judged"
+        )
+
+    chosen: dict[str, AnalysisResult] = {}
+    for r in analyses.results.values():
+        if r.outcome.code is not None and r.outcome.code not in chosen:
+            chosen[r.outcome.code] = r
+    rows, results, robs = [], {}, {}
+    for code in outcomes:
+        if code not in chosen:
+            continue
+        r = chosen[code]
+        graded = judgements is not None and code in judgements
+        rows.append(
+            {
+                "outcome": code,
+                "label": outcomes[code].label,
+                "analysis": r.analysis.code,
+                "analysis_label": r.analysis.label,
+                "status": r.status,
+                "thresholds": ", ".join(
+                    _threshold_text(t, outcomes[code].kind or "proportion")
+                    for t in declared_thr.get(code, ())
+                ),
+                "graded": graded,
+            }
+        )
+        if r.pooled is None:
+            notes.append(
+                f"{outcomes[code].label}: not graded, {r.analysis.code} did not run ({r.status})"
+            )
+            continue
+        results[code] = r.pooled
+        if rob is not None:
+            robs[code], note = _strata_rob(rob, r, analyses.extraction.studies)
+            if note:
+                notes.append(note)
+    if judgements is not None:
+        for code in judgements:
+            if code not in chosen:
+                raise CertaintyError(
+                    f"judgements for {code!r}, an outcome no declared analysis pools; the "
+                    f"pooled outcomes are {list(chosen)}",
+                    path=paths.certainty,
+                    column=f"outcomes.{code}",
+                )
+    for code in declared_thr:
+        if code not in results:
+            notes.append(f"thresholds for {code} are not used: no analysis pools it")
+
+    labels = {
+        code: (
+            judgements[code].label
+            if judgements is not None and code in judgements and judgements[code].label
+            else outcomes[code].label
+        )
+        for code in results
+    }
+    profiles = [
+        evidence_profile(
+            res,
+            code,
+            judgements=judgements,
+            rob=robs.get(code),
+            high_risk=high_risk,
+            thresholds=declared_thr.get(code, ()),
+            start=block.get("start"),
+            label=labels[code],
+        )
+        for code, res in results.items()
     ]
-    return pd.DataFrame(
-        [
-            {"item": i, "topic": t, "reported": r, "where": "; ".join(where.get(i, ()))}
-            for i, t, r in rows
-        ]
+    judged = [p for p in profiles if p.certainty is not None]
+    in_summary = judged or profiles
+    ungraded = [p.outcome for p in profiles if p.certainty is None]
+    if judged and ungraded:
+        notes.append(
+            "not graded in certainty.yaml, so not in the Summary of Findings: "
+            + ", ".join(ungraded)
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "outcome",
+            "label",
+            "analysis",
+            "analysis_label",
+            "status",
+            "thresholds",
+            "graded",
+        ],
+    )
+    frame["in_summary"] = frame["outcome"].isin([p.outcome for p in in_summary])
+    if not profiles:
+        raise CertaintyError(
+            "no pooled outcome to grade: no declared analysis has a pooled result",
+            path=protocol.path,
+            column="analyses",
+        )
+    return CertaintyAssessment(
+        profiles=tuple(profiles),
+        sof=summary_of_findings(in_summary),
+        analyses=frame,
+        methods=methods_sentence(
+            start,
+            {c: t for c, t in declared_thr.items() if c in results},
+            labels={c: outcomes[c].label for c in outcomes},
+            kinds={c: outcomes[c].kind or "proportion" for c in outcomes},
+        ),
+        notes=tuple(notes),
     )

@@ -47,12 +47,15 @@ from review.errors import InputError, OptionError, PrismaInconsistency
 
 __all__ = [
     "NOT_RETRIEVED",
+    "REPORTING_ITEMS",
     "OtherMethodsCounts",
     "PreviousCounts",
     "PrismaCounts",
     "final_decisions",
     "prisma_counts",
+    "prisma_items",
     "records_by_kind",
+    "save_prisma_items",
 ]
 
 #: Reserved full-text reason code: the report could not be retrieved (DESIGN.md).
@@ -1653,3 +1656,145 @@ def _extraction_problems(
             f"{len(stray)} extraction studies not among the included studies: {_show(stray)}"
         )
     return out
+
+
+# ---------------------------------------------------------------------- checklist items
+#: PRISMA 2020 checklist items the notebooks answer beside the flow diagram: item number ->
+#: (topic, what the output reports; ``None`` where the methods text is the caller's).
+REPORTING_ITEMS: Mapping[str, tuple[str, str | None]] = MappingProxyType(
+    {
+        "11": ("Study risk of bias assessment (methods)", None),
+        "15": ("Certainty assessment (methods)", None),
+        "18": (
+            "Risk of bias in studies (results)",
+            "Judgements per study, domain and item, each answer with its quote and location; "
+            "traffic-light and summary plots",
+        ),
+        "22": (
+            "Certainty of evidence (results)",
+            "Evidence profile per pooled outcome and the Summary of Findings table: certainty "
+            "per outcome with its reasons",
+        ),
+    }
+)
+_ITEM_COLUMNS = ["item", "topic", "reported", "where"]
+
+
+def _item_key(item: str) -> tuple[int, str]:
+    digits = re.match(r"\d+", item)
+    return (int(digits.group()) if digits else 10**6, item)
+
+
+def prisma_items(
+    where: Mapping[str, Sequence[str | os.PathLike[str]]],
+    *,
+    reported: Mapping[str, str] | None = None,
+    root: str | os.PathLike[str] | None = None,
+) -> pd.DataFrame:
+    """Where a review's output answers PRISMA 2020 checklist items (11, 15, 18, 22).
+
+    Parameters
+    ----------
+    where : Mapping[str, sequence of str or path-like]
+        Item number -> where the output reports it. A path is a file the notebook wrote: it
+        must exist, and is written relative to ``root``; a string is written as given (a
+        notebook's name, say).
+    reported : Mapping[str, str], optional
+        Item number -> what is reported, in words. Required for the methods items 11 and 15
+        (the methods sentence: :meth:`review.appraisal.AppraisalPlan.methods_sentence`,
+        :func:`review.certainty.methods_sentence`); the results items have a default.
+    root : path-like, optional
+        The output folder the paths are given relative to (default: as given).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``item, topic, reported, where`` (``where`` joined by ``"; "``), in item order.
+
+    Raises
+    ------
+    review.errors.OptionError
+        An item the toolkit does not report, a methods item without its text, or a file
+        that does not exist.
+
+    References
+    ----------
+    Page MJ, McKenzie JE, Bossuyt PM, et al. The PRISMA 2020 statement: an updated guideline
+    for reporting systematic reviews. BMJ 2021;372:n71.
+
+    Examples
+    --------
+    >>> prisma_items({"22": ["notebook 09-certainty"]}).loc[0, "topic"]
+    'Certainty of evidence (results)'
+    """
+    from pathlib import Path
+
+    reported = dict(reported or {})
+    stray = [i for i in (*where, *reported) if i not in REPORTING_ITEMS]
+    if stray:
+        raise OptionError(
+            f"PRISMA 2020 item(s) {stray} are not ones the toolkit reports; must be one of "
+            f"{list(REPORTING_ITEMS)}"
+        )
+    base = Path(root) if root is not None else None
+    rows = []
+    for item in sorted({*where, *reported}, key=_item_key):
+        topic, default = REPORTING_ITEMS[item]
+        text = reported.get(item, default)
+        if not text:
+            raise OptionError(f"PRISMA 2020 item {item} ({topic}) needs its text in reported")
+        shown = []
+        for w in where.get(item, ()):
+            if isinstance(w, str):
+                shown.append(w)
+                continue
+            f = Path(w)
+            if not f.is_file():
+                raise OptionError(f"PRISMA 2020 item {item}: {f} does not exist")
+            if base is not None:
+                try:
+                    f = f.resolve().relative_to(base.resolve())
+                except ValueError:
+                    raise OptionError(
+                        f"PRISMA 2020 item {item}: {f} is not inside the output folder {base}"
+                    ) from None
+            shown.append(f.as_posix())
+        rows.append({"item": item, "topic": topic, "reported": text, "where": "; ".join(shown)})
+    return pd.DataFrame(rows, columns=_ITEM_COLUMNS)
+
+
+def save_prisma_items(items: pd.DataFrame, path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Write checklist items into ``path``, keeping the rows of the other items already there.
+
+    Each notebook writes the items it answers (06 items 11 and 18, 09 items 15 and 22) into
+    the one file; a row of the same item is replaced, the others are kept, in item order.
+
+    Parameters
+    ----------
+    items : pandas.DataFrame
+        From :func:`prisma_items`.
+    path : path-like
+        The CSV file (written atomically).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The file's rows after the write.
+    """
+    from pathlib import Path
+
+    from review._io import write_atomic
+
+    p = Path(path)
+    missing = [c for c in _ITEM_COLUMNS if c not in items.columns]
+    if missing:
+        raise OptionError(f"items lack the column(s) {missing}; make them with prisma_items")
+    new = items[_ITEM_COLUMNS].astype(str)
+    if p.is_file():
+        old = pd.read_csv(p, dtype=str, keep_default_na=False)
+        if list(old.columns) != _ITEM_COLUMNS:
+            raise InputError(f"not a PRISMA items table (columns {_ITEM_COLUMNS})", path=p, row=1)
+        new = pd.concat([old[~old["item"].isin(new["item"])], new], ignore_index=True)
+    new = new.sort_values("item", key=lambda s: s.map(_item_key)).reset_index(drop=True)
+    write_atomic(p, new.to_csv(index=False, lineterminator="\n"))
+    return new

@@ -1426,6 +1426,15 @@ def _build_v2(data: Mapping[str, Any], ck: _Checker) -> dict[str, Any]:
                     aw,
                 )
 
+    # ---- certainty: thresholds are per declared outcome (a typo would go unread)
+    for code in (data.get("certainty") or {}).get("thresholds") or {}:
+        if code not in by_code:
+            ck.fail(
+                f"certainty thresholds for {code!r}, which is not a declared outcome; the "
+                f"outcomes are {list(by_code)}",
+                ["certainty", "thresholds", code],
+            )
+
     # ---- comparisons
     comparisons: dict[str, Comparison] = {}
     for i, c in enumerate(raw_comps):

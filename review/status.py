@@ -50,7 +50,14 @@ __all__ = [
 ]
 
 #: Stages a notebook can require, in pipeline order.
-REQUIRABLE: tuple[str, ...] = ("records", "title_abstract", "full_text", "extraction", "appraisal")
+REQUIRABLE: tuple[str, ...] = (
+    "records",
+    "title_abstract",
+    "full_text",
+    "extraction",
+    "appraisal",
+    "certainty",
+)
 
 State = Literal["done", "in progress", "not started", "not applicable", "error"]
 
@@ -198,13 +205,15 @@ def require_stage(
     ----------
     review : path-like or ReviewPaths
         The review folder.
-    stage : {"records", "title_abstract", "full_text", "extraction", "appraisal"}
+    stage : {"records", "title_abstract", "full_text", "extraction", "appraisal", "certainty"}
         What the calling step needs: ``records`` (a search snapshot or an export),
         ``title_abstract`` (every de-duplicated record decided at title/abstract, no open
         conflict), ``full_text`` (every report sought decided at full text, include or
         exclude, no open conflict), ``extraction`` (at least one study extracted),
         ``appraisal`` (a study extracted and a risk-of-bias tool declared in the protocol's
-        ``appraisal:`` block; without one, :class:`~review.errors.NothingToDo`).
+        ``appraisal:`` block; without one, :class:`~review.errors.NothingToDo`),
+        ``certainty`` (a study extracted, an analysis and a ``certainty:`` block declared in
+        the protocol; without either, :class:`~review.errors.NothingToDo`).
     protocol : Protocol, optional
         The review's protocol, if already read (checks decisions against its codes).
 
@@ -228,13 +237,28 @@ def require_stage(
     if stage not in REQUIRABLE:
         raise OptionError(f"Invalid stage {stage!r}; must be one of {list(REQUIRABLE)}")
     paths = _as_paths(review)
-    if stage in ("extraction", "appraisal"):
+    if stage in ("extraction", "appraisal", "certainty"):
         if not _extraction_started(paths):
             raise StageNotReached(f"no study extracted yet: {_EXTRACTION_HOW}", stage=stage)
-        if stage == "appraisal":
+        if stage != "extraction":
             from review.protocol import load_protocol
 
             proto = protocol if protocol is not None else load_protocol(paths.protocol)
+        if stage == "certainty":
+            if proto.certainty is None:
+                raise NothingToDo(
+                    "the protocol declares no certainty assessment: add a 'certainty:' block "
+                    "(start, thresholds per outcome; docs/DESIGN.md) and the judgements in "
+                    "certainty.yaml to rate the certainty of each pooled outcome (GRADE)",
+                    stage=stage,
+                )
+            if not proto.analyses:
+                raise NothingToDo(
+                    "the protocol declares no analysis, so there is no pooled outcome whose "
+                    "certainty could be rated: declare the analyses ('analyses:')",
+                    stage=stage,
+                )
+        if stage == "appraisal":
             if not proto.appraisal:
                 raise NothingToDo(
                     "the protocol declares no risk-of-bias tool: add an 'appraisal:' block "

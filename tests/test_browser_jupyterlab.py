@@ -36,16 +36,27 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = REPO / "test-artifacts"
 NOTEBOOKS = [p.name for p in find_notebooks(REPO / "notebooks")]
 #: Images each notebook must show in the browser (at least this many <img> outputs).
-MIN_IMAGES = {"04-full-text-and-prisma.ipynb": 1, "06-risk-of-bias.ipynb": 2,
-              "07-meta-analysis.ipynb": 3, "08-sensitivity.ipynb": 2}
-SCREENSHOTS = {"04-full-text-and-prisma.ipynb": "prisma", "06-risk-of-bias.ipynb": "rob",
-               "07-meta-analysis.ipynb": "forest"}
+MIN_IMAGES = {
+    "04-full-text-and-prisma.ipynb": 1,
+    "06-risk-of-bias.ipynb": 2,
+    "07-meta-analysis.ipynb": 3,
+    "08-sensitivity.ipynb": 2,
+    "09-certainty.ipynb": 1,
+}
+SCREENSHOTS = {
+    "04-full-text-and-prisma.ipynb": "prisma",
+    "06-risk-of-bias.ipynb": "rob",
+    "07-meta-analysis.ipynb": "forest",
+}
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory):
-    require_or_skip(chromium_available(), "REVIEW_REQUIRE_BROWSER",
-                    "Chromium (/usr/bin/chromium) or Playwright for Python not found")
+    require_or_skip(
+        chromium_available(),
+        "REVIEW_REQUIRE_BROWSER",
+        "Chromium (/usr/bin/chromium) or Playwright for Python not found",
+    )
     root = tmp_path_factory.mktemp("lab")
     shutil.copytree(REPO / "notebooks", root / "notebooks")
     shutil.copytree(REPO / "data", root / "data", ignore=shutil.ignore_patterns("*.lock"))
@@ -63,12 +74,21 @@ def test_notebook_runs_in_jupyterlab_without_error(lab, name: str) -> None:
         run_all_cells(page)
         save(page)
         saved = nbformat.read(server.root / "notebooks" / name, as_version=4)
-        errors = [(i, o.get("ename"), o.get("evalue")) for i, c in enumerate(saved.cells, 1)
-                  if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+        errors = [
+            (i, o.get("ename"), o.get("evalue"))
+            for i, c in enumerate(saved.cells, 1)
+            if c.cell_type == "code"
+            for o in c.outputs
+            if o.output_type == "error"
+        ]
         assert not errors, f"{name}: cells with errors {errors}"
         assert all(c.execution_count for c in saved.cells if c.cell_type == "code"), name
-        saved_images = sum("image/png" in o.get("data", {}) for c in saved.cells
-                           if c.cell_type == "code" for o in c.outputs)
+        saved_images = sum(
+            "image/png" in o.get("data", {})
+            for c in saved.cells
+            if c.cell_type == "code"
+            for o in c.outputs
+        )
         images = page.locator(f"{ACTIVE} .jp-OutputArea-output img").count()
         assert saved_images >= MIN_IMAGES.get(name, 0), f"{name}: {saved_images} figures made"
         assert images >= MIN_IMAGES.get(name, 0), f"{name}: {images} figures shown"
@@ -102,8 +122,11 @@ def test_screener_clicks_and_keys_land_in_the_log(lab) -> None:
     shutil.copytree(REPO / "data" / "search", review / "search")
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(c) for c in SCREENER_CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
     nbformat.write(nb, server.root / "notebooks" / "screener.ipynb")
 
     page = b.new_page(viewport={"width": 1400, "height": 1000})
@@ -177,8 +200,11 @@ def test_assessor_clicks_fields_and_keys_land_in_the_log(lab) -> None:
     shutil.copytree(REPO / "data" / "extraction", review / "extraction")
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(c) for c in ASSESSOR_CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
     nbformat.write(nb, server.root / "notebooks" / "assessor.ipynb")
     log_path = review / "appraisal" / "log.jsonl"
 
@@ -204,7 +230,8 @@ def test_assessor_clicks_fields_and_keys_land_in_the_log(lab) -> None:
 
         # an answer with its quote and location typed into the fields
         page.locator("textarea[placeholder^='supporting quote']").fill(
-            "we analyzed 449 patients treated at the University of Pennsylvania")
+            "we analyzed 449 patients treated at the University of Pennsylvania"
+        )
         page.locator("input[placeholder^='where']").fill("Abstract, Methods")
         yes.click()
         got = wait_rows(1)
@@ -221,7 +248,8 @@ def test_assessor_clicks_fields_and_keys_land_in_the_log(lab) -> None:
         got = wait_rows(2)
         keys.type("j")
         page.locator("text=Were the study subjects and the setting described").wait_for(
-            timeout=30_000)
+            timeout=30_000
+        )
         page.wait_for_timeout(300)  # the kernel's cleared fields arrive before we type
         page.locator("input[placeholder^='note']").fill("no sample size reasoning given")
         keys.click()

@@ -221,7 +221,8 @@ def test_summary_of_findings_rows_footnotes_and_files(tmp_path, res, rob):
 
 def test_methods_sentences_and_prisma_items(tmp_path):
     from review.appraisal import appraisal_plan
-    from review.certainty import methods_sentence, prisma_items
+    from review.certainty import methods_sentence
+    from review.prisma import prisma_items, save_prisma_items
     from review.protocol import protocol_from_mapping
 
     proto = protocol_from_mapping(
@@ -239,14 +240,38 @@ def test_methods_sentences_and_prisma_items(tmp_path):
     assert "Hoy" in rob and "2 assessors (A, B)" in rob and "judged by the assessors" in rob
     cert = methods_sentence("moderate", {"any_event": [0.05, 0.1]})
     assert "starting at moderate" in cert and "any_event: 5%, 10%" in cert
+    rate = methods_sentence("high", {"r": [0.02]}, labels={"r": "Events"}, kinds={"r": "rate"})
+    assert rate.endswith("Events: 2 per 100 person-years.")
     with pytest.raises(OptionError):
         methods_sentence("certain")
+    out = tmp_path / "output"
+    fig = out / "figures" / "rob_traffic_light.pdf"
+    fig.parent.mkdir(parents=True)
+    fig.write_bytes(b"%PDF")
     items = prisma_items(
-        appraisal=rob, certainty=cert, where={"18": ["figures/rob_traffic_light.pdf"]}
+        {"11": ["notebook 06-risk-of-bias"], "18": [fig]}, reported={"11": rob}, root=out
     )
-    assert items["item"].tolist() == ["11", "15", "18", "22"]
-    assert items.loc[0, "reported"] == rob
-    assert items.loc[2, "where"] == "figures/rob_traffic_light.pdf" and items.loc[3, "where"] == ""
+    assert items["item"].tolist() == ["11", "18"]
+    assert items.loc[0, "reported"] == rob and items.loc[0, "where"] == "notebook 06-risk-of-bias"
+    assert items.loc[1, "where"] == "figures/rob_traffic_light.pdf"  # relative to the output
+    assert items.loc[1, "reported"].startswith("Judgements per study")
+    with pytest.raises(OptionError, match="needs its text"):
+        prisma_items({"15": []})  # a methods item needs its methods sentence
+    with pytest.raises(OptionError, match="does not exist"):
+        prisma_items({"18": [out / "figures" / "missing.pdf"]}, root=out)
+    with pytest.raises(OptionError, match=r"\['7'\]"):
+        prisma_items({"7": ["x"]})
+    # each notebook writes its own items into one file; the others' rows are kept
+    table = out / "tables" / "prisma_items.csv"
+    save_prisma_items(items, table)
+    later = prisma_items({"22": ["tables/summary_of_findings.csv"]}, reported={"15": cert})
+    merged = save_prisma_items(later, table)
+    assert merged["item"].tolist() == ["11", "15", "18", "22"]
+    again = save_prisma_items(prisma_items({"11": ["elsewhere"]}, reported={"11": "new"}), table)
+    back = pd.read_csv(table, dtype=str, keep_default_na=False)
+    assert back.equals(again) and len(back) == 4
+    assert back.set_index("item").loc["11", "reported"] == "new"
+    assert back.set_index("item").loc["15", "reported"] == cert
 
 
 def test_evidence_profiles_in_order_and_strays_refused(tmp_path, res, rob):
@@ -268,3 +293,138 @@ def test_evidence_profiles_in_order_and_strays_refused(tmp_path, res, rob):
         evidence_profiles({"any_event": res}, judgements=j)
     with pytest.raises(OptionError, match="typo_outcome"):
         evidence_profiles({"any_event": res}, thresholds={"typo_outcome": [0.1]})
+
+
+STROKE_JUDGED = textwrap.dedent(
+    """\
+    schema_version: 1
+    outcomes:
+      stroke:
+        risk_of_bias: {judgement: not_serious, reason: "Randomised trials."}
+        inconsistency: {judgement: not_serious, reason: "Consistent."}
+        indirectness: {judgement: serious, reason: "Older trials."}
+        imprecision: {judgement: not_serious, reason: "Narrow."}
+        publication_bias: {judgement: undetected, reason: "Too few studies to test."}
+    """
+)
+
+
+def _stroke(tmp_path: Path, certainty: str | None = None, extra: str = "") -> Path:
+    """The second test review (protocol + extraction) with a certainty block."""
+    import shutil
+
+    from stroke_review import REVIEW as STROKE
+
+    root = tmp_path / "stroke"
+    shutil.copytree(STROKE / "extraction", root / "extraction")
+    block = "certainty:\n  start: moderate\n  thresholds: {stroke: [0.05]}\n" + extra
+    (root / "protocol.yaml").write_text(
+        (STROKE / "protocol.yaml").read_text(encoding="utf-8") + block, encoding="utf-8"
+    )
+    if certainty is not None:
+        (root / "certainty.yaml").write_text(certainty, encoding="utf-8")
+    return root
+
+
+def _analyses(root: Path):
+    from review.analysis import run_analyses
+    from review.extraction import read_extraction
+    from review.protocol import load_protocol
+
+    protocol = load_protocol(root / "protocol.yaml")
+    return run_analyses(protocol, read_extraction(root / "extraction", protocol))
+
+
+def test_assess_certainty_of_a_review(tmp_path):
+    from review.certainty import assess_certainty
+
+    root = _stroke(tmp_path, STROKE_JUDGED)
+    analyses = _analyses(root)
+    a = assess_certainty(analyses, root)
+    # every pooled outcome, in the protocol's order of outcomes (not of analyses)
+    assert [p.outcome for p in a.profiles] == ["stroke", "stroke_rate"]
+    assert a.analyses.set_index("outcome")["analysis"].to_dict() == {
+        "stroke": "stroke_risk",
+        "stroke_rate": "stroke_rate",
+    }
+    stroke = a.profile("stroke")
+    pooled = analyses["stroke_risk"].pooled
+    assert stroke.result is pooled and stroke.start == "moderate"
+    assert stroke.certainty == "low"  # moderate, rated down once for indirectness
+    assert stroke.numbers["thresholds"] == (0.05,)
+    assert stroke.numbers["events"] == pooled.studies["events"].sum()
+    assert a.profile("stroke_rate").certainty is None
+    with pytest.raises(KeyError):
+        a.profile("nothing")
+    # the Summary of Findings holds the graded outcome; the other is named in the notes
+    assert a.sof.table["code"].tolist() == ["stroke"]
+    assert a.sof.table.loc[0, "estimate_value"] == pooled.estimate
+    assert a.analyses["in_summary"].tolist() == [True, False]
+    assert any("not in the Summary of Findings: stroke_rate" in n for n in a.notes)
+    assert any("no risk-of-bias tool" in n for n in a.notes)
+    assert stroke.data["risk_of_bias"] == "no risk-of-bias assessment was given"
+    assert "starting at moderate" in a.methods
+    assert a.methods.endswith(f"protocol: {analyses['stroke_risk'].outcome.label}: 5%.")
+    frame = a.to_frame()
+    assert len(frame) == 10 and set(frame["outcome"]) == {"stroke", "stroke_rate"}
+    files = a.save_tables(tmp_path / "tables")
+    assert [f.name for f in files] == [
+        "certainty_profiles.csv",
+        "summary_of_findings.csv",
+        "summary_of_findings.html",
+    ]
+    page = files[2].read_text(encoding="utf-8")
+    assert '<meta charset="utf-8">' in page and "⊕⊕◯◯ Low" in page
+    assert pd.read_csv(files[0])["domain"].tolist()[:2] == ["Risk of bias", "Inconsistency"]
+    assert "Indirectness: serious" in a.summary() and "<p>" in a._repr_html_()
+
+
+def test_assess_certainty_before_any_judgement_and_bad_judgements(tmp_path):
+    from review.certainty import assess_certainty
+    from review.errors import ProtocolError
+
+    root = _stroke(tmp_path)
+    a = assess_certainty(_analyses(root), root)
+    assert all(p.certainty is None for p in a.profiles)
+    assert a.sof.table["certainty"].tolist() == ["not assessed", "not assessed"]
+    assert any("no judgements yet" in n for n in a.notes)
+    # a judged outcome the protocol does not declare: the file and the field are named
+    bad = STROKE_JUDGED.replace("  stroke:", "  strok:")
+    (root / "certainty.yaml").write_text(bad, encoding="utf-8")
+    with pytest.raises(CertaintyError, match="'strok', which is not an outcome") as info:
+        assess_certainty(_analyses(root), root)
+    assert info.value.column == "outcomes.strok" and "certainty.yaml" in str(info.value)
+    # thresholds for an outcome the protocol does not declare are refused when it is read
+    from review.protocol import load_protocol
+
+    typo = _stroke(tmp_path / "b")
+    text = (typo / "protocol.yaml").read_text(encoding="utf-8")
+    (typo / "protocol.yaml").write_text(
+        text.replace("thresholds: {stroke:", "thresholds: {strok:"), encoding="utf-8"
+    )
+    with pytest.raises(ProtocolError, match="'strok', which is not a declared outcome") as info:
+        load_protocol(typo / "protocol.yaml")
+    assert info.value.column == "certainty.thresholds.strok" and info.value.row is not None
+
+
+def test_strata_pooled_into_one_study_take_their_common_judgement(rob):
+    from types import SimpleNamespace
+
+    from review.certainty import _strata_rob
+
+    studies = STUDIES.assign(study=["AB", "AB", "", "CD"])
+    r = SimpleNamespace(analysis=SimpleNamespace(code="a", strata="study"))
+    out, note = _strata_rob(rob, r, studies)  # s1 and s2 differ: AB is not judged
+    overall = out.overall()
+    assert pd.isna(overall["AB"]) and overall["CD"] == overall["s4"]
+    assert note == (
+        "a: strata of AB are judged differently or not all judged; the pooled study counts "
+        "as not judged"
+    )
+    same = STUDIES.assign(study=["", "", "", ""])
+    assert _strata_rob(rob, r, same) == (rob, "")
+    r2 = SimpleNamespace(analysis=SimpleNamespace(code="a", strata=None))
+    assert _strata_rob(rob, r2, studies) == (rob, "")
+    agree = STUDIES.assign(study=["AC", "", "AC", ""])  # s1 and s3 answered alike
+    out, note = _strata_rob(rob, r, agree)
+    assert out.overall()["AC"] == out.overall()["s1"] and note == ""

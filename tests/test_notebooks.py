@@ -31,10 +31,17 @@ EXPECTED_ORDER = [
     "06-risk-of-bias",
     "07-meta-analysis",
     "08-sensitivity",
+    "09-certainty",
 ]
 FORMATS = ("pdf", "svg", "png")
 #: Notebooks every review runs through the same code: they may name nothing of the example.
-GENERIC = ("05-extraction", "06-risk-of-bias", "07-meta-analysis", "08-sensitivity")
+GENERIC = (
+    "05-extraction",
+    "06-risk-of-bias",
+    "07-meta-analysis",
+    "08-sensitivity",
+    "09-certainty",
+)
 EXAMPLE_WORDS = re.compile(
     r"spm_|CD19|BCMA|CAR[ -]?T\b|axi-cel|tisa-cel|liso-cel|brexu-cel|ide-cel|cilta-cel|Tix|tix20"
 )
@@ -53,6 +60,7 @@ def expected_figures(review: Path) -> dict[str, list[str]]:
         "08": [f"method_sensitivity_{a.code}" for a in analyses if a.sensitivity.methods]
         + [f"forest_leave_one_out_{a.code}" for a in analyses if a.sensitivity.leave_one_out]
         + [f"funnel_{a.code}" for a in analyses if a.sensitivity.funnel],
+        "09": ["summary_of_findings"] if p.certainty is not None else [],
     }
 
 
@@ -173,6 +181,19 @@ def test_every_notebook_runs_offline_and_writes_every_figure(tmp_path: Path) -> 
     pooled = pd.read_csv(tmp_path / "tables" / "pooled.csv")
     labels = [a.label for a in load_protocol(REPO / "data" / "protocol.yaml").analyses.values()]
     assert pooled["analysis"].tolist() == labels and (pooled["status"] == "ok").all()
+    # the Summary of Findings opens with the primary outcome; PRISMA 2020 items 11, 15, 18
+    # and 22 point at files the run wrote (06 and 09 each write their own rows)
+    protocol = load_protocol(REPO / "data" / "protocol.yaml")
+    sof = pd.read_csv(tmp_path / "tables" / "summary_of_findings.csv")
+    assert sof.loc[0, "code"] == next(o.code for o in protocol.outcomes if o.primary)
+    assert (sof["certainty_level"] != "not_assessed").all()
+    items = pd.read_csv(tmp_path / "tables" / "prisma_items.csv", dtype=str)
+    assert items["item"].tolist() == ["11", "15", "18", "22"]
+    for where in items["where"]:
+        files = [w for w in where.split("; ") if not w.startswith("notebook ")]
+        assert files and all((tmp_path / f).is_file() for f in files), where
+    assert items.loc[0, "reported"].startswith("Risk of bias was assessed with the")
+    assert items.loc[1, "reported"].startswith("The certainty of each pooled estimate")
     for executed in (tmp_path / "notebooks").glob("*.ipynb"):
         nb = nbformat.read(executed, as_version=4)
         errors = [

@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 NOTEBOOKS = [
     "00-index", "01-query", "02-deduplication", "03-title-abstract-screening",
     "04-full-text-and-prisma", "05-extraction", "06-risk-of-bias", "07-meta-analysis",
-    "08-sensitivity",
+    "08-sensitivity", "09-certainty",
 ]  # fmt: skip
 STAGES = ("protocol", "exports", "half_screened", "screened", "extracted")
 HALF = 24  # rows: 12 records decided by A and B at title/abstract, one of them a conflict
@@ -167,10 +167,16 @@ def test_screened_but_not_extracted(walk) -> None:
 
 def test_fully_extracted(walk) -> None:
     run = walk["extracted"]
-    # no PubMed search, and no risk-of-bias tool declared: nothing to do in 01 and 06
-    assert _not_reached(run) == {"01-query", "06-risk-of-bias"}
-    assert run.statuses["06-risk-of-bias"] == "nothing to do"
-    assert {run.statuses[k] for k in NOTEBOOKS if k not in _not_reached(run)} == {"executed"}
+    # no PubMed search, no risk-of-bias tool, no certainty assessment: nothing to do in 01, 06, 09
+    stopped = {"01-query", "06-risk-of-bias", "09-certainty"}
+    assert _not_reached(run) == stopped
+    assert {run.statuses[k] for k in stopped} == {"nothing to do"}
+    assert {run.statuses[k] for k in NOTEBOOKS if k not in stopped} == {"executed"}
+    assert "09-certainty.ipynb: nothing to do: the protocol declares no certainty assessment" in (
+        run.printed
+    )
+    assert not (run.output / "tables" / "summary_of_findings.csv").exists()
+    assert not (run.output / "tables" / "prisma_items.csv").exists()
     # one forest plot per declared analysis and per subgroup analysis, named from the protocol
     for stem in ("prisma", "forest_stroke_rate", "forest_stroke_risk",
                  "forest_stroke_rate_by_prevention", "forest_stroke_risk_by_comparator",
@@ -192,8 +198,13 @@ def test_fully_extracted(walk) -> None:
 
 def test_the_walk_ends_with_the_committed_second_review(walk) -> None:
     review = walk["extracted"].review
-    for rel in ("protocol.yaml", "imports/embase.ris", "imports/scopus.csv",
-                "extraction/studies.csv", "extraction/outcomes.csv"):
+    for rel in (
+        "protocol.yaml",
+        "imports/embase.ris",
+        "imports/scopus.csv",
+        "extraction/studies.csv",
+        "extraction/outcomes.csv",
+    ):
         assert (review / rel).read_bytes() == (STROKE / rel).read_bytes(), rel
 
     def decisions(path: Path) -> list[tuple]:

@@ -36,10 +36,14 @@ def _imports_only(root: Path) -> None:
     text = (root / "protocol.yaml").read_text()
     start = text.index("  - name: PubMed")
     end = text.index("  # - name: Embase")
-    body = text[:start] + (
-        "  - name: Embase\n    platform: Embase.com\n    query: synthetic AND test\n"
-        "  - name: Scopus\n    query: synthetic AND test\n"
-    ) + text[end:]
+    body = (
+        text[:start]
+        + (
+            "  - name: Embase\n    platform: Embase.com\n    query: synthetic AND test\n"
+            "  - name: Scopus\n    query: synthetic AND test\n"
+        )
+        + text[end:]
+    )
     (root / "protocol.yaml").write_text(body)
     shutil.copy(IMPORTS / "embase.ris", root / "imports" / "embase.ris")
     shutil.copy(IMPORTS / "scopus.csv", root / "imports" / "scopus.csv")
@@ -49,8 +53,13 @@ def test_the_worked_example_has_reached_every_step() -> None:
     st = review_status(example_review_dir())
     states = {s.name: s.state for s in st.steps}
     assert states == {
-        "protocol": "done", "search": "done", "records": "done", "deduplication": "done",
-        "title_abstract": "done", "full_text": "done", "extraction": "done",
+        "protocol": "done",
+        "search": "done",
+        "records": "done",
+        "deduplication": "done",
+        "title_abstract": "done",
+        "full_text": "done",
+        "extraction": "done",
         "analyses": states["analyses"],
     }
     assert st.n_records == st.n_unique + st.n_duplicates > 0
@@ -236,8 +245,10 @@ def test_extraction_completeness_per_outcome_and_which_analyses_can_run(fresh: P
     assert (row["counts"], row["estimate_only"], row["not_reported"], row["of"]) == (1, 1, 0, 2)
     (a,) = st.analyses.to_dict("records")
     assert a["analysis"] == "main" and a["k"] == 1 and not a["can_run"]
-    assert a["blocked_by"] == ("k = 1: a random-effects model needs at least 2 studies "
-                               "(1 gives only an estimate; the analysis says estimates: exclude)")
+    assert a["blocked_by"] == (
+        "k = 1: a random-effects model needs at least 2 studies "
+        "(1 gives only an estimate; the analysis says estimates: exclude)"
+    )
     assert st.step("analyses").state == "not started"
     with outcomes.open("a") as fh:
         fh.write('jones2025,n_at_risk,120,38000002,"Table 2",,,,,,,\n')
@@ -264,3 +275,36 @@ def test_a_version_1_protocol_is_told_to_move_to_version_2(tmp_path: Path) -> No
     assert st.step("records").state == "done"
     assert "schema version 1" in st.step("extraction").detail
     assert st.step("analyses").state == "not applicable"
+
+
+def _stroke_extracted(tmp_path: Path, extra: str = "") -> Path:
+    """The second test review's protocol (plus ``extra``) and extraction, nothing else."""
+    from stroke_review import REVIEW as STROKE
+
+    root = tmp_path / "stroke"
+    shutil.copytree(STROKE / "extraction", root / "extraction")
+    (root / "protocol.yaml").write_text(
+        (STROKE / "protocol.yaml").read_text(encoding="utf-8") + extra, encoding="utf-8"
+    )
+    return root
+
+
+def test_appraisal_and_certainty_stages_need_their_protocol_blocks(tmp_path: Path) -> None:
+    root = _stroke_extracted(tmp_path)
+    require_stage(root, "extraction")
+    with pytest.raises(NothingToDo, match="no risk-of-bias tool") as info:
+        require_stage(root, "appraisal")
+    assert info.value.stage == "appraisal"
+    with pytest.raises(NothingToDo, match="no certainty assessment: add a 'certainty:'") as info:
+        require_stage(root, "certainty")
+    assert info.value.stage == "certainty"
+    assert reached(root, "certainty") is False  # NothingToDo is a StageNotReached
+    # an empty block declares the assessment (defaults: start high, no thresholds)
+    declared = _stroke_extracted(tmp_path / "b", "certainty: {}\n")
+    require_stage(declared, "certainty")
+    assert reached(declared, "certainty") is True
+    # before any study is extracted the stage is not reached (not "nothing to do")
+    shutil.rmtree(declared / "extraction")
+    with pytest.raises(StageNotReached, match="no study extracted yet") as info:
+        require_stage(declared, "certainty")
+    assert not isinstance(info.value, NothingToDo)

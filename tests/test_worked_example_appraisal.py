@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 
 import pytest
@@ -95,3 +96,49 @@ def test_certainty_judgements_cover_the_protocols_outcomes():
     for j in judged.values():
         assert set(j.domains) == set(DOMAINS)
         assert all(d.reason for d in j.domains.values())
+
+
+def test_certainty_reasons_agree_with_the_pooled_results():
+    """What the reasons of certainty.yaml say about the thresholds, checked on the numbers.
+
+    The reasons give no numbers; where they say a confidence or prediction interval includes
+    or excludes a decision threshold, or that half or more of the weight is at high risk of
+    bias, this recomputes it. A change of the included studies that makes a reason untrue
+    fails here, so the judgement is made again.
+    """
+    from review.analysis import run_analyses
+    from review.certainty import assess_certainty
+    from review.extraction import read_extraction
+
+    protocol = load_protocol(PATHS.protocol)
+    a = assess_certainty(
+        run_analyses(protocol, read_extraction(PATHS.extraction, protocol)), PATHS.root
+    )
+    primary = next(o.code for o in protocol.outcomes if o.primary)
+    assert a.sof.table["code"].tolist()[0] == primary == "spm_excl_nmsc"
+    assert set(a.sof.table["code"]) == set(load_certainty(PATHS.certainty))
+    # CI against (lower, upper) threshold: True = includes it
+    ci = {"spm_excl_nmsc": (True, False), "spm_any": (True, False),
+          "spm_tcell": (True, False), "spm_myeloid": (False, True)}  # fmt: skip
+    for code, crosses in ci.items():
+        assert a.profile(code).numbers["crosses"] == crosses, code
+
+    def spans(code: str) -> tuple[bool, ...]:
+        n = a.profile(code).numbers
+        return tuple(bool(n["pi_low"] < t < n["pi_high"]) for t in n["thresholds"])
+
+    assert spans("spm_excl_nmsc") == (True, False)
+    assert spans("spm_any") == (True, True)
+    assert spans("spm_myeloid") == (False, True)
+    for code in ("spm_excl_nmsc", "spm_any"):  # "half or more of the weight ... high risk"
+        assert a.profile(code).numbers["share_weight_high_risk"] >= 0.5, code
+    for code in ("spm_excl_nmsc", "spm_any", "spm_myeloid"):  # "differ beyond chance"
+        assert a.profile(code).result.q_pvalue < 0.05, code
+    assert a.profile("spm_tcell").result.q_pvalue >= 0.05  # "agree"
+    for code in ci:  # "too few studies for a funnel-asymmetry test"
+        assert a.profile(code).result.k < 10 and math.isnan(
+            a.profile(code).numbers["funnel_test_p"]
+        )
+    for code in ci:  # "none is at low risk" / "no study is at low risk of bias"
+        judgements = a.profile(code).data["risk_of_bias"].split("overall judgements: ")[1]
+        assert not re.search(r"\blow \d", judgements), (code, judgements)
