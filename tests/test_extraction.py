@@ -222,7 +222,7 @@ def test_rates_are_pooled_per_person_year_whatever_the_unit(tmp_path: Path) -> N
             "no source_url",
         ),
         ("s1,n_ssi,10,112,", "s1,n_ssi,10,999,", 3, "pmid", "not a report"),
-        ("s1,n_ssi,10,112,", "s1,n_ssi,10,PMC1,", 3, "pmid", "not a PubMed identifier (1-9 ASCII digits) or"),
+        ("s1,n_ssi,10,112,", "s1,n_ssi,10,PMC1,", 3, "pmid", "not a PubMed identifier"),
         # a count above its denominator
         ("s2,n_ssi,2,", "s2,n_ssi,51,", 8, "value", "exceeds n_operated = 50"),
         # a count of patients that is not a whole number; negative; not a number
