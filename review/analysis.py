@@ -18,6 +18,21 @@ is run the same way, whatever the review:
 * :func:`compare_published` sets the review's estimates beside the published ones the
   protocol's ``comparisons`` name.
 
+Risk of bias as a covariate
+---------------------------
+A covariate declared ``from: appraisal`` (:class:`review.protocol.Covariate`) is each study's
+overall risk-of-bias judgement: :func:`appraisal_covariates` reads the appraisal log
+(:class:`review.appraisal.AppraisalLog`) with the protocol's tool and rule, and
+:func:`run_analyses` joins it to the studies before any analysis, so that a subgroup
+analysis (``subgroups: [risk_of_bias]``) and an exclusion set (``where: {column:
+risk_of_bias, in: [high]}``) work like any covariate's. A study without a judgement (not
+assessed, items unanswered, a conflict without consensus) has no value: each analysis names
+it with the reason (left out of the subgroups, kept by the exclusion sets); a covariate
+declared ``required: true`` stops the analyses instead (:class:`review.errors.
+StageNotReached`). Strata of one study pooled into one row (``strata:``) take the worst of
+their strata's judgements. Data flow one way: the analyses read the appraisal; the
+appraisal never reads the analyses.
+
 An analysis that cannot run (too few studies, a fit that does not converge) does not stop
 the others: its result says why, and its table row has no numbers.
 """
@@ -39,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from review._io import write_atomic
-from review.errors import ConvergenceError, InputError, OptionError
+from review.errors import ConvergenceError, InputError, OptionError, ProtocolError, StageNotReached
 from review.extraction import Extraction
 from review.meta import (
     influence,
@@ -67,7 +82,7 @@ from review.meta.results import (
     SubgroupResult,
 )
 from review.meta.sensitivity import ft_guardrail
-from review.protocol import Analysis, Comparison, ExcludeSet, Outcome, Protocol
+from review.protocol import Analysis, Comparison, Covariate, ExcludeSet, Outcome, Protocol
 from review.report import (
     POOLED_COLUMNS,
     compare_estimates,
@@ -83,6 +98,7 @@ __all__ = [
     "ComparisonSet",
     "SensitivityAnalyses",
     "SensitivitySet",
+    "appraisal_covariates",
     "compare_published",
     "run_analyses",
     "run_sensitivity",
@@ -689,6 +705,10 @@ def _combine_strata(
             if col in part.columns and col != column:
                 vals = {_cell_text(v) for v in part[col]}
                 row[col] = part[col].iloc[0] if len(vals) == 1 else pd.NA
+                cov = protocol.covariates.get(col)
+                if cov is not None and cov.source == "appraisal" and len(vals) > 1:
+                    row[col], note = _worst_of_strata(key, part, col, cov)
+                    notes.append(note)
         row["study_id"] = key
         row["label"] = key
         bases = set(part["basis"])
@@ -739,6 +759,21 @@ def _strata_kept(table: pd.DataFrame, column: str) -> list[str]:
     return notes
 
 
+def _worst_of_strata(key: str, part: pd.DataFrame, col: str, cov: Covariate) -> tuple[Any, str]:
+    """One study's risk of bias from its strata's judgements: the worst, unless one is missing."""
+    each = ", ".join(
+        f"{lab}: {_cell_text(v) or 'none'}" for lab, v in zip(part["label"], part[col])
+    )
+    if part[col].isna().any():
+        return pd.NA, f"{key}: {col} differs between its strata ({each}); one has none, so none"
+    order = list(cov.values)
+    worst = max((_cell_text(v) for v in part[col]), key=order.index)
+    return (
+        worst,
+        f"{key}: {col} differs between its strata ({each}); the study takes the worst, {worst}",
+    )
+
+
 #: Relations of the overlap map under which two cohorts share patients (not merely may).
 _SHARED = ("same_cohort", "subset", "shared_centre")
 
@@ -775,7 +810,182 @@ def _overlap_notes(links: pd.DataFrame, used_ids: set[str]) -> list[str]:
     return out
 
 
-def run_analyses(protocol: Protocol, extraction: Extraction) -> AnalysisSet:
+_WHY_MISSING = "why_missing"
+
+
+def appraisal_covariates(
+    protocol: Protocol,
+    extraction: Extraction,
+    review_dir: str | os.PathLike[str] | None = None,
+) -> pd.DataFrame:
+    """Each study's value of the covariates the protocol takes from the appraisal.
+
+    For every covariate declared ``from: appraisal``, the study's overall risk-of-bias
+    judgement: the answers that stand in the appraisal log (``appraisal/log.jsonl``), turned
+    into a judgement by the protocol's tool and rule (:meth:`review.appraisal.AppraisalLog.
+    judgements`). The log is only read (a review without one has no judgement yet; no file
+    is created). Rows of studies no longer in the extraction are ignored.
+
+    Parameters
+    ----------
+    protocol : Protocol
+        With an ``appraisal`` block and covariates ``from: appraisal``.
+    extraction : Extraction
+        The studies (one judgement a row of ``studies.csv``: a stratum is judged as its row).
+    review_dir : path-like, optional
+        The review folder; default: the protocol's folder, else the extraction folder's parent.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row a study of the extraction, in its order: ``study_id``, one column per such
+        covariate (a level code of the tool, or NA), and ``why_missing`` (None where judged;
+        else ``not assessed``, ``incomplete: ...`` or ``conflict on ...``). No covariate
+        columns when the protocol takes none from the appraisal.
+
+    Raises
+    ------
+    review.errors.ProtocolError
+        The covariate's ``values`` are not the tool's levels, in the tool's order (naming the
+        protocol's line and field); no ``appraisal`` block.
+    review.errors.ToolError, review.errors.AppraisalLogError
+        The tool or the log cannot be read.
+
+    Examples
+    --------
+    >>> from review.extraction import read_extraction
+    >>> from review.paths import ReviewPaths, example_review_dir
+    >>> ex = read_extraction(ReviewPaths(example_review_dir()).extraction)
+    >>> rob = appraisal_covariates(ex.protocol, ex)
+    >>> list(rob.columns)
+    ['study_id', 'risk_of_bias', 'why_missing']
+    >>> set(rob["risk_of_bias"].dropna()) <= {"low", "moderate", "high"}
+    True
+    """
+    from review.appraisal import AppraisalLog, SetAsideWarning, appraisal_plan
+    from review.paths import ReviewPaths
+
+    codes = [c for c, cov in protocol.covariates.items() if cov.source == "appraisal"]
+    ids = [str(x) for x in extraction.studies["study_id"]]
+    if not codes:
+        return pd.DataFrame({"study_id": ids, _WHY_MISSING: [None] * len(ids)})
+    if review_dir is not None:
+        root = Path(review_dir)
+    elif protocol.path is not None:
+        root = protocol.path.parent
+    else:
+        root = Path(extraction.folder).parent
+    plan = appraisal_plan(protocol, root)
+    levels = [lv.code for lv in plan.tool.judgements]
+    for code in codes:
+        declared = list(protocol.covariates[code].values)
+        if declared != levels:
+            from review.protocol import _line_of
+
+            i = list(protocol.covariates).index(code)
+            src = protocol.path.read_text(encoding="utf-8") if protocol.path else None
+            raise ProtocolError(
+                f"covariate {code!r} comes from the appraisal: its values must be the levels of "
+                f"tool {plan.tool.code!r}, least concern first, {levels}; got {declared}",
+                path=protocol.path,
+                row=_line_of(src, ["covariates", i, "values"]),
+                column=f"covariates[{i}].values",
+            )
+    log_path = ReviewPaths(root).appraisal_log
+    value: dict[str, Any] = dict.fromkeys(ids, pd.NA)
+    why: dict[str, str | None] = dict.fromkeys(ids, "not assessed (no appraisal log yet)")
+    if log_path.exists():
+        log = AppraisalLog(
+            log_path,
+            tool=plan.tool,
+            assessors=plan.assessors,
+            studies=ids,
+            require_support=plan.require_support,
+        )
+        with warnings.catch_warnings():
+            # studies excluded after they were appraised: notebook 06 shows them
+            warnings.simplefilter("ignore", SetAsideWarning)
+            table = log.judgements(high_risk=plan.high_risk).table.set_index("study_id")
+            final = log.final()
+        units = plan.tool.units()
+        for sid in ids:
+            overall = table.loc[sid, "overall"]
+            if isinstance(overall, str):
+                value[sid], why[sid] = overall, None
+                continue
+            mine = final[final["study_id"] == sid]
+            conflict = mine.loc[mine["basis"] == "conflict", "item"].tolist()
+            answered = int(mine["answer"].notna().sum())
+            if conflict:
+                why[sid] = f"conflict on {', '.join(conflict)} (no consensus yet)"
+            elif answered == 0:
+                why[sid] = "not assessed"
+            else:
+                why[sid] = f"incomplete: {answered} of {len(units)} items answered"
+    out = pd.DataFrame({"study_id": ids})
+    for code in codes:
+        out[code] = pd.Series([value[s] for s in ids], dtype=object)
+    out[_WHY_MISSING] = [why[s] for s in ids]
+    return out
+
+
+def _with_appraisal(
+    protocol: Protocol, extraction: Extraction, review_dir: str | os.PathLike[str] | None
+) -> tuple[Extraction, dict[str, str]]:
+    """The extraction with the appraisal's covariates joined; study_id -> why none."""
+    codes = [c for c, cov in protocol.covariates.items() if cov.source == "appraisal"]
+    todo = [c for c in codes if c not in extraction.studies.columns]
+    if not todo:
+        return extraction, {}
+    rob = appraisal_covariates(protocol, extraction, review_dir)
+    missing = {str(s): str(w) for s, w in zip(rob["study_id"], rob[_WHY_MISSING]) if w is not None}
+    labels = dict(zip(extraction.studies["study_id"], extraction.studies["label"]))
+    for code in todo:
+        if protocol.covariates[code].required and missing:
+            names = "; ".join(f"{labels.get(s, s)} ({w})" for s, w in missing.items())
+            raise StageNotReached(
+                f"covariate {code!r} (from the appraisal) is required, and "
+                f"{len(missing)} stud{'y has' if len(missing) == 1 else 'ies have'} no "
+                f"overall judgement yet: {names}. Finish the appraisal (notebook "
+                "06-risk-of-bias): answer every item, resolve conflicts with a consensus row.",
+                stage="appraisal",
+            )
+    studies = extraction.studies.copy()
+    studies.attrs = dict(extraction.studies.attrs)
+    for code in todo:
+        studies[code] = rob[code].to_numpy()
+    return dataclasses.replace(extraction, studies=studies), missing
+
+
+def _appraisal_notes(
+    a: Analysis, protocol: Protocol, data: pd.DataFrame, missing: Mapping[str, str]
+) -> list[str]:
+    """Name the analysed studies that have no judgement, for covariates the analysis uses."""
+    used = {*a.subgroups, *(s.column for s in a.sensitivity.exclude_sets if s.column)}
+    used |= {c for mods in a.moderators for c in mods}
+    notes = []
+    for code, cov in protocol.covariates.items():
+        if cov.source != "appraisal" or code not in used or code not in data.columns:
+            continue
+        none = data[data[code].isna()]
+        if len(none):
+            each = "; ".join(
+                f"{lab} ({missing.get(str(sid), 'no judgement')})"
+                for sid, lab in zip(none["study_id"], none["label"])
+            )
+            notes.append(
+                f"{code} (from the appraisal): no overall judgement for {each}; left out of the "
+                f"subgroups by {code}, kept by exclusion sets on it"
+            )
+    return notes
+
+
+def run_analyses(
+    protocol: Protocol,
+    extraction: Extraction,
+    *,
+    review_dir: str | os.PathLike[str] | None = None,
+) -> AnalysisSet:
     """Run every analysis the protocol declares on the validated extraction.
 
     Parameters
@@ -784,6 +994,10 @@ def run_analyses(protocol: Protocol, extraction: Extraction) -> AnalysisSet:
         Schema version 2, with ``analyses``.
     extraction : Extraction
         From :func:`review.extraction.read_extraction` (validated against ``protocol``).
+        Covariates ``from: appraisal`` are joined first (:func:`appraisal_covariates`)
+        unless the studies already have their column.
+    review_dir : path-like, optional
+        The review folder whose appraisal log is read (default: the protocol's folder).
 
     Returns
     -------
@@ -804,6 +1018,13 @@ def run_analyses(protocol: Protocol, extraction: Extraction) -> AnalysisSet:
     (studies without a value left out and named); meta-regressions use
     :func:`review.meta.meta_regression`, on a REML refit of a GLMM analysis.
 
+    Raises
+    ------
+    review.errors.StageNotReached
+        A covariate ``from: appraisal`` declared ``required`` while a study has no judgement.
+    review.errors.ProtocolError
+        A covariate ``from: appraisal`` whose values are not the tool's levels.
+
     References
     ----------
     Viechtbauer W. *J Stat Softw* 2010;36(3):1-48. Borenstein M et al. *Introduction to
@@ -822,6 +1043,7 @@ def run_analyses(protocol: Protocol, extraction: Extraction) -> AnalysisSet:
     """
     from tqdm.auto import tqdm
 
+    extraction, no_judgement = _with_appraisal(protocol, extraction, review_dir)
     out: dict[str, AnalysisResult] = {}
     for a in tqdm(
         list(protocol.analyses.values()), desc="analyses", disable=len(protocol.analyses) < 10
@@ -842,6 +1064,7 @@ def run_analyses(protocol: Protocol, extraction: Extraction) -> AnalysisSet:
                 for x in table.loc[table["label"].isin(res.data["label"]), "study_id"]
             }
             notes += _overlap_notes(_links(extraction, a), ids)
+            notes += _appraisal_notes(a, protocol, res.data, no_judgement)
         subs: dict[str, SubgroupResult] = {}
         tests = pd.DataFrame(
             columns=["by", "groups", "k_per_group", "q_between", "df", "pvalue", "note"]
@@ -1155,13 +1378,19 @@ def _exclusions(r: AnalysisResult, overlap: pd.DataFrame, alias: Mapping[str, st
                 else int((~out).sum())
             ),
         }
+        blank = res.data[s.column].isna() if s.column is not None else out & False
+        kept_blank = (
+            f"kept, no value of {s.column}: {_names(res.data.loc[blank, 'label'])}"
+            if blank.any()
+            else ""
+        )
         if not out.any():
             what = (
                 f"no study has {s.column} in {list(s.values)}"
                 if s.column is not None
                 else f"no pair of its studies is linked as {' or '.join(s.overlap)} in overlap.csv"
             )
-            row["note"] = f"{what}: same as the analysis"
+            row["note"] = "; ".join(x for x in (f"{what}: same as the analysis", kept_blank) if x)
             row.update(_set_values(res))
         else:
             try:
@@ -1175,6 +1404,7 @@ def _exclusions(r: AnalysisResult, overlap: pd.DataFrame, alias: Mapping[str, st
                 row["note"] = "; ".join(
                     ([f"multilevel model, {f.k_text}"] if isinstance(f, MultilevelResult) else [])
                     + list(f.notes)
+                    + ([kept_blank] if kept_blank else [])
                 )
             except _FITTING_ERRORS as exc:
                 row["note"] = f"not fitted: {exc}"

@@ -69,6 +69,17 @@ common answer, a single assessor's answer, or a conflict. Judgements
 conflict or an unanswered item has no judgement for the domain concerned (shown as missing,
 never guessed).
 
+Studies excluded after they were appraised
+------------------------------------------
+A study can leave the extraction after its answers were written (the protocol was amended, a
+full text excluded it). Its rows stay in the log: nothing is lost, nothing is rewritten. A log
+read with the extraction's studies *sets them aside*: a warning names each such study, its
+lines and why (not in the extraction), :meth:`AppraisalLog.set_aside` lists them, and they are
+left out of the standing answers, conflicts, judgements, agreement and progress. They are
+still checked for format, tool, assessor and support (:meth:`AppraisalLog.validate`). Should
+the study come back into the extraction, its answers count again. A *new* answer on a study
+not in the extraction is refused, naming the file, the line it would have taken and the field.
+
 References
 ----------
 Munn Z, Moola S, Lisy K, Riitano D, Tufanaru C. Methodological guidance for systematic reviews
@@ -89,6 +100,7 @@ import difflib
 import html
 import math
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +134,7 @@ __all__ = [
     "Level",
     "RiskOfBias",
     "Rule",
+    "SetAsideWarning",
     "Tool",
     "agreement",
     "appraisal_plan",
@@ -1179,6 +1192,24 @@ def _thaw(x: Any) -> Any:
 
 
 # ---------------------------------------------------------------------- the log
+class SetAsideWarning(UserWarning):
+    """Rows of the assessment log on studies no longer in the extraction were set aside."""
+
+
+def _line_ranges(lines: Sequence[int]) -> str:
+    """``[10, 11, 12, 20]`` -> ``"10-12, 20"``."""
+    out: list[str] = []
+    start = prev = lines[0]
+    for x in [*lines[1:], None]:
+        if x is not None and x == prev + 1:
+            prev = x
+            continue
+        out.append(f"{start}-{prev}" if prev > start else f"{start}")
+        if x is not None:
+            start = prev = x
+    return ", ".join(out)
+
+
 def _study_ids(studies: pd.DataFrame | Iterable[str]) -> tuple[list[str], dict[str, str]]:
     import pandas as pd
 
@@ -1226,7 +1257,9 @@ class AppraisalLog:
         The protocol's assessors; ``"consensus"`` is always allowed. Empty: anyone.
     studies : DataFrame or iterable of str, optional
         The studies of the extraction (a frame with ``study_id`` and, for display,
-        ``label``); an answer on any other study is refused.
+        ``label``); a new answer on any other study is refused, and rows already in the log
+        on another study (one excluded after it was appraised) are set aside
+        (:meth:`set_aside`), with a :class:`SetAsideWarning`.
     require_support : bool, default True
         Every answer needs a ``quote`` with its ``location``, or a ``note`` saying why not.
     lock_timeout : float, default 10
@@ -1280,6 +1313,8 @@ class AppraisalLog:
             self.study_ids: tuple[str, ...] | None = tuple(ids)
         else:
             self.study_ids, self.labels = None, {}
+        self._study_set = frozenset(self.study_ids or ())
+        self._warned: tuple[tuple[str, int], ...] = ()
         self._journal = Journal(
             self.path,
             columns=LOG_COLUMNS,
@@ -1358,13 +1393,15 @@ class AppraisalLog:
         quote: str | None,
         location: str | None,
         note: str | None,
+        *,
+        check_study: bool = True,
     ) -> None:
         def fail(message: str, column: str) -> None:
             raise AppraisalError(f"{message}; nothing was written", path=self.path, column=column)
 
         if not isinstance(study_id, str) or not study_id.strip():
             fail(f"study_id must be a non-empty string, got {study_id!r}", "study_id")
-        if self.study_ids is not None and study_id not in self.study_ids:
+        if check_study and self.study_ids is not None and study_id not in self._study_set:
             close = difflib.get_close_matches(study_id, self.study_ids, n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             fail(
@@ -1445,7 +1482,16 @@ class AppraisalLog:
         quote = _text(quote, "quote", self.path)
         location = _text(location, "location", self.path)
         note = _text(note, "note", self.path)
-        self._check(study_id, item, answer, reviewer, quote, location, note)
+        try:
+            self._check(study_id, item, answer, reviewer, quote, location, note)
+        except AppraisalError as e:
+            line = len(self._journal.rows()) + 1
+            raise AppraisalError(
+                f"{e.message} (the answer would have been line {line})",
+                path=self.path,
+                row=line,
+                column=e.column,
+            ) from None
         body = {
             "study_id": study_id,
             "tool": self.tool.code,
@@ -1483,14 +1529,16 @@ class AppraisalLog:
     def validate(self) -> int:
         """Check every row against the studies and assessors given to the log.
 
-        Reading already checks the format and the tool; this adds: every row's study is one
-        of ``studies``, its reviewer one of the ``assessors`` (or consensus), and its answer
-        supported when ``require_support``.
+        Reading already checks the format and the tool; this adds: every row's reviewer is
+        one of the ``assessors`` (or consensus), and its answer supported when
+        ``require_support``. A row on a study not in ``studies`` is not an error: it is set
+        aside (:meth:`set_aside`, with a warning naming the study and its lines), its other
+        fields checked all the same.
 
         Returns
         -------
         int
-            Number of rows checked.
+            Number of rows checked (set-aside rows included).
 
         Raises
         ------
@@ -1498,6 +1546,7 @@ class AppraisalLog:
             At the first row that breaks a rule, naming the file, the line and the field.
         """
         rows = self._journal.rows()
+        self._warn_set_aside(rows)
         for line, r in enumerate(rows, 1):
             try:
                 self._check(
@@ -1508,6 +1557,7 @@ class AppraisalLog:
                     r["quote"],
                     r["location"],
                     r["note"],
+                    check_study=False,
                 )
             except AppraisalError as e:
                 raise AppraisalLogError(
@@ -1520,13 +1570,114 @@ class AppraisalLog:
 
     # ------------------------------------------------------------------ reading
     def _rows(self) -> list[dict[str, Any]]:
-        return self._journal.rows()
+        """The rows in scope: those on a study of the extraction (all without ``studies``)."""
+        rows = self._journal.rows()
+        if self.study_ids is None:
+            return rows
+        keep = self._study_set
+        out = [r for r in rows if r["study_id"] in keep]
+        if len(out) != len(rows):
+            self._warn_set_aside(rows)
+        return out
 
-    def answers(self) -> pd.DataFrame:
-        """Every row ever written, in order (``timestamp`` as UTC datetimes)."""
+    def _aside_lines(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[int]]:
+        """Study id -> 1-based lines of its rows, for studies not in the extraction."""
+        out: dict[str, list[int]] = {}
+        if self.study_ids is None:
+            return out
+        for line, r in enumerate(rows, 1):
+            if r["study_id"] not in self._study_set:
+                out.setdefault(r["study_id"], []).append(line)
+        return out
+
+    def _warn_set_aside(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        aside = self._aside_lines(rows)
+        key = tuple((s, len(lines)) for s, lines in aside.items())
+        if not aside or key == self._warned:
+            return
+        self._warned = key
+        warnings.warn(
+            f"assessment log {self.path}: " + self._set_aside_message(aside),
+            SetAsideWarning,
+            stacklevel=4,
+        )
+
+    def _set_aside_message(self, aside: Mapping[str, Sequence[int]]) -> str:
+        parts = []
+        for sid, lines in aside.items():
+            close = difflib.get_close_matches(sid, self.study_ids or (), n=1, cutoff=0.8)
+            hint = f"; if the id is misspelt, did you mean {close[0]!r}?" if close else ""
+            parts.append(
+                f"{len(lines)} answer(s) on study {sid!r} (line{'s' if len(lines) > 1 else ''} "
+                f"{_line_ranges(lines)}){hint}"
+            )
+        return (
+            "; ".join(parts)
+            + f" set aside: not in the extraction ({len(self.study_ids or ())} studies), e.g. "
+            "excluded after it was appraised. The rows stay in the log, unchanged; they are "
+            "left out of the judgements, agreement, conflicts and progress "
+            "(AppraisalLog.set_aside() lists them)."
+        )
+
+    def set_aside(self) -> pd.DataFrame:
+        """The rows on studies not in the extraction, kept in the log but left out.
+
+        A study excluded after it was appraised keeps its answers in the log (append-only);
+        they take no part in :meth:`final`, :meth:`conflicts`, :meth:`progress`,
+        :meth:`judgements` or :func:`agreement`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``line`` (1-based, in the log file), the log's columns, and ``reason``; empty when
+            every row's study is in the extraction or no studies were given.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, warnings
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "log.jsonl"
+        >>> tool = load_tool("jbi_prevalence")
+        >>> old = AppraisalLog(path, tool=tool, studies=["s1", "s2"])
+        >>> _ = old.record("s2", "q1", "yes", reviewer="A", note="read before it was excluded")
+        >>> new = AppraisalLog(path, tool=tool, studies=["s1"])
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     aside = new.set_aside()
+        >>> aside[["line", "study_id", "item", "reason"]].values.tolist()
+        [[1, 's2', 'q1', 'not in the extraction']]
+        >>> "study 's2' (line 1)" in str(caught[0].message)
+        True
+        """
         import pandas as pd
 
-        df = pd.DataFrame(self._rows(), columns=list(LOG_COLUMNS))
+        rows = self._journal.rows()
+        cols = ["line", *LOG_COLUMNS, "reason"]
+        if self.study_ids is None:
+            return pd.DataFrame([], columns=cols)
+        out = [
+            {"line": line, **r, "reason": "not in the extraction"}
+            for line, r in enumerate(rows, 1)
+            if r["study_id"] not in self._study_set
+        ]
+        if out:
+            self._warn_set_aside(rows)
+        df = pd.DataFrame(out, columns=cols)
+        df["line"] = df["line"].astype("int64")
+        df["seq"] = df["seq"].astype("int64")
+        return df
+
+    def set_aside_studies(self) -> list[str]:
+        """Studies with answers in the log but not in the extraction (see :meth:`set_aside`)."""
+        return list(self._aside_lines(self._journal.rows()))
+
+    def answers(self) -> pd.DataFrame:
+        """Every row ever written, in order (``timestamp`` as UTC datetimes).
+
+        Rows set aside (:meth:`set_aside`: studies no longer in the extraction) included.
+        """
+        import pandas as pd
+
+        df = pd.DataFrame(self._journal.rows(), columns=list(LOG_COLUMNS))
         df["seq"] = df["seq"].astype("int64")
         df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True, format="ISO8601")
         return df
@@ -1540,7 +1691,10 @@ class AppraisalLog:
         return last
 
     def current(self, reviewer: str | None = None) -> pd.DataFrame:
-        """Each reviewer's standing answer per study and item (their last row), by ``seq``."""
+        """Each reviewer's standing answer per study and item (their last row), by ``seq``.
+
+        Rows set aside (:meth:`set_aside`) are left out.
+        """
         import pandas as pd
 
         rows = sorted(self._standing(self._rows()).values(), key=lambda r: r["seq"])
@@ -1713,7 +1867,15 @@ class AppraisalLog:
         for h in high:
             self.tool.level(h)
         n_conflicts = sum(1 for r in final if r["basis"] == "conflict")
-        return RiskOfBias(tool=self.tool, table=table, high_risk=high, n_conflicts=n_conflicts)
+        aside = self._aside_lines(self._journal.rows())
+        notes = tuple(
+            f"Set aside, not in the extraction: {sid} ({len(lines)} answer(s) kept in the log, "
+            f"lines {_line_ranges(lines)})"
+            for sid, lines in aside.items()
+        )
+        return RiskOfBias(
+            tool=self.tool, table=table, high_risk=high, n_conflicts=n_conflicts, notes=notes
+        )
 
 
 # ---------------------------------------------------------------------- results
@@ -1733,6 +1895,9 @@ class RiskOfBias:
         Overall judgements counted as high risk.
     n_conflicts : int
         Study items still in conflict (no consensus yet).
+    notes : tuple of str
+        What the reader should know, e.g. studies whose answers were set aside (not in the
+        extraction: excluded after they were appraised).
     """
 
     tool: Tool
@@ -1838,6 +2003,7 @@ class RiskOfBias:
             lines.append(f"Not yet judged: {', '.join(self.unjudged())}")
         if self.n_conflicts:
             lines.append(f"Note: {self.n_conflicts} study item(s) in conflict, not yet resolved")
+        lines.extend(f"Note: {n}" for n in self.notes)
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -1845,7 +2011,7 @@ class RiskOfBias:
             f"<p>Note: {self.n_conflicts} study item(s) in conflict, not yet resolved</p>"
             if self.n_conflicts
             else ""
-        )
+        ) + "".join(f"<p>Note: {html.escape(n)}</p>" for n in self.notes)
         return (
             f"<div><p><b>Risk of bias</b>: {html.escape(self.tool.name)}; overall: "
             f"{html.escape(self.tool.overall.describe())}</p>"

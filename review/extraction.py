@@ -311,7 +311,18 @@ def _resolve_protocol(
 # --------------------------------------------------------------------------- studies
 def _check_studies(df: pd.DataFrame, proto: Protocol, path: Path) -> dict[str, dict[str, Any]]:
     """Validate ``studies.csv``; return covariate code -> study_id -> typed value."""
-    for name in proto.covariates:
+    for name, cov in proto.covariates.items():
+        if cov.source != "studies":
+            if name in df.columns:
+                raise ExtractionError(
+                    f"column {name!r} is a covariate the protocol takes from the {cov.source} "
+                    f"(from: {cov.source}): its values come from there, not from studies.csv; "
+                    "remove the column",
+                    path=path,
+                    row=1,
+                    column=name,
+                )
+            continue
         if name not in df.columns:
             raise ExtractionError(
                 f"covariate column {name!r} declared in the protocol is missing",
@@ -321,7 +332,8 @@ def _check_studies(df: pd.DataFrame, proto: Protocol, path: Path) -> dict[str, d
             )
     seen: dict[str, int] = {}
     labels: dict[str, int] = {}
-    typed: dict[str, dict[str, Any]] = {c: {} for c in proto.covariates}
+    own = {c: cov for c, cov in proto.covariates.items() if cov.source == "studies"}
+    typed: dict[str, dict[str, Any]] = {c: {} for c in own}
     for label, row in df.iterrows():
         line = cast(int, label)  # _read_csv indexes rows by their line in the file
         sid = row["study_id"]
@@ -359,7 +371,7 @@ def _check_studies(df: pd.DataFrame, proto: Protocol, path: Path) -> dict[str, d
                         row=line,
                         column="report_pmids",
                     )
-        for code, cov in proto.covariates.items():
+        for code, cov in own.items():
             typed[code][sid] = _covariate_value(row[code], cov, path, line)
     return typed
 
@@ -984,7 +996,9 @@ def read_extraction(
     proto = _resolve_protocol(folder, protocol)
     root = Path(folder)
     spath, opath = root / "studies.csv", root / "outcomes.csv"
-    studies = _read_csv(spath, STUDY_COLUMNS, proto.study_columns())
+    # a covariate taken from elsewhere is read so that its column gets a clear error
+    elsewhere = tuple(c for c, cov in proto.covariates.items() if cov.source != "studies")
+    studies = _read_csv(spath, STUDY_COLUMNS, (*proto.study_columns(), *elsewhere))
     typed = _check_studies(studies, proto, spath)
     out = _read_csv(opath, OUTCOME_COLUMNS, OUTCOME_COLUMNS + _OPTIONAL_OUTCOME_COLUMNS)
     numbers, estimates = _check_outcome_rows(out, studies, proto, opath)
@@ -994,6 +1008,8 @@ def read_extraction(
 
     wide = studies.reset_index(drop=True).copy()
     for code, cov in proto.covariates.items():
+        if cov.source != "studies":
+            continue  # joined by review.analysis.run_analyses (from the appraisal)
         vals = [typed[code][sid] for sid in ids]
         dtype = {"integer": "Int64", "number": "Float64", "boolean": "boolean"}.get(
             cov.type, "object"

@@ -31,6 +31,8 @@ commented template)::
          counts: patients, denominator: n_operated, primary: true}
     covariates:                    # study-level columns of studies.csv
       - {code: design, label: Design, type: categorical, values: [rct, cohort]}
+      - {code: rob, label: Risk of bias, type: categorical, from: appraisal,
+         values: [low, moderate, high]}  # each study's overall judgement (the tool's levels)
     analyses:                      # one forest plot and one pooled-table row each
       - code: ssi_main
         label: Surgical-site infection
@@ -75,6 +77,7 @@ from review.errors import OptionError, ProtocolError
 
 __all__ = [
     "COUNTS",
+    "COVARIATE_SOURCES",
     "COVARIATE_TYPES",
     "DERIVATION_RULES",
     "ESTIMATE_POLICIES",
@@ -133,6 +136,11 @@ TIME_UNITS = ("days", "weeks", "months", "years")
 DERIVATION_RULES = ("count_times_duration",)
 #: Types of a study-level covariate (a column of ``studies.csv``).
 COVARIATE_TYPES = ("categorical", "number", "integer", "text", "boolean")
+#: Where a covariate's values come from: ``studies`` (a column of ``studies.csv``, the
+#: default) or ``appraisal`` (each study's overall risk-of-bias judgement, by the protocol's
+#: ``appraisal`` tool and rule from ``appraisal/log.jsonl``; joined by
+#: :func:`review.analysis.run_analyses`).
+COVARIATE_SOURCES = ("studies", "appraisal")
 #: Whether studies that report only an estimate with its CI or SE join an analysis.
 ESTIMATE_POLICIES = ("include", "exclude")
 #: How two cohorts of ``extraction/overlap.csv`` may share patients: ``same_cohort`` (two
@@ -340,6 +348,7 @@ _COVARIATE: dict[str, Any] = {
         "code": _CODE,
         "label": _TEXT,
         "type": {"enum": list(COVARIATE_TYPES)},
+        "from": {"enum": list(COVARIATE_SOURCES)},
         "values": {
             "type": "array",
             "minItems": 1,
@@ -622,6 +631,11 @@ class Covariate:
     minimum, maximum : float or None
         Bounds of a number or integer covariate (inclusive).
     description : str or None
+    source : {"studies", "appraisal"}
+        ``studies``: a column of ``studies.csv``. ``appraisal`` (``from: appraisal``): each
+        study's overall risk-of-bias judgement, which :func:`review.analysis.run_analyses`
+        joins from the appraisal log; categorical, its ``values`` the levels of the
+        protocol's tool, least concern first; not a column of ``studies.csv``.
     """
 
     code: str
@@ -633,6 +647,7 @@ class Covariate:
     minimum: float | None = None
     maximum: float | None = None
     description: str | None = None
+    source: str = "studies"
 
 
 @dataclass(frozen=True, slots=True)
@@ -991,8 +1006,14 @@ class Protocol:
         )
 
     def study_columns(self) -> tuple[str, ...]:
-        """Columns ``studies.csv`` may have: the identifying ones, then the covariates."""
-        return (*STUDY_ID_COLUMNS, *self.covariates)
+        """Columns ``studies.csv`` may have: the identifying ones, then the covariates.
+
+        Covariates ``from: appraisal`` are not among them (the appraisal log gives them).
+        """
+        return (
+            *STUDY_ID_COLUMNS,
+            *(c for c, cov in self.covariates.items() if cov.source == "studies"),
+        )
 
     def _repr_html_(self) -> str:
         import html
@@ -1250,6 +1271,20 @@ def _build_v2(data: Mapping[str, Any], ck: _Checker) -> dict[str, Any]:
                     f"{bound} is for number and integer covariates; {c['code']!r} is {c['type']}",
                     [*where, bound],
                 )
+        source = c.get("from", "studies")
+        if source == "appraisal":
+            if c["type"] != "categorical":
+                ck.fail(
+                    f"covariate {c['code']!r} comes from the appraisal (a judgement per study): "
+                    f"its type is categorical, not {c['type']}, with the tool's levels as values",
+                    [*where, "type"],
+                )
+            if not data.get("appraisal"):
+                ck.fail(
+                    f"covariate {c['code']!r} comes from the appraisal, but the protocol has no "
+                    "'appraisal' block (tool, assessors) to judge the studies by",
+                    [*where, "from"],
+                )
         covariates[c["code"]] = Covariate(
             code=c["code"],
             label=c["label"],
@@ -1260,6 +1295,7 @@ def _build_v2(data: Mapping[str, Any], ck: _Checker) -> dict[str, Any]:
             minimum=c.get("minimum"),
             maximum=c.get("maximum"),
             description=c.get("description"),
+            source=source,
         )
 
     # ---- fields

@@ -150,7 +150,12 @@ def _seed_files(paths: ReviewPaths) -> dict[str, bytes]:
         year=year
     )
     template = protocol_from_mapping(yaml.safe_load(text), _source=text)
-    study_columns = (*STUDY_COLUMNS, "report_pmids", "note", *template.covariates)
+    study_columns = (
+        *STUDY_COLUMNS,
+        "report_pmids",
+        "note",
+        *(c for c, cov in template.covariates.items() if cov.source == "studies"),
+    )
 
     def rel(p: Path) -> str:
         return p.relative_to(paths.root).as_posix()

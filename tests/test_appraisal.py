@@ -15,6 +15,7 @@ from review.appraisal import (
     TEMPLATES,
     TOOL_SCHEMA,
     AppraisalLog,
+    SetAsideWarning,
     agreement,
     appraisal_plan,
     import_assessments,
@@ -470,7 +471,11 @@ def test_validate_checks_studies_and_assessors_of_rows_written_elsewhere(tmp_pat
     loose.record("smith2020", "s1", "y", reviewer="A", note="n")
     loose.record("ghost2019", "s1", "y", reviewer="Z", note="n")
     strict = AppraisalLog(p, tool=tool, assessors=["A", "B"], studies=["smith2020"])
-    with pytest.raises(AppraisalLogError, match=r"line 2: field 'study_id': study 'ghost2019'"):
+    # the row's study is not in the extraction (set aside), but its reviewer is still checked
+    with (
+        pytest.warns(SetAsideWarning, match="study 'ghost2019' \\(line 2\\)"),
+        pytest.raises(AppraisalLogError, match=r"line 2: field 'reviewer': reviewer 'Z'"),
+    ):
         strict.validate()
     assert AppraisalLog(p, tool=tool).validate() == 2
 
@@ -635,8 +640,107 @@ def test_studies_removed_from_the_extraction_later_do_not_break_reading(tmp_path
         old.record("s1", it, "y", reviewer="A")
         old.record("s2", it, "y", reviewer="A")
     new = AppraisalLog(p, tool=tool, studies=["s2", "s3"], require_support=False)
-    rob = new.judgements()
+    with pytest.warns(SetAsideWarning, match="study 's1'"):
+        rob = new.judgements()
     assert rob.table["study_id"].tolist() == ["s2", "s3"]
     assert rob.unjudged() == ["s3"] and "Not yet judged: s3" in rob.summary()
-    with pytest.raises(AppraisalLogError, match="study 's1' is not in the extraction"):
-        new.validate()
+    assert new.validate() == 2 * len(tool.units())
+
+
+# ------------------------------------------------------------------ studies excluded later
+def _two_pass_log(path, tool, studies):
+    log = AppraisalLog(path, tool=tool, assessors=["A", "B"], studies=studies)
+    for sid in studies:
+        for it in tool.item_codes:
+            log.record(sid, it, "y", reviewer="A", note="pass A")
+            # the passes differ on s1 of the study that will be excluded only
+            ans = "n" if (sid == "gone2019" and it == "s1") else "y"
+            log.record(sid, it, ans, reviewer="B", note="pass B")
+    return log
+
+
+def test_answers_on_a_study_excluded_later_are_kept_and_set_aside_with_a_warning(tmp_path, tool):
+    p = tmp_path / "log.jsonl"
+    _two_pass_log(p, tool, ["smith2020", "gone2019", "jones2021"])
+    before = p.read_bytes()
+    n_rows = len(before.splitlines())
+    # the amended extraction no longer has gone2019
+    log = AppraisalLog(p, tool=tool, assessors=["A", "B"], studies=["smith2020", "jones2021"])
+    with pytest.warns(SetAsideWarning) as caught:
+        assert log.validate() == n_rows  # every row still checked, none refused
+    (w,) = [x for x in caught if issubclass(x.category, SetAsideWarning)]
+    message = str(w.message)
+    # names the file, the study, its lines, and why
+    assert str(p) in message and "'gone2019'" in message and "not in the extraction" in message
+    gone_lines = [
+        i for i, line in enumerate(before.decode().splitlines(), 1) if '"gone2019"' in line
+    ]
+    assert len(gone_lines) == 10
+    assert f"lines {gone_lines[0]}-{gone_lines[-1]}" in message
+    # listed, line by line
+    aside = log.set_aside()
+    assert aside["line"].tolist() == gone_lines
+    assert set(aside["study_id"]) == {"gone2019"} and set(aside["reason"]) == {
+        "not in the extraction"
+    }
+    assert log.set_aside_studies() == ["gone2019"]
+    # left out of what follows from the log: no conflict, agreement on the kept studies only
+    assert "gone2019" not in set(log.final()["study_id"])
+    assert log.conflicts().empty  # the disagreement was on gone2019
+    assert "gone2019" not in set(log.current()["study_id"])
+    assert log.progress()["study_id"].tolist() == ["smith2020", "jones2021"]
+    assert agreement(log).table.set_index("item").loc["all", "n_both"] == 2 * 5
+    rob = log.judgements()
+    assert rob.table["study_id"].tolist() == ["smith2020", "jones2021"]
+    assert any("gone2019" in n for n in rob.notes) and "gone2019" in rob.summary()
+    # ... but never lost: the raw log still has every row, and the file is untouched
+    assert len(log.answers()) == n_rows
+    assert p.read_bytes() == before
+    # the warning is said once per log, not at every read
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SetAsideWarning)
+        log.final()
+        log.judgements()
+    # back in the extraction, its answers count again (nothing was rewritten)
+    back = AppraisalLog(p, tool=tool, studies=["smith2020", "gone2019", "jones2021"])
+    assert back.set_aside().empty
+    assert back.conflicts()[["study_id", "item"]].values.tolist() == [["gone2019", "s1"]]
+
+
+def test_a_new_answer_on_a_study_not_in_the_extraction_is_refused_naming_file_line_field(
+    tmp_path, tool
+):
+    p = tmp_path / "log.jsonl"
+    _two_pass_log(p, tool, ["smith2020", "gone2019"])
+    before = p.read_bytes()
+    log = AppraisalLog(p, tool=tool, assessors=["A", "B"], studies=["smith2020"])
+    n = len(before.splitlines())
+    for reviewer in ("A", "consensus"):
+        with pytest.raises(AppraisalError, match="'gone2019' is not in the extraction") as ei:
+            log.record("gone2019", "s1", "y", reviewer=reviewer, note="late answer")
+        assert ei.value.path == str(p) and ei.value.column == "study_id"
+        assert ei.value.row == n + 1 and "nothing was written" in str(ei.value)
+        assert p.read_bytes() == before
+    # and through an import: the CSV's line, nothing imported
+    csv_path = tmp_path / "more.csv"
+    csv_path.write_text(
+        "study_id,item,reviewer,answer,quote,location,note\n"
+        "smith2020,s1,A,y,,,fine\n"
+        "gone2019,s2,A,y,,,late\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(AppraisalError, match="not in the extraction") as ei:
+        import_assessments(log, csv_path)
+    assert ei.value.path == str(csv_path) and ei.value.row == 3
+    assert ei.value.column == "study_id"
+    assert p.read_bytes() == before
+
+
+def test_a_log_without_studies_sets_nothing_aside(tmp_path, tool):
+    p = tmp_path / "log.jsonl"
+    _two_pass_log(p, tool, ["smith2020", "gone2019"])
+    loose = AppraisalLog(p, tool=tool)
+    assert loose.set_aside().empty and loose.set_aside_studies() == []
+    assert set(loose.final()["study_id"]) == {"smith2020", "gone2019"}

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from review.appraisal import CONSENSUS, AppraisalLog, agreement
+from review.appraisal import CONSENSUS, AppraisalLog, SetAsideWarning, agreement
 from review.certainty import DOMAINS, load_certainty
 from review.paths import ReviewPaths, example_review_dir
 from review.protocol import load_protocol
@@ -27,16 +27,46 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def log():
-    return AppraisalLog.for_review(PATHS.root, on_torn="raise")
+    with pytest.warns(SetAsideWarning, match="hamilton2024"):
+        out = AppraisalLog.for_review(PATHS.root, on_torn="raise")
+        out.validate()
+    return out
+
+
+def _all_rows():
+    return [json.loads(x) for x in PATHS.appraisal_log.read_text(encoding="utf-8").splitlines()]
 
 
 def _rows():
-    return [json.loads(x) for x in PATHS.appraisal_log.read_text(encoding="utf-8").splitlines()]
+    """The rows on studies of the extraction (Hamilton 2024's are set aside)."""
+    ids = {r["study_id"] for r in csv.DictReader(open(PATHS.extraction / "studies.csv"))}
+    return [r for r in _all_rows() if r["study_id"] in ids]
 
 
 def test_log_validates_against_protocol_and_extraction(log):
     assert log.tool.code == load_protocol(PATHS.protocol).appraisal["tool"]
-    assert log.validate() == len(_rows()) > 0
+    assert log.validate() == len(_all_rows()) > len(_rows()) > 0
+
+
+def test_hamiltons_answers_stay_in_the_log_and_are_set_aside(log):
+    # excluded after it was appraised (data/DECISIONS.md D1): its rows are kept, not counted
+    aside = log.set_aside()
+    assert set(aside["study_id"]) == {"hamilton2024"} and len(aside) == 18
+    assert aside["line"].tolist() == [*range(10, 19), *range(118, 127)]
+    assert "hamilton2024" not in set(log.final()["study_id"])
+    assert "hamilton2024" not in set(log.judgements().table["study_id"])
+    assert len(log.answers()) == len(_all_rows())
+
+
+def test_britto_is_appraised_in_two_passes_on_its_stored_page(log):
+    rows = [r for r in _rows() if r["study_id"] == "britto2025"]
+    assert {r["reviewer"] for r in rows} == {"A", "B", CONSENSUS}
+    for r in rows:
+        if r["quote"]:
+            assert "experts.mcmaster.ca/scholarly-works/3779083" in r["location"]
+    rob = log.judgements().table.set_index("study_id")
+    assert rob.loc["britto2025", "q3"] == "no"  # 87 patients, below the ~203 of item 3
+    assert rob.loc["britto2025", "overall"] == "high"
 
 
 def test_every_study_row_has_both_passes_on_every_item_and_no_open_conflict(log):
@@ -65,7 +95,7 @@ def test_consensus_rows_are_exactly_where_the_passes_differ(log):
 def test_every_answer_is_supported_and_sourced(log):
     sources = {row["url"] for row in csv.DictReader(open(PATHS.extraction / "sources.csv"))}
     readme = (PATHS.root / "appraisal" / "README.md").read_text(encoding="utf-8")
-    for r in _rows():
+    for r in _all_rows():
         if r["answer"] == "unclear":
             assert r["note"], r  # the reason why not
             continue

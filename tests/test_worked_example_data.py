@@ -267,6 +267,9 @@ def test_extraction_follows_the_protocol_declarations() -> None:
     assert p.outcome("spm_rate").time == "person_years"
     assert set(p.covariates["target"].not_compared) == {"mixed", "not_stated"}
     assert [a.date for a in p.amendments] == ["2026-12-04"] * 5
+    # amendment 4: risk of bias is a covariate from the appraisal, not a studies.csv column
+    assert p.covariates["risk_of_bias"].source == "appraisal"
+    assert "risk_of_bias" not in ex.studies.columns
     comp = ex.completeness().set_index("outcome")
     # rows with counts: 6 any-SPM, 8 T-cell (DESCAR-T's 5 strata are one study in the
     # analysis), 3 myeloid, 4 with person-time
