@@ -403,7 +403,7 @@ class Step:
     ----------
     name : str
         The step (``protocol``, ``search``, ``records``, ``deduplication``,
-        ``title_abstract``, ``full_text``, ``extraction``, ``analyses``).
+        ``title_abstract``, ``full_text``, ``extraction``, ``risk_of_bias``, ``analyses``).
     state : {"done", "in progress", "not started", "not applicable", "error"}
         Where it stands.
     detail : str
@@ -760,8 +760,8 @@ def review_status(review: str | os.PathLike[str] | ReviewPaths) -> ReviewStatus:
         n_records, n_duplicates, n_unique = dedup.n_records, dedup.n_duplicates, dedup.n_unique
 
     # --- extraction and analyses
-    # --- extraction and analyses
     declared = list(protocol.analyses.values()) if protocol.schema_version >= 2 else []
+    ex = None
     if protocol.schema_version < 2:
         steps.append(
             Step(
@@ -800,6 +800,7 @@ def review_status(review: str | os.PathLike[str] | ReviewPaths) -> ReviewStatus:
             problems.append(_describe(e))
             steps.append(Step("extraction", "error", str(e), "fix the row named"))
             analyses = _analyses_frame(declared, None, "the extraction tables have errors")
+    steps.append(_risk_of_bias_step(paths, protocol, ex, problems))
     if not declared:
         steps.append(Step("analyses", "not applicable", "the protocol declares no analysis"))
     else:
@@ -886,14 +887,16 @@ def _screening_steps(
         screening = pd.DataFrame(progress_rows, columns=list(screening.columns))
         decisions = pd.DataFrame(final_rows, columns=list(decisions.columns))
         ta_problem = _stage_title_abstract(ids, log)
+        n_straight = len(_straight_to_full_text(log))
         if ta_problem is None:
             c = _final_counts(log, "title_abstract")
             steps.append(
                 Step(
                     "title_abstract",
                     "done",
-                    f"{n_unique} records decided: {c['include'] + c['maybe']} to full text, "
-                    f"{c['exclude']} excluded",
+                    f"{c['include'] + c['maybe'] + c['exclude']} records decided: "
+                    f"{c['include'] + c['maybe']} to full text, {c['exclude']} excluded"
+                    + (f"; {n_straight} taken straight to full text" if n_straight else ""),
                 )
             )
             ft_problem, n_sought = _stage_full_text(log)
@@ -951,8 +954,54 @@ _STEP_NAMES = (
     "title_abstract",
     "full_text",
     "extraction",
+    "risk_of_bias",
     "analyses",
 )
+
+
+def _risk_of_bias_step(
+    paths: ReviewPaths, protocol: Protocol, ex: Any, problems: list[str]
+) -> Step:
+    """How far the risk-of-bias appraisal has come (read only: no log or lock is created)."""
+    if not protocol.appraisal:
+        return Step("risk_of_bias", "not applicable", "the protocol declares no risk-of-bias tool")
+    if ex is None:
+        return Step("risk_of_bias", "not started", "no study extracted yet", _EXTRACTION_HOW)
+    how = "answer each study's items in notebook 06's assessor, and settle conflicts (consensus)"
+    if not paths.appraisal_log.exists():
+        return Step("risk_of_bias", "not started", "no study assessed yet", how)
+    import warnings
+
+    from review.appraisal import AppraisalLog, SetAsideWarning, appraisal_plan
+
+    try:
+        plan = appraisal_plan(protocol, paths.root)
+        ids = [str(x) for x in ex.studies["study_id"]]
+        log = AppraisalLog(
+            paths.appraisal_log,
+            tool=plan.tool,
+            assessors=plan.assessors,
+            studies=ids,
+            require_support=plan.require_support,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SetAsideWarning)
+            table = log.judgements(high_risk=plan.high_risk).table
+            open_conflicts = len(log.conflicts())
+            set_aside = log.set_aside_studies()
+    except (ReviewError, OSError) as e:
+        problems.append(_describe(e))
+        return Step("risk_of_bias", "error", str(e), "fix the file named")
+    judged = int(table["overall"].map(lambda v: isinstance(v, str)).sum())
+    found = f"{judged} of {len(ids)} studies judged with {plan.tool.short_name}"
+    if open_conflicts:
+        found += f"; {open_conflicts} conflict(s) open"
+    if set_aside:
+        found += f"; answers on {len(set_aside)} study(ies) no longer extracted set aside"
+    done = judged == len(ids) and not open_conflicts
+    started = judged or len(log.final())
+    state: State = "done" if done else "in progress" if started else "not started"
+    return Step("risk_of_bias", state, found, None if done else how)
 
 
 def _analyses_frame(declared: Sequence[Any], ex: Any, blocked: str | None) -> pd.DataFrame:

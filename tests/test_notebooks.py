@@ -6,6 +6,7 @@ Execution goes through :func:`review.runner.run_notebooks`, the runner ``make ru
 
 from __future__ import annotations
 
+import json
 import ast
 import re
 import subprocess
@@ -66,6 +67,14 @@ def expected_figures(review: Path) -> dict[str, list[str]]:
 
 def test_the_numbered_notebooks_are_the_designed_pipeline() -> None:
     assert [p.stem for p in NOTEBOOKS] == EXPECTED_ORDER
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_cell_ids_are_unique(path: Path) -> None:
+    # nbformat "corrects" a repeated id with a warning at every read; two merges that each
+    # inserted cells left 06 with two cells "19" and "20"
+    ids = [c.get("id") for c in json.loads(path.read_text())["cells"]]
+    assert len(ids) == len(set(ids)), f"{path.name}: repeated cell ids"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

@@ -60,8 +60,12 @@ def test_the_worked_example_has_reached_every_step() -> None:
         "title_abstract": "done",
         "full_text": "done",
         "extraction": "done",
+        "risk_of_bias": "done",
         "analyses": states["analyses"],
     }
+    rob = st.step("risk_of_bias").detail
+    assert rob.startswith(f"{st.n_studies} of {st.n_studies} studies judged")
+    assert "no longer extracted set aside" in rob  # Hamilton 2024's answers, kept in the log
     assert st.n_records == st.n_unique + st.n_duplicates > 0
     assert st.sources["identified"].sum() == st.n_records
     ta = st.screening[(st.screening["stage"] == "title_abstract")]
@@ -90,6 +94,7 @@ def test_a_new_review_has_only_its_protocol(fresh: Path) -> None:
     assert states["records"] == "not started"
     assert st.step("records").next and "imports/" in st.step("records").next
     assert states["title_abstract"] == states["extraction"] == "not started"
+    assert states["risk_of_bias"] in ("not started", "not applicable")
     assert st.n_records is None and st.problems == ()
     assert list(st.searches["state"]) == ["not run yet"]
     with pytest.raises(StageNotReached, match="no records yet") as info:
