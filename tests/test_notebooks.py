@@ -6,8 +6,8 @@ Execution goes through :func:`review.runner.run_notebooks`, the runner ``make ru
 
 from __future__ import annotations
 
-import json
 import ast
+import json
 import re
 import subprocess
 import sys
