@@ -68,7 +68,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import jsonschema
 
@@ -1157,6 +1157,10 @@ def assess_certainty(
 
     chosen: dict[str, AnalysisResult] = {}
     for r in analyses.results.values():
+        # the first univariate analysis of each outcome is graded (a multilevel alternative
+        # keeps strata as rows: GRADE's domains are read off a one-row-a-study fit)
+        if r.analysis.model.multilevel:
+            continue
         if r.outcome.code is not None and r.outcome.code not in chosen:
             chosen[r.outcome.code] = r
     rows, results, robs = [], {}, {}
@@ -1184,7 +1188,7 @@ def assess_certainty(
                 f"{outcomes[code].label}: not graded, {r.analysis.code} did not run ({r.status})"
             )
             continue
-        results[code] = r.pooled
+        results[code] = cast("PoolResult", r.pooled)  # univariate: chosen above
         if rob is not None:
             robs[code], note = _strata_rob(rob, r, analyses.extraction.studies)
             if note:
