@@ -30,7 +30,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from review._numbers import number_column
-from review.errors import ConvergenceError, InputError, OptionError
+from review.errors import InputError, OptionError
 from review.meta._vocab import (
     MEASURES,
     PROPORTION_MEASURES,
@@ -42,9 +42,18 @@ from review.meta._vocab import (
     check_code,
 )
 from review.meta.escalc import _escalc_arrays, _exact_ci_arrays, frame_from_columns
-from review.meta.results import FixedEffect, LinkScale, PoolResult
-from review.meta.tau2 import norm_crit, qprofile_ci
-from review.meta.uni import _check_level, fit_rma, prediction_interval
+from review.meta.results import PoolResult
+from review.meta.tau2 import norm_crit
+from review.meta.uni import (
+    _check_level,
+    _common_effect,
+    _iv_result,
+    _link_scale,
+    _tau2_qprofile,
+    _unbounded_note,
+    fit_rma,
+    prediction_interval,
+)
 
 __all__ = ["ESTIMATE_MEASURES", "estimate_yi_vi", "model_scale", "pool_estimates", "study_yi_vi"]
 
@@ -470,38 +479,14 @@ def _pool_yi_vi(data: pd.DataFrame, options: dict[str, Any]) -> PoolResult:
     pi_lo, pi_hi, pi_df = prediction_interval(
         est, se, fit.tau2, k, level, test, pi_method, fixed=method == "FE"
     )
-    link = LinkScale(
-        estimate=est,
-        se=se,
-        zval=float(fit.zval[0]),
-        pval=float(fit.pval[0]),
-        ci_low=float(fit.ci_low[0]),
-        ci_high=float(fit.ci_high[0]),
-        pi_low=pi_lo,
-        pi_high=pi_hi,
-        df=None if fit.ddf is None else float(fit.ddf),
-        pi_df=None if pi_df is None else float(pi_df),
-        pi_se=math.sqrt(se * se + fit.tau2),
-    )
+    link = _link_scale(fit, (pi_lo, pi_hi, pi_df), math.sqrt(se * se + fit.tau2))
     back = MEASURES[measure].back_transform
     bt = back(np.array([est, link.ci_low, link.ci_high, pi_lo, pi_hi]), None)
-    fixed = None
+    fixed = None if method == "FE" else _common_effect(measure, yi, vi, level, None)
     notes = list(fit.notes)
-    if method != "FE":
-        w0 = 1.0 / vi
-        fe = float(np.sum(w0 * yi) / np.sum(w0))
-        fse = math.sqrt(1.0 / float(np.sum(w0)))
-        z = norm_crit(1 - level)
-        fb = back(np.array([fe, fe - z * fse, fe + z * fse]), None)
-        fixed = FixedEffect(float(fb[0]), float(fb[1]), float(fb[2]), fe, fse)
     tau2_ci = (float("nan"), float("nan"))
     if method != "FE" and k > 1:
-        try:
-            ci = qprofile_ci(yi, vi, None, fit.tau2, level)
-            tau2_ci = (ci.low, ci.high)
-            notes += list(ci.notes)
-        except ConvergenceError as e:
-            notes.append(f"Q-profile CI for tau^2 not found: {e}")
+        tau2_ci = _tau2_qprofile(yi, vi, fit.tau2, level, notes)
     # per-study intervals: exact where counts are known, else yi +- z sqrt(vi)
     size_col = "n" if kind == "proportion" else "time"
     ev = data["events"].to_numpy(dtype=float)
@@ -533,13 +518,9 @@ def _pool_yi_vi(data: pd.DataFrame, options: dict[str, Any]) -> PoolResult:
             f"{int((~have).sum())} of {k} studies enter as estimates (yi, vi); their intervals "
             "are yi +- z sqrt(vi) back-transformed"
         )
-    low_bt = min(bt[1], bt[3]) if not math.isnan(bt[3]) else bt[1]
-    high_bt = max(bt[2], bt[4]) if not math.isnan(bt[4]) else bt[2]
-    if measure in ("PR", "IR") and (low_bt < 0 or (measure == "PR" and high_bt > 1)):
-        notes.append(
-            f"{measure} is not bounded: the confidence or prediction interval extends outside "
-            "the possible range (metafor reports it so; consider PLO or IRLN)"
-        )
+    unbounded = _unbounded_note(measure, bt, "PLO or IRLN")
+    if unbounded:
+        notes.append(unbounded)
     report = pd.DataFrame(
         {
             "label": data["label"].astype(str).to_numpy(),
@@ -547,37 +528,26 @@ def _pool_yi_vi(data: pd.DataFrame, options: dict[str, Any]) -> PoolResult:
             "reason": np.where(have, "counts (yi, vi given)", "estimate (yi, vi given)"),
         }
     )
-    return PoolResult(
+    return _iv_result(
+        fit,
+        bt,
         measure=measure,
         method=method,
         test=test,
         level=level,
         k=k,
-        estimate=float(bt[0]),
-        ci_low=float(bt[1]),
-        ci_high=float(bt[2]),
-        pi_low=float(bt[3]),
-        pi_high=float(bt[4]),
         pi_method=pi_method,
-        tau2=fit.tau2,
         tau2_ci=tau2_ci,
         i2=fit.i2,
         h2=fit.h2,
-        q=fit.qe,
-        q_df=k - 1,
-        q_pvalue=fit.qe_pvalue,
         link=link,
         studies=studies,
         fixed=fixed,
-        notes=tuple(notes),
-        converged=True,
+        notes=notes,
         kind=kind,
-        tau2_se=fit.tau2_se,
         data=data,
         options=options,
         data_report=report,
-        fit_stats=fit.fit_stats,
-        tau2_ci_method="Q-profile",
     )
 
 

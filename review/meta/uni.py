@@ -527,6 +527,85 @@ def _back(measure: str, y: Any, n_used: FloatArray | None) -> FloatArray:
     return MEASURES[measure].back_transform(np.asarray(y, dtype=float), n_used)
 
 
+def _link_scale(fit: RmaFit, pi: tuple[float, float, float | None], pi_se: float) -> LinkScale:
+    """The link-scale summary of an intercept-only fit and its prediction interval ``pi``."""
+    pi_lo, pi_hi, pi_df = pi
+    return LinkScale(
+        estimate=float(fit.beta[0]),
+        se=float(fit.se[0]),
+        zval=float(fit.zval[0]),
+        pval=float(fit.pval[0]),
+        ci_low=float(fit.ci_low[0]),
+        ci_high=float(fit.ci_high[0]),
+        pi_low=pi_lo,
+        pi_high=pi_hi,
+        df=None if fit.ddf is None else float(fit.ddf),
+        pi_df=None if pi_df is None else float(pi_df),
+        pi_se=pi_se,
+    )
+
+
+def _common_effect(
+    measure: str, yi: FloatArray, vi: FloatArray, level: float, n_bt: FloatArray | None
+) -> FixedEffect:
+    """The common-effect (inverse-variance, z) companion of a random-effects fit."""
+    w0 = 1.0 / vi
+    fe = float(np.sum(w0 * yi) / np.sum(w0))
+    fse = math.sqrt(1.0 / float(np.sum(w0)))
+    z = norm_crit(1 - level)
+    fb = _back(measure, [fe, fe - z * fse, fe + z * fse], n_bt)
+    return FixedEffect(float(fb[0]), float(fb[1]), float(fb[2]), fe, fse)
+
+
+def _tau2_qprofile(
+    yi: FloatArray, vi: FloatArray, tau2: float, level: float, notes: list[str]
+) -> tuple[float, float]:
+    """The Q-profile interval of tau^2 (NaN, NaN and a note when not found); notes appended."""
+    try:
+        ci = qprofile_ci(yi, vi, None, tau2, level)
+    except ConvergenceError as e:
+        notes.append(f"Q-profile CI for tau^2 not found: {e}")
+        return float("nan"), float("nan")
+    notes += list(ci.notes)
+    return ci.low, ci.high
+
+
+def _unbounded_note(measure: str, bt: FloatArray, alternative: str) -> str | None:
+    """A note when a PR or IR interval (``bt[1:5]``: CI, PI) leaves the possible range."""
+    low_bt = min(bt[1], bt[3]) if not math.isnan(bt[3]) else bt[1]
+    high_bt = max(bt[2], bt[4]) if not math.isnan(bt[4]) else bt[2]
+    if measure in ("PR", "IR") and (low_bt < 0 or (measure == "PR" and high_bt > 1)):
+        return (
+            f"{measure} is not bounded: the confidence or prediction interval extends outside "
+            f"the possible range (metafor reports it so; consider {alternative})"
+        )
+    return None
+
+
+def _iv_result(fit: RmaFit, bt: FloatArray, **fields: Any) -> PoolResult:
+    """A :class:`PoolResult` of an inverse-variance fit.
+
+    ``bt`` is its back-transformed estimate, CI and PI; ``fields`` the rest (``notes`` a list).
+    """
+    fields["notes"] = tuple(fields["notes"])
+    return PoolResult(
+        estimate=float(bt[0]),
+        ci_low=float(bt[1]),
+        ci_high=float(bt[2]),
+        pi_low=float(bt[3]),
+        pi_high=float(bt[4]),
+        tau2=fit.tau2,
+        tau2_se=fit.tau2_se,
+        q=fit.qe,
+        q_df=fields["k"] - 1,
+        q_pvalue=fit.qe_pvalue,
+        converged=True,
+        fit_stats=fit.fit_stats,
+        tau2_ci_method="Q-profile",
+        **fields,
+    )
+
+
 def _pool(
     data: pd.DataFrame,
     *,
@@ -597,29 +676,9 @@ def _pool(
         est, se, fit.tau2, k, level, fit.test, pi_method, fixed=method == "FE", se_classic=se0
     )
     pi_se = math.sqrt((se0 if pi_method in ("V", "HTS") else se) ** 2 + fit.tau2)
-    link = LinkScale(
-        estimate=est,
-        se=se,
-        zval=float(fit.zval[0]),
-        pval=float(fit.pval[0]),
-        ci_low=float(fit.ci_low[0]),
-        ci_high=float(fit.ci_high[0]),
-        pi_low=pi_lo,
-        pi_high=pi_hi,
-        df=None if fit.ddf is None else float(fit.ddf),
-        pi_df=None if pi_df is None else float(pi_df),
-        pi_se=pi_se,
-    )
+    link = _link_scale(fit, (pi_lo, pi_hi, pi_df), pi_se)
     bt = _back(measure, [est, link.ci_low, link.ci_high, pi_lo, pi_hi], n_bt)
-    # common-effect companion (inverse-variance, z)
-    fixed = None
-    if method != "FE":
-        w0 = 1.0 / es.vi
-        fe = float(np.sum(w0 * es.yi) / np.sum(w0))
-        fse = math.sqrt(1.0 / float(np.sum(w0)))
-        z = norm_crit(1 - level)
-        fb = _back(measure, [fe, fe - z * fse, fe + z * fse], n_bt)
-        fixed = FixedEffect(float(fb[0]), float(fb[1]), float(fb[2]), fe, fse)
+    fixed = None if method == "FE" else _common_effect(measure, es.yi, es.vi, level, n_bt)
     # tau^2 interval (Q-profile)
     notes = list(es.notes) + list(fit.notes)
     if warn and K1_NOTE in fit.notes:
@@ -634,12 +693,7 @@ def _pool(
         i2, h2 = i2_from_q(fit.qe, k - 1)
     tau2_ci = (float("nan"), float("nan"))
     if method != "FE" and k > 1:
-        try:
-            ci = qprofile_ci(es.yi, es.vi, None, fit.tau2, level)
-            tau2_ci = (ci.low, ci.high)
-            notes += list(ci.notes)
-        except ConvergenceError as e:
-            notes.append(f"Q-profile CI for tau^2 not found: {e}")
+        tau2_ci = _tau2_qprofile(es.yi, es.vi, fit.tau2, level, notes)
     # per-study table
     pe, plo, phi = study_intervals(
         kind, xi_u, size, level, study_ci, measure=measure, yi=es.yi, vi=es.vi
@@ -659,13 +713,9 @@ def _pool(
             "corrected": es.corrected[es.used],
         }
     )
-    low_bt = min(bt[1], bt[3]) if not math.isnan(bt[3]) else bt[1]
-    high_bt = max(bt[2], bt[4]) if not math.isnan(bt[4]) else bt[2]
-    if measure in ("PR", "IR") and (low_bt < 0 or (measure == "PR" and high_bt > 1)):
-        notes.append(
-            f"{measure} is not bounded: the confidence or prediction interval extends outside "
-            "the possible range (metafor reports it so; consider PLO or GLMM)"
-        )
+    unbounded = _unbounded_note(measure, bt, "PLO or GLMM")
+    if unbounded:
+        notes.append(unbounded)
     if measure == "PFT":
         notes.append(
             "PFT back-transformed at the harmonic mean of the sample sizes "
@@ -677,37 +727,26 @@ def _pool(
             f"(t = {1 / np.mean(1 / size):.4g}, transf.iirft), which can mislead when "
             "person-times differ widely (as for PFT: Schwarzer et al. 2019)"
         )
-    return PoolResult(
+    return _iv_result(
+        fit,
+        bt,
         measure=measure,
         method=method,
         test=fit.test,  # "z" when metafor's k = 1 fallback applied (options keep the request)
         level=level,
         k=k,
-        estimate=float(bt[0]),
-        ci_low=float(bt[1]),
-        ci_high=float(bt[2]),
-        pi_low=float(bt[3]),
-        pi_high=float(bt[4]),
         pi_method=pi_method,
-        tau2=fit.tau2,
         tau2_ci=tau2_ci,
         i2=i2,
         h2=h2,
-        q=fit.qe,
-        q_df=k - 1,
-        q_pvalue=fit.qe_pvalue,
         link=link,
         studies=studies,
         fixed=fixed,
-        notes=tuple(notes),
-        converged=True,
+        notes=notes,
         kind=kind,
-        tau2_se=fit.tau2_se,
         data=data,
         options=options,
         data_report=es.report,
-        fit_stats=fit.fit_stats,
-        tau2_ci_method="Q-profile",
         i2_method=i2_method,
         study_ci=study_ci,
     )
