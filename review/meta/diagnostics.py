@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Literal, cast, overload
 
 import numpy as np
 import pandas as pd
-from scipy.special import chdtrc
 
 from review.errors import ConvergenceError, InputError, OptionError
 from review.meta._vocab import MEASURES
@@ -317,13 +316,8 @@ def influence(
         dfbs[i] = (b - bi) / math.sqrt(f.s2w * vb_del)
         cook[i] = (b - bi) ** 2 / vb
         covr[i] = vbi / vb
-    with np.errstate(invalid="ignore"):
-        infl = (
-            (np.abs(dff) > 3 * math.sqrt(p / (k - p)))
-            | (1 - chdtrc(p, cook) > 0.5)
-            | (hat > 3 * p / k)
-            | (np.abs(dfbs) > 1)
-        )
+    from review.meta.regression import _influential
+
     table = pd.DataFrame(
         {
             "label": labels,
@@ -336,7 +330,7 @@ def influence(
             "hat": hat,
             "weight": weight,
             "dfbs": dfbs,
-            "influential": infl & ~np.isnan(dff),
+            "influential": _influential(dff, cook, hat, dfbs, p, k),
         }
     )
     return InfluenceResult(table=table, base=res, notes=tuple(notes))

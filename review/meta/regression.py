@@ -592,6 +592,31 @@ class RegressionInfluenceResult:
         )
 
 
+def _influential(
+    dff: FloatArray, cook: FloatArray, hat: FloatArray, dfbs: FloatArray, p: int, k: int
+) -> NDArray[np.bool_]:
+    """The flag of an influential study of metafor's ``influence.rma.uni`` (``p`` coefficients).
+
+    Any of: ``|DFFITS| > 3 sqrt(p/(k-p))``, the Cook's distance above the median of a
+    chi-square with ``p`` df, ``hat > 3p/k``, a ``|DFBETAS| > 1`` (``dfbs``: one column a
+    coefficient, or one value a study when ``p = 1``); never where the refit failed (NaN).
+
+    References
+    ----------
+    Viechtbauer W, Cheung MWL. Outlier and influence diagnostics for meta-analysis.
+    *Res Synth Methods* 2010;1:112-25.
+    """
+    with np.errstate(invalid="ignore"):
+        infl = (
+            (np.abs(dff) > 3 * math.sqrt(p / (k - p)))
+            | (1 - chdtrc(p, cook) > 0.5)
+            | (hat > 3 * p / k)
+            | np.any(np.abs(dfbs.reshape(len(dff), -1)) > 1, axis=1)
+        )
+    flag: NDArray[np.bool_] = infl & ~np.isnan(dff)
+    return flag
+
+
 def influence_regression(res: MetaRegressionResult) -> RegressionInfluenceResult:
     """Case-deletion influence diagnostics of a meta-regression (metafor ``influence.rma.uni``).
 
@@ -683,13 +708,6 @@ def influence_regression(res: MetaRegressionResult) -> RegressionInfluenceResult
         if abs(resid) < 100 * np.finfo(float).eps:
             resid = 0.0
         rst[i] = resid / math.sqrt(vi[i] * f.s2w + vdel + f.tau2 * f.s2w)
-    with np.errstate(invalid="ignore"):
-        infl = (
-            (np.abs(dff) > 3 * math.sqrt(p / (k - p)))
-            | (1 - chdtrc(p, cook) > 0.5)
-            | (hat > 3 * p / k)
-            | np.any(np.abs(dfbs) > 1, axis=1)
-        )
     table = pd.DataFrame(
         {
             "label": labels,
@@ -701,7 +719,7 @@ def influence_regression(res: MetaRegressionResult) -> RegressionInfluenceResult
             "qe_del": qed,
             "hat": hat,
             "weight": weight,
-            "influential": infl & ~np.isnan(dff),
+            "influential": _influential(dff, cook, hat, dfbs, p, k),
         }
     )
     terms = res.coefficients["term"].astype(str).tolist()
