@@ -4,7 +4,8 @@ The forest and funnel plots are laid out before anything is drawn: every cell's 
 measured with the Agg renderer's font metrics (the widest of 100, 300 and 720 dpi), columns
 get the width of their widest cell, long labels are wrapped to a width in inches, and the
 figure's height is the sum of its rows. The same metrics are used when the figure is
-rendered, so measured and drawn extents agree.
+rendered, so measured and drawn extents agree. :func:`inch_canvas` gives the table-like
+figures (risk of bias, summary of findings) their one axes in inches, title drawn.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import re
 from functools import lru_cache
 from typing import Literal
 
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import RendererAgg
+from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 
 from review.plots._style import RC
@@ -187,3 +190,32 @@ def _no_orphan(
 def widest(strings: list[str], size: float | None = None, weight: str = "normal") -> float:
     """Width in inches of the widest of ``strings`` (0 for none)."""
     return max((text_width(s, size, weight) for s in strings), default=0.0)
+
+
+def inch_canvas(
+    fig: Figure, width: float, height: float, title: str | None, title_h: float, pad: float
+) -> tuple[Axes, float]:
+    """Size ``fig`` to ``width`` x ``height`` inches and cover it with one axes in inches.
+
+    The axes runs from 0 to ``width`` and from 0 at the top to ``height`` at the bottom, with
+    no frame. ``title`` (when given) is drawn bold at (``pad``, ``pad``). Returns the axes and
+    the y below the title: ``pad + title_h``, or ``pad`` without a title.
+    """
+    fig.set_size_inches(width, height, forward=True)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)
+    ax.set_axis_off()
+    y = pad
+    if title:
+        ax.text(
+            pad,
+            y,
+            title,
+            fontproperties=font(RC["axes.titlesize"], "bold"),
+            va="top",
+            ha="left",
+            gid="title",
+        )
+        y += title_h
+    return ax, y

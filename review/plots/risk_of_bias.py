@@ -259,23 +259,7 @@ def _draw_traffic(fig: Figure, d: _TrafficData, width: float) -> None:
         0.1 + len(legend_rows) * max(flh, 0.17) + 0.05 + (len(key_lines) + len(note_lines)) * flh
     )
     H = _PAD + title_h + header_h + sum(row_h) + foot_h + _PAD
-    fig.set_size_inches(width, H, forward=True)
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(0, width)
-    ax.set_ylim(H, 0)
-    ax.set_axis_off()
-    y = _PAD
-    if d.title:
-        ax.text(
-            _PAD,
-            y,
-            d.title,
-            fontproperties=L.font(RC["axes.titlesize"], "bold"),
-            va="top",
-            ha="left",
-            gid="title",
-        )
-        y += title_h
+    ax, y = L.inch_canvas(fig, width, H, d.title, title_h, _PAD)
     x0 = _PAD + label_w + 0.1
     xs = []
     for j, (h, _) in enumerate(d.headers):

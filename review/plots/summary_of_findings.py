@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from review.errors import OptionError
 from review.plots import _layout as L
-from review.plots._style import RC, ReviewFigure, style
+from review.plots._style import ReviewFigure, style
 
 if TYPE_CHECKING:
     from review.certainty import SummaryOfFindings
@@ -114,23 +114,7 @@ def _draw(fig: Figure, t: _Table, width: float) -> None:
     foot_lines = [x for f in t.foot for x in L.wrap(f, inner, _FOOT)]
     title_h = 0.28 if t.title else 0.0
     H = _PAD + title_h + head_h + sum(row_h) + 0.08 + len(foot_lines) * flh + _PAD
-    fig.set_size_inches(width, H, forward=True)
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(0, width)
-    ax.set_ylim(H, 0)
-    ax.set_axis_off()
-    y = _PAD
-    if t.title:
-        ax.text(
-            _PAD,
-            y,
-            t.title,
-            fontproperties=L.font(RC["axes.titlesize"], "bold"),
-            va="top",
-            ha="left",
-            gid="title",
-        )
-        y += title_h
+    ax, y = L.inch_canvas(fig, width, H, t.title, title_h, _PAD)
     xs = [_PAD]
     for w in widths[:-1]:
         xs.append(xs[-1] + w + gap)
