@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from review._widget import MessageLine
 from review.appraisal import CONSENSUS, AppraisalLog
 from review.errors import AppraisalError, AppraisalLogError, OptionError
 
@@ -53,7 +54,7 @@ __all__ = ["Assessor"]
 _NAV_KEYS = {"j": "next item", "k": "previous item", "s": "next study"}
 
 
-class Assessor:
+class Assessor(MessageLine):
     """Assess risk of bias one study and one item at a time, in JupyterLab or plain Python.
 
     Parameters
@@ -99,6 +100,8 @@ class Assessor:
     >>> a.current
     ('s1', 'q2')
     """
+
+    _refusals = (OptionError, AppraisalError, AppraisalLogError)
 
     def __init__(
         self,
@@ -207,23 +210,9 @@ class Assessor:
     def _nav(self, step: int) -> Callable[[Any], None]:
         return lambda _: self._safe(self.next_item if step > 0 else self.previous_item)
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
-
     def __repr__(self) -> str:
         s, u = self.current
         return f"<Assessor {self.tool.code} reviewer {self.reviewer}: at {s} {u}>"
-
-    def _safe(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run a widget action; show refusals in the message line instead of raising."""
-        try:
-            fn(*args)
-        except (OptionError, AppraisalError, AppraisalLogError) as e:
-            self._say(str(e), error=True)
-
-    def _say(self, text: str, *, error: bool = False) -> None:
-        colour = "#b00020" if error else "#1b5e20"
-        self.message.value = f'<span style="color:{colour}">{html.escape(text)}</span>'
 
     def _on_keys(self, change: dict[str, Any]) -> None:
         text = str(change["new"] or "")

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import ipywidgets as widgets
 import pandas as pd
 
+from review._widget import MessageLine
 from review.errors import OptionError, ScreeningLogError
 from review.screening import CONSENSUS, STAGES, Progress, ScreeningLog, _ids_of
 
@@ -116,7 +117,7 @@ def _value(row: pd.Series, key: str) -> Any:
     return v
 
 
-class Screener:
+class Screener(MessageLine):
     """Screen records one at a time, in JupyterLab or from plain Python.
 
     Parameters
@@ -157,6 +158,8 @@ class Screener:
     progress_bar : ipywidgets.IntProgress
         Screened records out of all.
     """
+
+    _refusals = (OptionError, ScreeningLogError)
 
     def __init__(
         self,
@@ -251,26 +254,11 @@ class Screener:
             ]
         )
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        # Shown as the widget when the Screener is a cell's value.
-        return self.widget._repr_mimebundle_(**kwargs)
-
     def __repr__(self) -> str:
         return (
             f"<Screener {self.stage} reviewer {self.reviewer}: {self.progress}; "
             f"current {self.current_id}>"
         )
-
-    def _safe(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run a button action; show refusals in the message line instead of raising."""
-        try:
-            fn(*args)
-        except (OptionError, ScreeningLogError) as e:
-            self._say(str(e), error=True)
-
-    def _say(self, text: str, *, error: bool = False) -> None:
-        colour = "#b00020" if error else "#1b5e20"
-        self.message.value = f'<span style="color:{colour}">{html.escape(text)}</span>'
 
     def _on_keys(self, change: dict[str, Any]) -> None:
         text = str(change["new"] or "")
