@@ -18,51 +18,15 @@ out_file <- "tests/data/metafor_bias_reference.json"
 args <- commandArgs(trailingOnly = TRUE)
 if (length(args) >= 1) out_file <- args[1]
 
-# ------------------------------------------------------------------ JSON writer
-num <- function(x) {
-  if (length(x) == 0) return("[]")
-  s <- ifelse(is.finite(x), sprintf("%.17g", x), "null")
-  s
-}
-json <- function(x, indent = 0) {
-  pad <- strrep(" ", indent)
-  pad2 <- strrep(" ", indent + 1)
-  if (is.null(x)) return("null")
-  if (is.list(x)) {
-    if (!is.null(names(x)) && length(x) > 0) {
-      items <- vapply(names(x), function(n)
-        paste0(pad2, "\"", n, "\": ", json(x[[n]], indent + 1)), "")
-      return(paste0("{\n", paste(items, collapse = ",\n"), "\n", pad, "}"))
-    }
-    if (length(x) == 0) return("[]")
-    items <- vapply(x, function(v) paste0(pad2, json(v, indent + 1)), "")
-    return(paste0("[\n", paste(items, collapse = ",\n"), "\n", pad, "]"))
-  }
-  if (is.character(x)) {
-    esc <- gsub("\\\\", "\\\\\\\\", x)
-    esc <- gsub("\"", "\\\\\"", esc)
-    esc <- gsub("\n", "\\\\n", esc)
-    s <- paste0("\"", esc, "\"")
-  } else if (is.logical(x)) {
-    s <- ifelse(is.na(x), "null", ifelse(x, "true", "false"))
-  } else {
-    s <- num(as.numeric(x))
-  }
-  if (inherits(x, "AsIs") || length(x) != 1) return(paste0("[", paste(s, collapse = ", "), "]"))
-  s
-}
-vec <- function(x) I(as.numeric(x))  # always an array, even of length 1
+# ------------------------------------------------------------------ shared helpers
+# num(), json(), vec(), chr(), from_main(): tests/r/_helpers.R, next to this script
+script_dir <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)))
+source(file.path(if (length(script_dir) == 1) script_dir else "tests/r", "_helpers.R"))
 
 err_of <- function(e) trimws(sub("^Error[^:]*: ", "", as.character(e)))
 hm <- function(x) 1 / mean(1 / x)
 
 # ------------------------------------------------------------------ data sets
-main <- fromJSON("tests/data/metafor_reference.json", simplifyVector = TRUE)$datasets
-from_main <- function(nm) {
-  d <- main[[nm]]
-  if (d$kind == "proportion") data.frame(label = d$label, xi = d$events, ni = d$n)
-  else data.frame(label = d$label, xi = d$events, ti = d$time)
-}
 p <- dat.pritz1997; db <- dat.debruin2009; h <- dat.hart1999
 prop_sets <- list(
   pritz1997 = data.frame(label = p$authors, xi = p$xi, ni = p$ni),

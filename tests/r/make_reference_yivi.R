@@ -19,35 +19,10 @@ out_file <- "tests/data/metafor_yivi_reference.json"
 args <- commandArgs(trailingOnly = TRUE)
 if (length(args) >= 1) out_file <- args[1]
 
-# ------------------------------------------------------------------ JSON writer
-num <- function(x) ifelse(is.finite(x), sprintf("%.17g", x), "null")
-json <- function(x, indent = 0) {
-  pad <- strrep(" ", indent)
-  pad2 <- strrep(" ", indent + 1)
-  if (is.null(x)) return("null")
-  if (is.list(x)) {
-    if (!is.null(names(x)) && length(x) > 0) {
-      items <- vapply(names(x), function(n)
-        paste0(pad2, "\"", n, "\": ", json(x[[n]], indent + 1)), "")
-      return(paste0("{\n", paste(items, collapse = ",\n"), "\n", pad, "}"))
-    }
-    if (length(x) == 0) return("[]")
-    items <- vapply(x, function(v) paste0(pad2, json(v, indent + 1)), "")
-    return(paste0("[\n", paste(items, collapse = ",\n"), "\n", pad, "]"))
-  }
-  if (is.character(x)) {
-    esc <- gsub("\\\\", "\\\\\\\\", x)
-    esc <- gsub("\"", "\\\\\"", esc)
-    s <- paste0("\"", esc, "\"")
-  } else if (is.logical(x)) {
-    s <- ifelse(is.na(x), "null", ifelse(x, "true", "false"))
-  } else {
-    s <- num(as.numeric(x))
-  }
-  if (inherits(x, "AsIs") || length(x) != 1) return(paste0("[", paste(s, collapse = ", "), "]"))
-  s
-}
-vec <- function(x) I(as.numeric(x))
+# ------------------------------------------------------------------ shared helpers
+# num(), json(), vec(), chr(), from_main(): tests/r/_helpers.R, next to this script
+script_dir <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)))
+source(file.path(if (length(script_dir) == 1) script_dir else "tests/r", "_helpers.R"))
 
 # ------------------------------------------------------------------ data sets
 # est, lo, hi, se on the proportion (0-1) or rate (per person-time unit) scale; NA where not
