@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
+from _notebooks import runner_folders, write_notebook
 
 from review.__main__ import main
 from review.errors import ReviewError
@@ -24,30 +24,12 @@ from review.runner import NotebookError, run_notebooks
 
 from conftest import REPO
 
-PARAMS = "REVIEW_DIR = None\nOUTPUT_DIR = None"
-
-
-def _notebook(path: Path, *cells: str) -> None:
-    nb = nbformat.v4.new_notebook()
-    p = nbformat.v4.new_code_cell(PARAMS)
-    p.metadata["tags"] = ["parameters"]
-    nb.cells.append(p)
-    nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, path)
+_notebook = write_notebook
 
 
 @pytest.fixture
 def folders(tmp_path: Path) -> tuple[Path, Path, Path]:
-    nbs, out, rev = tmp_path / "nbs", tmp_path / "out", tmp_path / "rev"
-    nbs.mkdir()
-    rev.mkdir()
-    (rev / "input.txt").write_text("1\n")
-    return nbs, out, rev
+    return runner_folders(tmp_path)
 
 
 def _statuses(report) -> list[str]:  # type: ignore[no-untyped-def]

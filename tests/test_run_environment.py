@@ -8,8 +8,8 @@ import platform
 import warnings
 from pathlib import Path
 
-import nbformat
 import pytest
+from _notebooks import write_notebook
 
 import review.runner as runner
 from review.__main__ import main
@@ -67,16 +67,7 @@ def _one_notebook(tmp_path: Path) -> list[str]:
     nbs, rev = tmp_path / "nbs", tmp_path / "rev"
     nbs.mkdir()
     rev.mkdir()
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell("REVIEW_DIR = None\nOUTPUT_DIR = None")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("x = 1")]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, nbs / "01-a.ipynb")
+    write_notebook(nbs / "01-a.ipynb", "x = 1")
     return ["run", "--notebooks", str(nbs), "--output", str(tmp_path / "out"), "--review", str(rev)]
 
 

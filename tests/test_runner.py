@@ -4,47 +4,36 @@ from __future__ import annotations
 
 import json
 import shutil
+from functools import partial
 from pathlib import Path
 
 import nbformat
 import pytest
+from _notebooks import runner_folders, write_notebook
 
 from review.runner import NotebookError, find_notebooks, run_notebooks
 
 from conftest import REPO
 
-PARAMS = "REVIEW_DIR = None\nOUTPUT_DIR = None"
-
-
-def _notebook(path: Path, *cells: str, params: str = PARAMS) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.cells.append(nbformat.v4.new_markdown_cell("# test notebook"))
-    p = nbformat.v4.new_code_cell(params)
-    p.metadata["tags"] = ["parameters"]
-    nb.cells.append(p)
-    nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
-    nb.metadata["kernelspec"] = {
-        "name": "python3", "display_name": "Python 3", "language": "python"
-    }
-    nbformat.write(nb, path)
+_notebook = partial(write_notebook, heading="# test notebook")
 
 
 @pytest.fixture
 def folders(tmp_path: Path) -> tuple[Path, Path, Path]:
-    nbs, out, rev = tmp_path / "nbs", tmp_path / "out", tmp_path / "rev"
-    nbs.mkdir()
-    rev.mkdir()
-    (rev / "input.txt").write_text("1\n")
-    return nbs, out, rev
+    return runner_folders(tmp_path)
 
 
 def test_notebooks_run_in_order_with_injected_parameters(folders) -> None:
     nbs, out, rev = folders
-    _notebook(nbs / "01-first.ipynb",
-              "import pathlib\npathlib.Path(OUTPUT_DIR, 'first.txt').write_text(REVIEW_DIR)")
-    _notebook(nbs / "02-second.ipynb",
-              "import pathlib\ntext = pathlib.Path(OUTPUT_DIR, 'first.txt').read_text()\n"
-              "pathlib.Path(OUTPUT_DIR, 'second.txt').write_text(text + '!')")
+    _notebook(
+        nbs / "01-first.ipynb",
+        "import pathlib\npathlib.Path(OUTPUT_DIR, 'first.txt').write_text(REVIEW_DIR)",
+    )
+    _notebook(
+        nbs / "02-second.ipynb",
+        "import pathlib\ntext = pathlib.Path(OUTPUT_DIR, 'first.txt').read_text()\n"
+        "pathlib.Path(OUTPUT_DIR, 'second.txt').write_text(text + '!')",
+    )
     (nbs / "scratch.ipynb").write_text("not a numbered notebook, never run")
     report = run_notebooks(nbs, out, review_dir=rev, progress=False)
     assert [r.name for r in report.runs] == ["01-first.ipynb", "02-second.ipynb"]
@@ -166,14 +155,21 @@ def test_a_step_not_reached_is_reported_and_the_run_goes_on(folders, capsys) -> 
     # the notebooks that ran are skipped as unchanged; the stopped ones run again
     assert statuses["01-early.ipynb"][0] == "skipped (unchanged)"
     assert statuses["02-later.ipynb"] == (
-        "not reached", 4, "no records yet: put exports in imports/"
+        "not reached",
+        4,
+        "no records yet: put exports in imports/",
     )
     assert statuses["03-other.ipynb"][:2] == ("nothing to do", 4)
     assert [r.name for r in report.not_reached] == ["02-later.ipynb", "03-other.ipynb"]
     # the executed copy shows the message alone (IPython's _render_traceback_), no traceback
     executed = nbformat.read(out / "notebooks" / "02-later.ipynb", as_version=4)
-    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs
-              if o.output_type == "error"]
+    errors = [
+        o
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    ]
     assert len(errors) == 1
     assert errors[0].traceback == ["Not reached yet: no records yet: put exports in imports/"]
     assert "never" not in json.dumps([c.get("outputs") for c in executed.cells])
@@ -181,8 +177,10 @@ def test_a_step_not_reached_is_reported_and_the_run_goes_on(folders, capsys) -> 
 
 def test_a_real_error_after_a_step_not_reached_still_fails(folders) -> None:
     nbs, out, rev = folders
-    _notebook(nbs / "01-stop.ipynb", "from review.errors import StageNotReached\n"
-              "raise StageNotReached('not yet')")
+    _notebook(
+        nbs / "01-stop.ipynb",
+        "from review.errors import StageNotReached\nraise StageNotReached('not yet')",
+    )
     _notebook(nbs / "02-bad.ipynb", "raise KeyError('spm_any')")
     with pytest.raises(NotebookError) as info:
         run_notebooks(nbs, out, review_dir=rev, progress=False)
