@@ -78,6 +78,7 @@ from review.meta.results import (
     PoolResult,
     Tau2CI,
 )
+from review.meta.uni import _fit_stats
 
 __all__ = [
     "GLMMResult",
@@ -479,16 +480,7 @@ def _fit_frame(
             link_estimate=b0,
             link_se=fse,
         )
-        npar = p + 1
-        ll = fit.ll
-        aicc_k = max(k, npar + 2)
-        fit_stats = {
-            "logLik": ll,
-            "deviance": -2.0 * (ll - sat.ll),
-            "AIC": -2.0 * ll + 2 * npar,
-            "BIC": -2.0 * ll + npar * math.log(k),
-            "AICc": -2.0 * ll + 2 * npar * aicc_k / (aicc_k - npar - 1),
-        }
+        fit_stats = _fit_stats(fit.ll, -2.0 * (fit.ll - sat.ll), p + 1, k)
     options = {
         "measure": measure,
         "method": "GLMM",

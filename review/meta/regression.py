@@ -43,7 +43,7 @@ from review.meta._vocab import MEASURES
 from review.meta.escalc import escalc
 from review.meta.results import MetaRegressionResult, PoolResult, _html_table, _rows
 from review.meta.tau2 import chi2_sf, f_sf, norm_crit, norm_sf2, t_crit, t_sf2
-from review.meta.uni import fit_rma, prediction_interval
+from review.meta.uni import _fit_stats, fit_rma, prediction_interval
 
 __all__ = [
     "PredictionResult",
@@ -218,16 +218,7 @@ def meta_regression_glmm(res: PoolResult, mods: list[str]) -> MetaRegressionResu
         "R^2 = max(0, 100 (tau2_0 - tau2)/tau2_0) against the intercept-only GLMM "
         "(metafor reports no R^2 for rma.glmm; the same formula as rma.uni)"
     )
-    npar = p + 1
-    ll = fit.ll
-    aicc_k = max(k, npar + 2)
-    fit_stats = {
-        "logLik": ll,
-        "deviance": -2.0 * (ll - sat.ll),
-        "AIC": -2.0 * ll + 2 * npar,
-        "BIC": -2.0 * ll + npar * math.log(k),
-        "AICc": -2.0 * ll + 2 * npar * aicc_k / (aicc_k - npar - 1),
-    }
+    fit_stats = _fit_stats(fit.ll, -2.0 * (fit.ll - sat.ll), p + 1, k)
     coefs = pd.DataFrame(
         {
             "term": names,

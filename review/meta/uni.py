@@ -160,6 +160,27 @@ class RmaFit:
     notes: tuple[str, ...]
 
 
+def _fit_stats(ll: float, deviance: float, n_par: int, n_eff: int) -> dict[str, float]:
+    """The fit statistics of metafor's ``fitstats``: logLik, deviance, AIC, BIC and AICc.
+
+    ``n_par`` parameters, ``n_eff`` observations (``k``, or ``k - p`` for REML); BIC is NaN
+    for ``n_eff = 0``; AICc uses ``max(n_eff, n_par + 2)`` as metafor does.
+
+    References
+    ----------
+    Viechtbauer W. Conducting meta-analyses in R with the metafor package. *J Stat Softw*
+    2010;36(3):1-48.
+    """
+    aicc_n = max(n_eff, n_par + 2)
+    return {
+        "logLik": ll,
+        "deviance": deviance,
+        "AIC": -2 * ll + 2 * n_par,
+        "BIC": -2 * ll + n_par * math.log(n_eff) if n_eff > 0 else float("nan"),
+        "AICc": -2 * ll + 2 * n_par * aicc_n / (aicc_n - n_par - 1),
+    }
+
+
 def fit_rma(
     yi: FloatArray,
     vi: FloatArray,
@@ -312,14 +333,7 @@ def fit_rma(
     else:
         ll, n_eff = ll_ml, k
         dev = -2 * (ll_ml + 0.5 * float(np.log(2 * math.pi * vi).sum())) if k > p else 0.0
-    aicc_n = max(n_eff, parms + 2)
-    fit_stats = {
-        "logLik": ll,
-        "deviance": dev,
-        "AIC": -2 * ll + 2 * parms,
-        "BIC": -2 * ll + parms * math.log(n_eff) if n_eff > 0 else float("nan"),
-        "AICc": -2 * ll + 2 * parms * aicc_n / (aicc_n - parms - 1),
-    }
+    fit_stats = _fit_stats(ll, dev, parms, n_eff)
     return RmaFit(
         k=k,
         p=p,
@@ -418,14 +432,7 @@ def _fit_rma_int(
     else:
         ll, n_eff = ll_ml, k
         dev = -2 * (ll_ml + 0.5 * float(np.log(vi).sum()) + 0.5 * k * lg2p) if k > 1 else 0.0
-    aicc_n = max(n_eff, parms + 2)
-    fit_stats = {
-        "logLik": ll,
-        "deviance": dev,
-        "AIC": -2 * ll + 2 * parms,
-        "BIC": -2 * ll + parms * math.log(n_eff) if n_eff > 0 else float("nan"),
-        "AICc": -2 * ll + 2 * parms * aicc_n / (aicc_n - parms - 1),
-    }
+    fit_stats = _fit_stats(ll, dev, parms, n_eff)
     one = np.ones(1)
     return RmaFit(
         k=k,
