@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -99,6 +101,34 @@ def test_notebook_runs_in_jupyterlab_without_error(lab, name: str) -> None:
         page.close()
 
 
+def _write_cells(path: Path, cells: list[str]) -> None:
+    """A notebook of ``cells`` (code) on the ipykernel kernel, as JupyterLab saves one."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+
+
+def _log_rows(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def _wait_rows(page: Any, path: Path, n: int) -> list[dict]:
+    """The log's rows once it has at least ``n`` (the widget writes from the kernel)."""
+    for _ in range(100):
+        got = _log_rows(path)
+        if len(got) >= n:
+            return got
+        page.wait_for_timeout(100)
+    raise AssertionError(f"expected {n} log rows, found {len(_log_rows(path))}")
+
+
 SCREENER_CELLS = [
     """from review.paths import ReviewPaths
 from review.protocol import load_protocol
@@ -120,14 +150,7 @@ def test_screener_clicks_and_keys_land_in_the_log(lab) -> None:
     review.mkdir()
     shutil.copy(REPO / "data" / "protocol.yaml", review / "protocol.yaml")
     shutil.copytree(REPO / "data" / "search", review / "search")
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in SCREENER_CELLS]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-    }
-    nbformat.write(nb, server.root / "notebooks" / "screener.ipynb")
+    _write_cells(server.root / "notebooks" / "screener.ipynb", SCREENER_CELLS)
 
     page = b.new_page(viewport={"width": 1400, "height": 1000})
     try:
@@ -138,18 +161,8 @@ def test_screener_clicks_and_keys_land_in_the_log(lab) -> None:
         page.screenshot(path=str(ARTIFACTS / "screener.png"))
         log_path = review / "screening" / "log.jsonl"
 
-        def rows() -> list[dict]:
-            if not log_path.exists():
-                return []
-            return [json.loads(line) for line in log_path.read_text().splitlines() if line]
-
         def wait_rows(n: int) -> list[dict]:
-            for _ in range(100):
-                got = rows()
-                if len(got) >= n:
-                    return got
-                page.wait_for_timeout(100)
-            raise AssertionError(f"expected {n} log rows, found {len(rows())}")
+            return _wait_rows(page, log_path, n)
 
         include.click()
         got = wait_rows(1)
@@ -198,20 +211,8 @@ def test_assessor_clicks_fields_and_keys_land_in_the_log(lab) -> None:
     review.mkdir()
     shutil.copy(REPO / "data" / "protocol.yaml", review / "protocol.yaml")
     shutil.copytree(REPO / "data" / "extraction", review / "extraction")
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in ASSESSOR_CELLS]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-    }
-    nbformat.write(nb, server.root / "notebooks" / "assessor.ipynb")
+    _write_cells(server.root / "notebooks" / "assessor.ipynb", ASSESSOR_CELLS)
     log_path = review / "appraisal" / "log.jsonl"
-
-    def rows() -> list[dict]:
-        if not log_path.exists():
-            return []
-        return [json.loads(line) for line in log_path.read_text().splitlines() if line]
 
     page = b.new_page(viewport={"width": 1400, "height": 1000})
     try:
@@ -221,12 +222,7 @@ def test_assessor_clicks_fields_and_keys_land_in_the_log(lab) -> None:
         yes.wait_for(timeout=60_000)
 
         def wait_rows(n: int) -> list[dict]:
-            for _ in range(100):
-                got = rows()
-                if len(got) >= n:
-                    return got
-                page.wait_for_timeout(100)
-            raise AssertionError(f"expected {n} log rows, found {len(rows())}")
+            return _wait_rows(page, log_path, n)
 
         # an answer with its quote and location typed into the fields
         page.locator("textarea[placeholder^='supporting quote']").fill(
