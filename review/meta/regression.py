@@ -306,38 +306,25 @@ class PredictionResult:
             "",
         ]
         head = "".join(f"{c:>12.12s}" for c in key)
-        out.append(
-            head + "".join(f"{c:>10s}" for c in ("pred", "se", "ci.lb", "ci.ub", "pi.lb", "pi.ub"))
-        )
-        for r in _rows(self.table):
-            vals = [getattr(r, c) for c in key]
-            out.append(
-                "".join(f"{v!s:>12.12s}" for v in vals)
-                + "".join(
-                    f"{fmt_x(v, d):>10s}"
-                    for v in (
-                        r.link_estimate,
-                        r.se,
-                        r.link_ci_low,
-                        r.link_ci_high,
-                        r.link_pi_low,
-                        r.link_pi_high,
-                    )
+
+        def block(names: tuple[str, ...], cols: tuple[str, ...]) -> None:
+            # one header line, then a line a row: its key columns, then ``cols`` under ``names``
+            out.append(head + "".join(f"{c:>10s}" for c in names))
+            for r in _rows(self.table):
+                out.append(
+                    "".join(f"{getattr(r, c)!s:>12.12s}" for c in key)
+                    + "".join(f"{fmt_x(getattr(r, c), d):>10s}" for c in cols)
                 )
-            )
+
+        block(
+            ("pred", "se", "ci.lb", "ci.ub", "pi.lb", "pi.ub"),
+            ("link_estimate", "se", "link_ci_low", "link_ci_high", "link_pi_low", "link_pi_high"),
+        )
         out += ["", f"Back-transformed ({MEASURES[self.measure].back_name}):"]
-        out.append(
-            head + "".join(f"{c:>10s}" for c in ("pred", "ci.lb", "ci.ub", "pi.lb", "pi.ub"))
+        block(
+            ("pred", "ci.lb", "ci.ub", "pi.lb", "pi.ub"),
+            ("estimate", "ci_low", "ci_high", "pi_low", "pi_high"),
         )
-        for r in _rows(self.table):
-            vals = [getattr(r, c) for c in key]
-            out.append(
-                "".join(f"{v!s:>12.12s}" for v in vals)
-                + "".join(
-                    f"{fmt_x(v, d):>10s}"
-                    for v in (r.estimate, r.ci_low, r.ci_high, r.pi_low, r.pi_high)
-                )
-            )
         out += [f"Note: {n}" for n in self.notes]
         return "\n".join(out)
 
