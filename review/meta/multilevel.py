@@ -76,6 +76,7 @@ from review.meta.tau2 import (
     t_sf2,
     zeroin,
 )
+from review.meta.uni import _fit_stats
 
 __all__ = ["MultilevelResult", "MvFit", "fit_rma_mv", "pool_multilevel"]
 
@@ -490,14 +491,7 @@ def fit_rma_mv(
         ll, n_eff, dev = ll_reml, k - p, -2.0 * ll_reml
     else:
         ll, n_eff, dev = ll_ml, k, -2.0 * (ll_ml - ll_qe)
-    aicc_n = max(n_eff, n_par + 2)
-    fit_stats = {
-        "logLik": ll,
-        "deviance": dev,
-        "AIC": -2 * ll + 2 * n_par,
-        "BIC": -2 * ll + n_par * math.log(n_eff) if n_eff > 0 else float("nan"),
-        "AICc": -2 * ll + 2 * n_par * aicc_n / (aicc_n - n_par - 1),
-    }
+    fit_stats = _fit_stats(ll, dev, n_par, n_eff)
     return MvFit(
         k=k,
         p=p,
