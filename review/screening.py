@@ -943,9 +943,7 @@ def _check_reviewers(log: ScreeningLog, rows: list[dict[str, Any]], names: Seque
             )
 
 
-def _single_reviewer(
-    stage: str, names: Sequence[str], level: float, maybe: str
-) -> AgreementResult:
+def _single_reviewer(stage: str, names: Sequence[str], level: float, maybe: str) -> AgreementResult:
     """The agreement of a review screened by one reviewer: nothing to compare, said so."""
     import pandas as pd
 

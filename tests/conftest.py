@@ -47,8 +47,10 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def guarded(self: socket.socket, address: object) -> object:
         host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and host not in ("127.0.0.1", "localhost", "::1") and not (
-            host.startswith("127.") or self.family == socket.AF_UNIX
+        if (
+            isinstance(host, str)
+            and host not in ("127.0.0.1", "localhost", "::1")
+            and not (host.startswith("127.") or self.family == socket.AF_UNIX)
         ):
             raise OSError(f"tests may not reach the network ({host!r})")
         return real_connect(self, address)

@@ -40,10 +40,15 @@ TITLE_ABSTRACT = (
 TITLE_ABSTRACT_CONSENSUS = (("embase:9", "include"), ("scopus:12", "exclude"))
 
 #: Full text: (record, (A decision, reason), (B decision, reason)).
-FULL_TEXT = [(r, ("include", None), ("include", None)) for r in INCLUDED] + [
-    (r, ("exclude", why), ("exclude", why)) for r, why in FULL_TEXT_EXCLUDED.items()
-    if r != "embase:8"
-] + [("embase:8", ("exclude", "wrong_outcome"), ("include", None))]  # conflict
+FULL_TEXT = (
+    [(r, ("include", None), ("include", None)) for r in INCLUDED]
+    + [
+        (r, ("exclude", why), ("exclude", why))
+        for r, why in FULL_TEXT_EXCLUDED.items()
+        if r != "embase:8"
+    ]
+    + [("embase:8", ("exclude", "wrong_outcome"), ("include", None))]
+)  # conflict
 FULL_TEXT_CONSENSUS = (("embase:8", "exclude", "wrong_outcome"),)
 
 
@@ -69,9 +74,7 @@ def write_log(review: Path, start: int = 0, upto: int | None = None) -> int:
 
     paths = ReviewPaths(review)
     records = deduplicate(load_review_records(paths), overrides=paths.dedup_overrides).unique
-    log = ScreeningLog(
-        paths.screening_log, protocol=load_protocol(paths.protocol), records=records
-    )
+    log = ScreeningLog(paths.screening_log, protocol=load_protocol(paths.protocol), records=records)
     todo = rows()[start:upto]
     for record_id, stage, reviewer, decision, reason in todo:
         log.record(record_id, stage, reviewer, decision, reason)  # type: ignore[arg-type]

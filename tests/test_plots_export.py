@@ -22,8 +22,10 @@ def res():
     n = rng.integers(30, 300, 12)
     ev = rng.binomial(n, 0.06)
     labels = [f"Cohort {i} & Co <{2015 + i}>" for i in range(12)]  # XML-special characters
-    return pool_proportions(pd.DataFrame({"label": labels, "events": ev, "n": n}),
-                            events="events", n="n", label="label")
+    return pool_proportions(
+        pd.DataFrame({"label": labels, "events": ev, "n": n}), events="events", n="n", label="label"
+    )
+
 
 # the engine warns (as it should) about the continuity corrections in these data sets
 pytestmark = pytest.mark.filterwarnings("ignore:continuity correction:UserWarning")
@@ -56,8 +58,9 @@ def test_png_is_300_dpi_at_requested_width(tmp_path, res, width_mm):
 
 
 def test_funnel_at_column_width(tmp_path, res):
-    (png,) = save_figure(funnel(res, test="egger"), tmp_path / "funnel", formats=("png",),
-                         width_mm=COLUMN_MM)
+    (png,) = save_figure(
+        funnel(res, test="egger"), tmp_path / "funnel", formats=("png",), width_mm=COLUMN_MM
+    )
     with Image.open(png) as im:
         assert im.size[0] == round(COLUMN_MM / 25.4 * 300)
 

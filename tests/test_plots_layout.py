@@ -29,11 +29,19 @@ def study_frame(k: int, seed: int = 11) -> pd.DataFrame:
     ev[0] = 0
     labels = [f"Author{i} et al. {2010 + i % 15}" for i in range(k)]
     for i in range(1, k, 7):  # long labels that must wrap
-        labels[i] = (f"Long-term follow-up of the multicentre CAR-T registry cohort number {i} "
-                     f"(second primary malignancies) {2010 + i % 15}")
-    return pd.DataFrame({"label": labels, "events": ev, "n": n,
-                         "time": np.round(n * rng.uniform(0.5, 4, k), 1),
-                         "target": np.where(np.arange(k) % 2 == 0, "CD19", "BCMA")})
+        labels[i] = (
+            f"Long-term follow-up of the multicentre CAR-T registry cohort number {i} "
+            f"(second primary malignancies) {2010 + i % 15}"
+        )
+    return pd.DataFrame(
+        {
+            "label": labels,
+            "events": ev,
+            "n": n,
+            "time": np.round(n * rng.uniform(0.5, 4, k), 1),
+            "target": np.where(np.arange(k) % 2 == 0, "CD19", "BCMA"),
+        }
+    )
 
 
 def text_boxes(fig):
@@ -69,8 +77,12 @@ def assert_no_overlap(fig, tol: float = 0.5):
     pairs = [(boxes[i][0], boxes[j][0]) for i, j in zip(*np.nonzero(hit)) if i < j]
     assert not pairs, f"{len(pairs)} overlapping text pairs, e.g. {pairs[:3]}"
     # nothing cut off at the figure's edges
-    inside = ((a[:, 0] >= figbox.x0 - tol) & (a[:, 1] >= figbox.y0 - tol)
-              & (a[:, 2] <= figbox.x1 + tol) & (a[:, 3] <= figbox.y1 + tol))
+    inside = (
+        (a[:, 0] >= figbox.x0 - tol)
+        & (a[:, 1] >= figbox.y0 - tol)
+        & (a[:, 2] <= figbox.x1 + tol)
+        & (a[:, 3] <= figbox.y1 + tol)
+    )
     outside = [boxes[i][0] for i in np.flatnonzero(~inside)]
     assert not outside, f"text outside the figure: {outside[:3]}"
     return boxes
@@ -78,15 +90,23 @@ def assert_no_overlap(fig, tol: float = 0.5):
 
 @pytest.fixture(scope="module")
 def fits():
-    return {k: pool_proportions(study_frame(k), events="events", n="n", measure="PLO",
-                                method="REML", label="label") for k in (5, 20, 60)}
+    return {
+        k: pool_proportions(
+            study_frame(k), events="events", n="n", measure="PLO", method="REML", label="label"
+        )
+        for k in (5, 20, 60)
+    }
 
 
 @pytest.mark.parametrize("k", [5, 20, 60])
 def test_forest_no_overlap(fits, k):
-    fig = forest(fits[k], common=True, null=2.0,
-                 title="Second primary malignancies after CAR-T cell therapy: any cancer, "
-                       "all studies, a title long enough to wrap over two lines or more")
+    fig = forest(
+        fits[k],
+        common=True,
+        null=2.0,
+        title="Second primary malignancies after CAR-T cell therapy: any cancer, "
+        "all studies, a title long enough to wrap over two lines or more",
+    )
     assert any(a.get_gid() == "null-line" for a in fig.findobj())
     boxes = assert_no_overlap(fig)
     assert sum(1 for s, _ in boxes if s.endswith("%") and s != "100.0%") >= k
@@ -138,8 +158,11 @@ def test_measured_width_matches_rendered(fits):
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     r = canvas.get_renderer()
-    cells = fig.findobj(lambda a: (getattr(a, "get_gid", lambda: None)() or "").startswith(
-        ("ci:study:", "label:study:")))
+    cells = fig.findobj(
+        lambda a: (getattr(a, "get_gid", lambda: None)() or "").startswith(
+            ("ci:study:", "label:study:")
+        )
+    )
     assert len(cells) == 10
     for t in cells:
         measured = L.text_width(t.get_text())
@@ -191,8 +214,9 @@ def test_wrap_property():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    words = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-/()0123456789.,",
-                    min_size=1, max_size=30)
+    words = st.text(
+        alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-/()0123456789.,", min_size=1, max_size=30
+    )
 
     @settings(max_examples=150, deadline=None)
     @given(st.lists(words, min_size=1, max_size=25), st.floats(0.3, 3.0))

@@ -23,8 +23,10 @@ import pytest
 from review.meta import pool_proportions, pool_rates
 from review.plots import forest
 
-pytestmark = [pytest.mark.metafor,
-              pytest.mark.filterwarnings("ignore:continuity correction:UserWarning")]
+pytestmark = [
+    pytest.mark.metafor,
+    pytest.mark.filterwarnings("ignore:continuity correction:UserWarning"),
+]
 
 REF = json.loads((Path(__file__).parent / "data" / "forest_reference.json").read_text("utf-8"))
 CASES = {c["name"]: c for c in REF["cases"]}
@@ -36,8 +38,13 @@ def texts(fig) -> dict[str, str]:
 
 def test_reference_source():
     assert REF["source"]["metafor"] == "3.8.1"
-    assert set(CASES) == {"pritz1997-PLO-REML-z", "pritz1997-PFT-DL-z", "spm-PLO-DL-z",
-                          "spm-PLO-REML-knha", "rates-IRLN-REML-z"}
+    assert set(CASES) == {
+        "pritz1997-PLO-REML-z",
+        "pritz1997-PFT-DL-z",
+        "spm-PLO-DL-z",
+        "spm-PLO-REML-knha",
+        "rates-IRLN-REML-z",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -46,13 +53,26 @@ def test_printed_numbers_match_metafor_forest(name):
     df = pd.DataFrame(case["data"])
     rate = case["measure"] == "IRLN"
     if rate:
-        res = pool_rates(df, events="events", time="time", measure=case["measure"],
-                         method=case["method"], test=case["test"], label="label")
+        res = pool_rates(
+            df,
+            events="events",
+            time="time",
+            measure=case["measure"],
+            method=case["method"],
+            test=case["test"],
+            label="label",
+        )
     else:
-        res = pool_proportions(df, events="events", n="n", measure=case["measure"],
-                               method=case["method"], test=case["test"], label="label")
-    tx = texts(forest(res, scale="perpy" if rate else "proportion", digits=4,
-                      weight_digits=4))
+        res = pool_proportions(
+            df,
+            events="events",
+            n="n",
+            measure=case["measure"],
+            method=case["method"],
+            test=case["test"],
+            label="label",
+        )
+    tx = texts(forest(res, scale="perpy" if rate else "proportion", digits=4, weight_digits=4))
     labels = [str(v) for v in res.studies["label"]]
     assert labels == [s["label"] for s in case["studies"]]
     compared = 0

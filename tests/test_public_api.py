@@ -11,12 +11,28 @@ import pytest
 import review
 
 MODULES = [
-    "review.errors", "review.paths", "review.protocol", "review.search", "review.records",
-    "review.dedup", "review.screening", "review.screening_widget", "review.prioritise",
-    "review.prisma", "review.extraction", "review.meta", "review.report", "review.analysis",
+    "review.errors",
+    "review.paths",
+    "review.protocol",
+    "review.search",
+    "review.records",
+    "review.dedup",
+    "review.screening",
+    "review.screening_widget",
+    "review.prioritise",
+    "review.prisma",
+    "review.extraction",
+    "review.meta",
+    "review.report",
+    "review.analysis",
     "review.plots",
-    "review.runner", "review.status", "review.scaffold", "review.journal", "review.appraisal",
-    "review.appraisal_widget", "review.certainty",
+    "review.runner",
+    "review.status",
+    "review.scaffold",
+    "review.journal",
+    "review.appraisal",
+    "review.appraisal_widget",
+    "review.certainty",
 ]
 
 

@@ -71,9 +71,14 @@ def test_subgroup_tests_say_why_a_test_cannot_be_made() -> None:
     from review.meta import subgroups
     from review.report import subgroup_tests
 
-    df = pd.DataFrame({"events": [2, 5, 1, 8, 3, 4], "n": [40, 60, 35, 90, 50, 70],
-                       "target": ["CD19", "CD19", "BCMA", "BCMA", "CD19", "BCMA"],
-                       "design": ["trial"] * 6})
+    df = pd.DataFrame(
+        {
+            "events": [2, 5, 1, 8, 3, 4],
+            "n": [40, 60, 35, 90, 50, 70],
+            "target": ["CD19", "CD19", "BCMA", "BCMA", "CD19", "BCMA"],
+            "design": ["trial"] * 6,
+        }
+    )
     res = pool_proportions(df, measure="PLO", method="REML")
     table = subgroup_tests(res, ["target", "design"]).set_index("by")
     expected = subgroups(res, by="target")

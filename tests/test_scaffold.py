@@ -28,8 +28,15 @@ def _params(path: Path) -> str:
 def test_new_review_lays_out_every_folder_and_file(tmp_path: Path) -> None:
     root = tmp_path / "my-review"
     report = new_review(root)
-    for rel in ("protocol.yaml", "README.md", ".gitignore", "dedup/overrides.csv",
-                "extraction/studies.csv", "extraction/outcomes.csv", ".review-template.json"):
+    for rel in (
+        "protocol.yaml",
+        "README.md",
+        ".gitignore",
+        "dedup/overrides.csv",
+        "extraction/studies.csv",
+        "extraction/outcomes.csv",
+        ".review-template.json",
+    ):
         assert (root / rel).is_file(), rel
     for folder in ("search", "imports", "dedup", "screening", "extraction", "notebooks"):
         assert (root / folder).is_dir(), folder
@@ -40,6 +47,7 @@ def test_new_review_lays_out_every_folder_and_file(tmp_path: Path) -> None:
     assert "python -m review run --review ." in readme and "$" not in readme.split("```")[0]
     # header-only tables: the columns the loaders expect, no row
     from review.dedup import OVERRIDE_COLUMNS
+
     header = (root / "dedup" / "overrides.csv").read_text().splitlines()
     assert header == [",".join(OVERRIDE_COLUMNS)]
 
@@ -112,6 +120,7 @@ def test_update_replaces_unedited_files_and_keeps_edited_ones(tmp_path: Path) ->
 
     # an older toolkit wrote 01 differently, and the reviewer never touched it
     import hashlib
+
     old = current_01.replace(b"Literature search", b"Old literature search")
     nb1.write_bytes(old)
     recorded["files"]["notebooks/01-query.ipynb"] = hashlib.sha256(old).hexdigest()
@@ -171,10 +180,14 @@ def test_the_wheel_carries_every_package_and_the_notebooks() -> None:
     assert not (PACKAGE_DIR / "_notebooks").exists()  # no second copy in the checkout
     assert toolkit_notebooks_dir() == REPO / "notebooks"
     data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
-        "package-data"]
+        "package-data"
+    ]
     assert "_template/*" in data["review"]
     assert {p.name for p in (PACKAGE_DIR / "_template").iterdir()} == {
-        "protocol.yaml", "README.md", "gitignore"}
+        "protocol.yaml",
+        "README.md",
+        "gitignore",
+    }
 
 
 def test_status_names_the_notebooks_an_update_would_replace(tmp_path: Path) -> None:

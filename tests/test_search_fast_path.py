@@ -22,8 +22,11 @@ from review.search._articles import (
 
 from conftest import REPO
 
-SYNTHETIC = [p for p in sorted((REPO / "tests" / "data" / "pubmed").glob("*.xml"))
-             if p.name in ("medline-date.xml", "reference-doi.xml", "synthetic-template.xml")]
+SYNTHETIC = [
+    p
+    for p in sorted((REPO / "tests" / "data" / "pubmed").glob("*.xml"))
+    if p.name in ("medline-date.xml", "reference-doi.xml", "synthetic-template.xml")
+]
 
 
 def _records(path: Path) -> list[etree._Element]:

@@ -85,9 +85,7 @@ def test_complete_retrieval_when_25000_records_share_one_publication_day(tmp_pat
     assert set(pmids) == set(corpus.dates)
     assert snap.metadata["count_reported"] == snap.metadata["count_retrieved"] == 25_000
     assert "drift 0" in snap.metadata["provenance"]
-    assert "1 day over the cap, 2021/01/01, split further by crdt" in (
-        snap.metadata["provenance"]
-    )
+    assert "1 day over the cap, 2021/01/01, split further by crdt" in (snap.metadata["provenance"])
     split = [s for s in c.plan.slices if len(s) == 6]
     assert {(s[0], s[1], s[3]) for s in split} == {("2021/01/01", "2021/01/01", "crdt")}
     assert sum(s[2] for s in split) == 25_000 and all(s[2] <= 9999 for s in split)

@@ -27,19 +27,43 @@ from conftest import REPO
 pytestmark = pytest.mark.slow
 
 _IGNORE = shutil.ignore_patterns(
-    ".git", ".venv*", "output", "build", "dist", "*.egg-info", "test-artifacts", "__pycache__",
-    ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis", "*.lock",
+    ".git",
+    ".venv*",
+    "output",
+    "build",
+    "dist",
+    "*.egg-info",
+    "test-artifacts",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".hypothesis",
+    "*.lock",
 )
 
 
 def _copy_sources(dest: Path) -> None:
     """The repository's files (tracked or new, not ignored), as a fresh clone would have them."""
     try:
-        listed = subprocess.run(
-            ["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others",
-             "--exclude-standard"],
-            capture_output=True, check=True,
-        ).stdout.decode().split("\0")
+        listed = (
+            subprocess.run(
+                [
+                    "git",
+                    "-C",
+                    str(REPO),
+                    "ls-files",
+                    "-z",
+                    "--cached",
+                    "--others",
+                    "--exclude-standard",
+                ],
+                capture_output=True,
+                check=True,
+            )
+            .stdout.decode()
+            .split("\0")
+        )
     except (OSError, subprocess.CalledProcessError):
         shutil.copytree(REPO, dest, ignore=_IGNORE)
         return
@@ -66,26 +90,54 @@ def test_a_wheel_installs_outside_the_repository_and_runs_a_new_review(tmp_path:
         pytest.skip("setuptools >= 77 is not installed (a test extra: pip install -e '.[test]')")
     src, dist, venv, work = (tmp_path / n for n in ("src", "dist", "venv", "work"))
     _copy_sources(src)
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-          "--no-index", "--quiet", "-w", str(dist), str(src)])
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--quiet",
+            "-w",
+            str(dist),
+            str(src),
+        ]
+    )
     (wheel,) = dist.glob("review-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     notebooks = sorted(n for n in names if n.startswith("review/_notebooks/"))
     assert [n.rsplit("/", 1)[1] for n in notebooks] == sorted(
-        p.name for p in (REPO / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+        p.name for p in (REPO / "notebooks").glob("[0-9][0-9]-*.ipynb")
+    )
     assert "review/_template/protocol.yaml" in names and "review/py.typed" in names
     assert not [n for n in names if n.startswith(("data/", "tests/", "notebooks/"))]
 
     # a fresh venv outside the repository; the dependencies borrowed, the wheel installed
     env = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if not k.startswith(("PYTHON", "JUPYTER", "REVIEW_OUTPUT"))
     }
     env["JUPYTER_DATA_DIR"] = str(tmp_path / "jupyter-user")  # no user kernel spec in reach
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], env=env)
     py = venv / "bin" / "python"
-    _run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps",
-          "--no-index", "--quiet", str(wheel)], env=env)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(py),
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--quiet",
+            str(wheel),
+        ],
+        env=env,
+    )
     (venv_site,) = (venv / "lib").glob("python3*/site-packages")
     borrowed = [p for p in site.getsitepackages() if Path(p).is_dir()]
     (venv_site / "_borrowed_dependencies.pth").write_text("\n".join(borrowed) + "\n")
@@ -114,23 +166,51 @@ def test_a_wheel_installs_outside_the_repository_and_runs_a_new_review(tmp_path:
     p = nbformat.v4.new_code_cell("REVIEW_DIR = None\nOUTPUT_DIR = None")
     p.metadata["tags"] = ["parameters"]
     probe_code = (
-        "import pathlib, review\n"
-        "pathlib.Path(OUTPUT_DIR, 'where.txt').write_text(review.__file__)"
+        "import pathlib, review\npathlib.Path(OUTPUT_DIR, 'where.txt').write_text(review.__file__)"
     )
     nb.cells = [p, nbformat.v4.new_code_cell(probe_code)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, probe / "01-probe.ipynb")
-    _run([str(py), "-m", "review", "run", "--review", "my-review", "--notebooks", str(probe),
-          "--output", str(work / "probe-out")], cwd=work, env=env)
+    _run(
+        [
+            str(py),
+            "-m",
+            "review",
+            "run",
+            "--review",
+            "my-review",
+            "--notebooks",
+            str(probe),
+            "--output",
+            str(work / "probe-out"),
+        ],
+        cwd=work,
+        env=env,
+    )
     assert (work / "probe-out" / "where.txt").read_text().startswith(str(venv_site))
 
     # status from inside the review folder (no --review: the current folder is the review)
-    status = subprocess.run([str(py), "-m", "review", "status"], cwd=work / "my-review", env=env,
-                            capture_output=True, text=True, timeout=300)
+    status = subprocess.run(
+        [str(py), "-m", "review", "status"],
+        cwd=work / "my-review",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert status.returncode == 0, status.stderr
     assert "TODO placeholder(s) left" in status.stdout
     # outside a review folder and outside a checkout there is no default review
-    lost = subprocess.run([str(py), "-m", "review", "status"], cwd=work, env=env,
-                          capture_output=True, text=True, timeout=300)
+    lost = subprocess.run(
+        [str(py), "-m", "review", "status"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert lost.returncode == 1 and "no review folder: pass --review DIR" in lost.stderr
