@@ -266,7 +266,7 @@ def subgroup_test_row(
     -------
     dict
         ``by, groups, k_per_group, q_between, df, pvalue, note``; ``k_per_group`` names each
-        group with its number of studies (``CD19: 3; BCMA: 1``), and the note says when a
+        group with its number of studies (``cohort: 3; trial: 1``), and the note says when a
         group has a single study (the test then sets single studies against each other).
     """
     if isinstance(outcome, SubgroupResult):
