@@ -107,10 +107,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
-import jsonschema
 import yaml
 
 from review._agreement import coefficients
+from review._jsonschema import jsonschema
 from review.errors import AppraisalError, AppraisalLogError, OptionError, ToolError
 from review.journal import Journal, RepairReport
 

@@ -70,9 +70,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-import jsonschema
-
 from review._format import fmt_p
+from review._jsonschema import jsonschema
 from review.errors import CertaintyError, OptionError
 
 if TYPE_CHECKING:

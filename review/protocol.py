@@ -69,10 +69,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NoReturn, get_args
 
-import jsonschema
 import yaml
 
 from review._io import read_text
+from review._jsonschema import jsonschema
 from review.errors import OptionError, ProtocolError
 
 __all__ = [

@@ -237,3 +237,24 @@ def test_bad_amendment_names_its_field_and_line(tmp_path, items, column, message
     assert ei.value.column == column
     assert ei.value.row is not None
     assert message in str(ei.value)
+
+
+def test_reading_a_protocol_does_not_build_the_iri_grammar() -> None:
+    # jsonschema imports rfc3987_syntax (2.6 s of grammar compiling) when it is installed;
+    # review._jsonschema hides it while jsonschema loads, and a later import still works
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from review.protocol import load_protocol\n"
+        "from review.paths import example_review_dir\n"
+        "load_protocol(example_review_dir() / 'protocol.yaml')\n"
+        "assert 'rfc3987_syntax' not in sys.modules, 'grammar built'\n"
+        "import importlib.util\n"
+        "if importlib.util.find_spec('rfc3987_syntax') is not None:\n"
+        "    import rfc3987_syntax\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
