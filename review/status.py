@@ -403,7 +403,8 @@ class Step:
     ----------
     name : str
         The step (``protocol``, ``search``, ``records``, ``deduplication``,
-        ``title_abstract``, ``full_text``, ``extraction``, ``risk_of_bias``, ``analyses``).
+        ``title_abstract``, ``full_text``, ``extraction``, ``risk_of_bias``, ``analyses``,
+        ``certainty``).
     state : {"done", "in progress", "not started", "not applicable", "error"}
         Where it stands.
     detail : str
@@ -816,7 +817,37 @@ def review_status(review: str | os.PathLike[str] | ReviewPaths) -> ReviewStatus:
                 None if ready == len(declared) else "see the blocked analyses below",
             )
         )
+    steps.append(_certainty_step(paths, protocol, declared, problems))
     return finish(protocol.title)
+
+
+def _certainty_step(
+    paths: ReviewPaths, protocol: Protocol, declared: Sequence[Any], problems: list[str]
+) -> Step:
+    """Which pooled outcomes have the reviewers' GRADE judgements (``certainty.yaml``)."""
+    if protocol.certainty is None:
+        return Step("certainty", "not applicable", "the protocol declares no certainty block")
+    pooled = list(dict.fromkeys(a.outcome for a in declared))
+    how = (
+        "read notebook 09's evidence profiles, then write each pooled outcome's GRADE "
+        "judgements with their reasons in certainty.yaml"
+    )
+    if not paths.certainty.exists():
+        return Step("certainty", "not started", "no certainty.yaml yet", how)
+    from review.certainty import load_certainty
+
+    try:
+        judged = load_certainty(paths.certainty)
+    except (ReviewError, OSError) as e:
+        problems.append(_describe(e))
+        return Step("certainty", "error", str(e), "fix the file named")
+    done = [o for o in pooled if o in judged]
+    left = [o for o in pooled if o not in judged]
+    state: State = "done" if not left else "in progress" if done else "not started"
+    found = f"{len(done)} of {len(pooled)} pooled outcomes judged (GRADE)"
+    if left:
+        found += f"; not yet: {', '.join(left)}"
+    return Step("certainty", state, found, how if left else None)
 
 
 def _screening_steps(
@@ -956,6 +987,7 @@ _STEP_NAMES = (
     "extraction",
     "risk_of_bias",
     "analyses",
+    "certainty",
 )
 
 

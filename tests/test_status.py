@@ -62,7 +62,11 @@ def test_the_worked_example_has_reached_every_step() -> None:
         "extraction": "done",
         "risk_of_bias": "done",
         "analyses": states["analyses"],
+        "certainty": states["certainty"],
     }
+    # the rate outcome has no GRADE judgements yet (certainty.yaml): said, with what to do
+    cert = st.step("certainty")
+    assert cert.state == "in progress" and "not yet: spm_rate" in cert.detail and cert.next
     rob = st.step("risk_of_bias").detail
     assert rob.startswith(f"{st.n_studies} of {st.n_studies} studies judged")
     assert "no longer extracted set aside" in rob  # Hamilton 2024's answers, kept in the log
