@@ -373,8 +373,13 @@ def _escalc_arrays(
     to: str,
     warn: bool,
     stacklevel: int = 4,
+    unit: tuple[str, str] = ("study", "studies"),
 ) -> EscalcData:
-    """:func:`escalc` on arrays (``size`` is n or person-time); ``add`` already resolved."""
+    """:func:`escalc` on arrays (``size`` is n or person-time); ``add`` already resolved.
+
+    ``unit`` names a row in the notes, singular and plural (a multilevel model's rows are
+    strata).
+    """
     info = MEASURES[measure]
     k = xi.shape[0]
     if info.kind == "proportion":
@@ -433,12 +438,13 @@ def _escalc_arrays(
         names = ", ".join(map(str, labels[corr]))
         notes.append(
             f"continuity correction: {add:g} added to the {what} of {int(corr.sum())} "
-            f"stud{'y' if corr.sum() == 1 else 'ies'} (escalc add={add:g}, to={to!r}): {names}"
+            f"{unit[0] if corr.sum() == 1 else unit[1]} (escalc add={add:g}, to={to!r}): "
+            f"{names}"
         )
     if not ok.all():
         names = ", ".join(map(str, labels[~ok]))
         notes.append(
-            f"{int((~ok).sum())} stud{'y' if (~ok).sum() == 1 else 'ies'} dropped "
+            f"{int((~ok).sum())} {unit[0] if (~ok).sum() == 1 else unit[1]} dropped "
             f"({measure} not computable without a correction): {names}"
         )
     if warn:

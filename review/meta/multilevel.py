@@ -983,7 +983,14 @@ def pool_multilevel(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         es = _escalc_arrays(
-            measure, ev, size, cast("NDArray[Any]", labels), add=add_v, to=to, warn=True
+            measure,
+            ev,
+            size,
+            cast("NDArray[Any]", labels),
+            add=add_v,
+            to=to,
+            warn=True,
+            unit=("stratum", "strata"),
         )
     for w in caught:
         warnings.warn(w.message, w.category, stacklevel=2)
