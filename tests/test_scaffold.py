@@ -60,7 +60,8 @@ def test_the_protocol_template_is_valid_and_its_placeholders_are_counted(tmp_pat
     (pubmed,) = [db for db in protocol.databases if db.name == "PubMed"]
     assert pubmed.snapshot and pubmed.snapshot.startswith("pubmed-") and "$" not in pubmed.snapshot
     assert protocol.schema_version == 2
-    assert list(protocol.analyses) == ["main"] and list(protocol.covariates) == ["design", "year", "risk_of_bias"]
+    assert list(protocol.analyses) == ["main"]
+    assert list(protocol.covariates) == ["design", "year", "risk_of_bias"]
     # the extraction tables' headers are the ones this protocol asks for
     studies = (root / "extraction" / "studies.csv").read_text().splitlines()
     assert studies == ["study_id,label,pmid,report_pmids,note,design,year"]
