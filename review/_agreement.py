@@ -45,7 +45,8 @@ def _kappa_se(counts: Sequence[Sequence[int]], kappa: float, pe: float) -> float
     import numpy as np
     from statsmodels.stats.inter_rater import cohens_kappa
 
-    res = cohens_kappa(np.asarray(counts, dtype=float))
+    with np.errstate(all="ignore"):  # a degenerate table: NaN, said by the caller's notes
+        res = cohens_kappa(np.asarray(counts, dtype=float))
     var = float(res.var_kappa)  # statsmodels is untyped
     return math.sqrt(max(var, 0.0))
 
