@@ -895,13 +895,7 @@ def appraisal_covariates(
     value: dict[str, Any] = dict.fromkeys(ids, pd.NA)
     why: dict[str, str | None] = dict.fromkeys(ids, "not assessed (no appraisal log yet)")
     if log_path.exists():
-        log = AppraisalLog(
-            log_path,
-            tool=plan.tool,
-            assessors=plan.assessors,
-            studies=ids,
-            require_support=plan.require_support,
-        )
+        log = AppraisalLog.for_review(root, plan=plan, studies=ids)
         with warnings.catch_warnings():
             # studies excluded after they were appraised: notebook 06 shows them
             warnings.simplefilter("ignore", SetAsideWarning)

@@ -1331,20 +1331,24 @@ class AppraisalLog:
         review_dir: str | os.PathLike[str],
         *,
         protocol: Protocol | None = None,
+        plan: AppraisalPlan | None = None,
         studies: pd.DataFrame | Iterable[str] | None = None,
         **kwargs: Any,
     ) -> AppraisalLog:
         """The log of a review folder, with the protocol's tool and assessors.
 
-        ``studies`` defaults to the review's extraction (:func:`review.extraction.
-        load_extraction`) when its folder exists.
+        ``plan`` is the protocol's resolved ``appraisal`` block when the caller already has
+        it (:func:`appraisal_plan`; the tool file is not read again). ``studies`` defaults to
+        the review's extraction (:func:`review.extraction.load_extraction`) when its folder
+        exists.
         """
         from review.paths import ReviewPaths
         from review.protocol import load_protocol
 
         paths = ReviewPaths(review_dir)
-        proto = protocol if protocol is not None else load_protocol(paths.protocol)
-        plan = appraisal_plan(proto, paths.root)
+        if plan is None:
+            proto = protocol if protocol is not None else load_protocol(paths.protocol)
+            plan = appraisal_plan(proto, paths.root)
         if studies is None and (paths.extraction / "studies.csv").exists():
             from review.extraction import load_extraction
 

@@ -1067,7 +1067,7 @@ def _review_rob(paths: ReviewPaths, protocol: Any) -> tuple[Any, tuple[str, ...]
     plan = appraisal_plan(protocol, paths.root)
     if not paths.appraisal_log.is_file():
         return None, plan.high_risk, f"no risk-of-bias assessment yet ({paths.appraisal_log})"
-    log = AppraisalLog.for_review(paths.root, protocol=protocol)
+    log = AppraisalLog.for_review(paths.root, plan=plan)
     return log.judgements(high_risk=plan.high_risk), plan.high_risk, ""
 
 

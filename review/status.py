@@ -1009,13 +1009,7 @@ def _risk_of_bias_step(
     try:
         plan = appraisal_plan(protocol, paths.root)
         ids = [str(x) for x in ex.studies["study_id"]]
-        log = AppraisalLog(
-            paths.appraisal_log,
-            tool=plan.tool,
-            assessors=plan.assessors,
-            studies=ids,
-            require_support=plan.require_support,
-        )
+        log = AppraisalLog.for_review(paths.root, plan=plan, studies=ids)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SetAsideWarning)
             table = log.judgements(high_risk=plan.high_risk).table
