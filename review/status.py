@@ -162,6 +162,13 @@ def _title_abstract_pool(ids: Sequence[str], log: ScreeningLog | None) -> list[s
     return [i for i in ids if i not in straight]
 
 
+def _full_text_pool(log: ScreeningLog | None) -> list[str]:
+    """The reports to decide at full text: passed at title/abstract, or taken straight there."""
+    if log is None:
+        return []
+    return [*log.included("title_abstract"), *_straight_to_full_text(log)]
+
+
 def _final_pairs(log: ScreeningLog, stage: str) -> tuple[list[str], list[str]]:
     final = log.final(stage)  # type: ignore[arg-type]
     return [str(x) for x in final["record_id"]], [str(x) for x in final["decision"]]
@@ -171,7 +178,7 @@ def _stage_full_text(log: ScreeningLog | None) -> tuple[str | None, int]:
     """What keeps full-text screening from being finished, and the reports it has to cover."""
     if log is None:
         return "full-text screening has not started", 0
-    sought = [*log.included("title_abstract"), *_straight_to_full_text(log)]
+    sought = _full_text_pool(log)
     final = dict(zip(*_final_pairs(log, "full_text"), strict=True))
     undecided = [i for i in sought if final.get(i) not in ("include", "exclude")]
     conflicts = [i for i in sought if final.get(i) == "conflict"]
@@ -898,9 +905,7 @@ def _screening_steps(
             for who in seen["reviewer"].drop_duplicates():
                 if who not in reviewers and who != CONSENSUS:
                     reviewers.append(str(who))
-        sought = (
-            [] if log is None else [*log.included("title_abstract"), *_straight_to_full_text(log)]
-        )
+        sought = _full_text_pool(log)
         progress_rows: list[tuple[object, ...]] = []
         final_rows: list[tuple[object, ...]] = []
         pools = (("title_abstract", _title_abstract_pool(ids, log)), ("full_text", sought))
