@@ -318,7 +318,7 @@ def run_notebooks(
     os.environ["REVIEW_OFFLINE"] = "1"
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     runs: list[NotebookRun] = []
-    prechecked: dict[str, str | None] = {}
+    prechecked: _StageMemo = {}
     upstream_changed = False
     ahead: _Kernel | None = None  # the kernel started for the notebook after the one running
     kernel: _Kernel | None = None
@@ -416,13 +416,15 @@ def _entry_stage(src: Path) -> tuple[int, str] | None:
     return None
 
 
-def _stage_message(stage: str, review: Path, memo: dict[str, str | None]) -> str | None:
-    """Why the review has not reached ``stage`` (None: reached); checked once per run."""
-    return None if _stage_status(stage, review, memo) is None else memo[stage]
+#: Why a stage is not reached, per stage, checked once a run: (status, message), None if reached.
+_StageMemo = dict[str, tuple[str, str] | None]
 
 
-def _stage_status(stage: str, review: Path, memo: dict[str, str | None]) -> str | None:
-    """``"not reached"`` / ``"nothing to do"`` for ``stage`` (None: reached); memoised."""
+def _stage_stop(stage: str, review: Path, memo: _StageMemo) -> tuple[str, str] | None:
+    """``(status, message)`` when the review has not reached ``stage`` (None: reached).
+
+    ``status`` is ``"not reached"`` or ``"nothing to do"`` (:data:`NOT_REACHED`).
+    """
     from review.errors import StageNotReached
     from review.status import require_stage
 
@@ -431,14 +433,13 @@ def _stage_status(stage: str, review: Path, memo: dict[str, str | None]) -> str 
             require_stage(review, stage)
             memo[stage] = None
         except StageNotReached as e:
-            memo[stage] = str(e)
-            memo["status:" + stage] = NOT_REACHED.get(type(e).__name__, "not reached")
-    return None if memo[stage] is None else memo.get("status:" + stage, "not reached")
+            memo[stage] = (NOT_REACHED.get(type(e).__name__, "not reached"), str(e))
+    return memo[stage]
 
 
-def _entry_reached(src: Path, review: Path, memo: dict[str, str | None]) -> bool:
+def _entry_reached(src: Path, review: Path, memo: _StageMemo) -> bool:
     entry = _entry_stage(src)
-    return entry is None or _stage_message(entry[1], review, memo) is None
+    return entry is None or _stage_stop(entry[1], review, memo) is None
 
 
 def _precheck(
@@ -446,7 +447,7 @@ def _precheck(
     target: Path,
     params: dict[str, object],
     review: Path,
-    memo: dict[str, str | None],
+    memo: _StageMemo,
 ) -> tuple[str, int | None, str] | None:
     """The notebook's entry requirement, checked here: a kernel is started only if it is met.
 
@@ -458,10 +459,10 @@ def _precheck(
     if entry is None:
         return None
     i, stage = entry
-    status = _stage_status(stage, review, memo)
-    message = memo.get(stage)
-    if status is None or message is None:
+    stop = _stage_stop(stage, review, memo)
+    if stop is None:
         return None
+    status, message = stop
     nb = nbformat.read(src, as_version=4)  # type: ignore[no-untyped-call]
     _inject_parameters(nb, params)
     note = nbformat.v4.new_markdown_cell(  # type: ignore[no-untyped-call]
