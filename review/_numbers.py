@@ -35,6 +35,7 @@ __all__ = [
     "MAX_COUNT",
     "BadNumber",
     "check_number",
+    "column_values",
     "is_pmid",
     "number_column",
     "parse_number",
@@ -179,21 +180,18 @@ def check_number(
     return x
 
 
-def _plain_column(df: pd.DataFrame, col: str) -> np.ndarray | None:
-    """A unique column's values when they are a plain numpy integer or float array, else None.
+def column_values(df: pd.DataFrame, col: str) -> Any:
+    """A unique column's values without building a Series (10-20x cheaper in pandas 3).
 
-    Uses pandas' ``DataFrame._get_column_array`` (no Series is built); any other pandas
-    version, a duplicated name or an extension dtype gives None (the caller's general path).
+    Uses pandas' private ``DataFrame._get_column_array``; None for a duplicated name or
+    another pandas version, where the caller falls back to ``df[col]``.
     """
     try:
         loc = df.columns.get_loc(col)
-        if not isinstance(loc, (int, np.integer)):
-            return None
-        arr = df._get_column_array(int(loc))  # type: ignore[operator]
+        if isinstance(loc, (int, np.integer)):
+            return df._get_column_array(int(loc))  # type: ignore[operator]
     except (AttributeError, KeyError, TypeError):  # pragma: no cover - other pandas versions
-        return None
-    if isinstance(arr, np.ndarray) and arr.dtype.kind in "iuf":
-        return arr
+        pass
     return None
 
 
@@ -217,8 +215,8 @@ def number_column(
         raise error(
             f"column {col!r} not found; columns are {list(map(str, df.columns))}", column=col
         )
-    fast = _plain_column(df, col)
-    if fast is not None:
+    fast = column_values(df, col)
+    if isinstance(fast, np.ndarray) and fast.dtype.kind in "iuf":
         # the common case (a plain numpy column whose every value passes) without building
         # a Series: a fit of 30 studies calls this twice, and a Series costs more than the
         # checks (pandas 3); any failure falls through to the path below, which names it
